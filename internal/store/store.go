@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every driver translates its own errors into at the driver boundary,
+// so callers never see sql.ErrNoRows or a pgconn error.
+var (
+	// ErrNotFound: the row does not exist, or belongs to another project.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule was broken (for example a duplicate id).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the database cannot be reached right now; the caller
+	// should answer 503 and may try again.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Store is everything hookd keeps. Every method that reads or changes
+// tenant data takes the project id and must not see rows of other projects.
+//
+// Times passed in are UTC and decide behaviour (due, lease, expiry); drivers
+// never call time.Now for those decisions, so tests can inject a clock.
+type Store interface {
+	// Ping reports whether the database answers (used by /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	// Projects.
+	CreateProject(ctx context.Context, p Project) error
+	GetProject(ctx context.Context, id string) (Project, error)
+	// ListProjects lists projects ordered by id ascending, starting after
+	// page.After; when onlyID is non-empty only that project is listed.
+	ListProjects(ctx context.Context, onlyID string, page Page) ([]Project, error)
+
+	// Signing secrets. A project has one or more secrets; the newest is the
+	// primary. Rotate inserts newSecret and sets ExpiresAt of every secret
+	// that has none (or a later one) to oldExpiresAt. ActiveSecrets returns
+	// those not expired at now, newest first.
+	AddSecret(ctx context.Context, s Secret) error
+	RotateSecret(ctx context.Context, newSecret Secret, oldExpiresAt time.Time) error
+	ActiveSecrets(ctx context.Context, projectID string, now time.Time) ([]Secret, error)
+
+	// API keys, looked up by the hash of the key (never the key itself).
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// RevokeAPIKey sets RevokedAt; projectID scopes it ("" for admin keys).
+	RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	// CountAdminKeys tells whether an admin key was ever created.
+	CountAdminKeys(ctx context.Context) (int, error)
+
+	// Endpoints.
+	CreateEndpoint(ctx context.Context, e Endpoint) error
+	GetEndpoint(ctx context.Context, projectID, id string) (Endpoint, error)
+	// ListEndpoints: ordered by id ascending, after page.After.
+	ListEndpoints(ctx context.Context, projectID string, page Page) ([]Endpoint, error)
+	// UpdateEndpoint writes every mutable field of e (url, description,
+	// event types, enabled, disabled reason, updated_at). When the update
+	// disables the endpoint, its pending and retrying deliveries become
+	// cancelled with LastError "endpoint disabled: <reason>".
+	UpdateEndpoint(ctx context.Context, e Endpoint) error
+	// DeleteEndpoint removes the endpoint; its deliveries stay in the log,
+	// and those not finished become cancelled.
+	DeleteEndpoint(ctx context.Context, projectID, id string, now time.Time) error
+
+	// Events.
+	//
+	// Publish commits a batch of events in one transaction (group commit).
+	// For each event it fans out: one delivery per enabled endpoint of the
+	// event's project whose filter accepts the type (Endpoint.Accepts),
+	// status pending, due at the event's CreatedAt. An event whose
+	// IdempotencyKey was used in the same project by an event created after
+	// idempotencyCutoff is not inserted: its result carries the original
+	// event and Existing=true. Results are in the order of the input.
+	Publish(ctx context.Context, events []Event, idempotencyCutoff time.Time) ([]PublishResult, error)
+	GetEvent(ctx context.Context, projectID, id string) (Event, error)
+	// ListEvents: newest first (id descending), before page.After when set.
+	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
+
+	// Deliveries: the event log.
+	GetDelivery(ctx context.Context, projectID, id string) (Delivery, error)
+	// ListDeliveries: newest first (id descending), before page.After when set.
+	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, page Page) ([]Delivery, error)
+	// ListAttempts: every attempt of a delivery, by number ascending.
+	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]Attempt, error)
+	// RetryDelivery makes a delivery due at now again (status pending) unless
+	// it is being delivered right now (then ErrConflict). Attempt numbers
+	// continue from AttemptCount.
+	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (Delivery, error)
+
+	// Claim takes up to p.Limit deliveries that are due at p.Now — status
+	// pending or retrying with NextAttemptAt <= now, or status delivering
+	// whose lease expired (its claimant died) — oldest due first, skipping
+	// endpoints in p.SkipEndpoints. Each becomes delivering with
+	// LeaseExpiresAt = p.Now + p.Lease and a fresh LeaseToken. Safe to call
+	// from many processes at once: a delivery is never handed to two
+	// claimants whose leases are both alive.
+	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
+	// Complete records attempts and the delivery state that follows each, in
+	// one transaction. The attempt is always inserted; the delivery row is
+	// only changed when its LeaseToken still matches (a claimant whose lease
+	// expired and was re-claimed does not overwrite the newer claim).
+	// An outcome with DisableEndpoint set disables that endpoint.
+	Complete(ctx context.Context, outcomes []Outcome) error
+	// NextDue is the earliest NextAttemptAt (or lease expiry) of work not yet
+	// claimable, so a worker can sleep exactly until then. ok=false: none.
+	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
+
+	// DeleteBefore removes events created before t with their deliveries and
+	// attempts, when none of those deliveries is still unfinished
+	// (retention). Returns the number of events removed.
+	DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error)
+}
+
+// Page asks for one page of a list. After is the id the previous page ended
+// with ("" for the first page); Limit is at least 1.
+type Page struct {
+	After string
+	Limit int
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"strings"
+	"time"
+)
+
+// Project is a tenant: it owns endpoints, events, keys and signing secrets.
+type Project struct {
+	ID        string    // "prj_…"
+	Name      string    // shown in the UI; 1–200 characters
+	CreatedAt time.Time // UTC
+}
+
+// Secret is one signing secret of a project. The newest unexpired secret is
+// the primary; during a rotation grace period older ones sign beside it.
+type Secret struct {
+	ID        string // "sec_…"
+	ProjectID string
+	// Value is the secret as stored: "whsec_…" (HMAC) or "whsk_…" (Ed25519
+	// private key), possibly encrypted at rest by the caller. Drivers treat
+	// it as opaque text.
+	Value     string
+	CreatedAt time.Time
+	// ExpiresAt: zero means it never expires.
+	ExpiresAt time.Time
+}
+
+// APIKey authorises API calls. The key itself is shown once and never
+// stored; Hash is its SHA-256.
+type APIKey struct {
+	ID        string // "key_…"
+	ProjectID string // "" for an admin key
+	Hash      []byte // sha256 of the full key; unique
+	Prefix    string // first characters of the key, safe to display
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while valid
+}
+
+// Endpoint is a URL that receives a project's events.
+type Endpoint struct {
+	ID          string // "ep_…"
+	ProjectID   string
+	URL         string
+	Description string
+	// EventTypes filters what is delivered: empty means every type; an
+	// entry ending in ".*" matches every type with that prefix.
+	EventTypes     []string
+	Enabled        bool
+	DisabledReason string // why it was disabled ("" when enabled)
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Accepts tells whether the endpoint's filter lets eventType through.
+// It does not look at Enabled.
+func (e Endpoint) Accepts(eventType string) bool {
+	if len(e.EventTypes) == 0 {
+		return true
+	}
+	for _, t := range e.EventTypes {
+		if t == eventType || t == "*" {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(t, "*"); ok && strings.HasPrefix(eventType, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one published event. Body is built once and sent byte-identical
+// on every attempt to every endpoint.
+type Event struct {
+	ID             string // "evt_…", time-sortable
+	ProjectID      string
+	Type           string
+	Body           []byte // the exact JSON body POSTed to endpoints
+	IdempotencyKey string // "" when the publisher gave none
+	CreatedAt      time.Time
+}
+
+// PublishResult is what Publish did with one event.
+type PublishResult struct {
+	Event      Event         // the stored event (the original one when Existing)
+	Existing   bool          // true when the idempotency key matched an earlier event
+	Deliveries []DeliveryRef // deliveries the event fanned out to
+}
+
+// DeliveryRef names one delivery of an event.
+type DeliveryRef struct {
+	ID         string // "dlv_…"
+	EndpointID string
+}
+
+// Delivery statuses.
+const (
+	StatusPending    = "pending"
+	StatusDelivering = "delivering"
+	StatusSucceeded  = "succeeded"
+	StatusRetrying   = "retrying"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// ValidStatus reports whether s is one of the delivery statuses.
+func ValidStatus(s string) bool {
+	switch s {
+	case StatusPending, StatusDelivering, StatusSucceeded, StatusRetrying, StatusFailed, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Delivery is one event going to one endpoint: a row of the event log.
+type Delivery struct {
+	ID             string // "dlv_…", time-sortable
+	ProjectID      string
+	EventID        string
+	EndpointID     string
+	EventType      string
+	Status         string // one of the Status constants
+	AttemptCount   int
+	NextAttemptAt  time.Time // zero when nothing is scheduled
+	LastStatusCode int       // 0: no response yet, or none received
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// LeaseExpiresAt and LeaseToken belong to the claimant while status is
+	// delivering; zero/empty otherwise.
+	LeaseExpiresAt time.Time
+	LeaseToken     string
+}
+
+// Attempt is one HTTP request made for a delivery.
+type Attempt struct {
+	DeliveryID      string
+	Number          int // 1-based
+	StartedAt       time.Time
+	Duration        time.Duration
+	StatusCode      int    // 0: no response
+	Error           string // readable reason; "" on success
+	ResponseHeaders map[string][]string
+	ResponseBody    string // truncated to 4 KiB
+}
+
+// EventFilter narrows ListEvents. Zero fields do not filter.
+type EventFilter struct {
+	Type  string
+	Since time.Time // CreatedAt >= Since
+	Until time.Time // CreatedAt < Until
+}
+
+// DeliveryFilter narrows ListDeliveries. Zero fields do not filter.
+type DeliveryFilter struct {
+	Status     string
+	EndpointID string
+	EventID    string
+	EventType  string
+	Since      time.Time // CreatedAt >= Since
+	Until      time.Time // CreatedAt < Until
+}
+
+// ClaimParams asks Claim for due work.
+type ClaimParams struct {
+	Now           time.Time
+	Limit         int
+	Lease         time.Duration
+	SkipEndpoints []string // endpoints already at their concurrency limit
+	Owner         string   // who claims (node id), for diagnostics
+}
+
+// Claimed is a delivery handed to a worker, with everything needed to send it.
+type Claimed struct {
+	Delivery Delivery // status delivering; LeaseToken set
+	Body     []byte   // the event body
+	URL      string   // the endpoint URL at claim time
+	// EndpointGone: the endpoint was deleted or disabled after the delivery
+	// was created; the worker cancels instead of sending.
+	EndpointGone bool
+}
+
+// Outcome is the result of one attempt and the delivery state after it.
+type Outcome struct {
+	DeliveryID string
+	EndpointID string
+	LeaseToken string
+	// Attempt is inserted when Attempt.Number > 0; a delivery cancelled
+	// without sending (endpoint gone) has no attempt.
+	Attempt Attempt
+	// Status after this attempt: succeeded, retrying, failed or cancelled.
+	Status        string
+	NextAttemptAt time.Time // when Status is retrying
+	UpdatedAt     time.Time
+	// DisableEndpoint: the receiver answered 410 Gone; the endpoint is
+	// disabled with DisabledReason and its other unfinished deliveries are
+	// cancelled.
+	DisableEndpoint bool
+	DisabledReason  string
+}
