@@ -1,0 +1,118 @@
+package outbound
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+)
+
+// describe turns a failed request into a one-line reason that starts with
+// what went wrong in plain words and keeps the raw detail after a colon.
+func (c *Client) describe(ctx context.Context, err error, prog *progress) string {
+	// The URL is in the request already; repeating it adds only noise.
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	detail := err.Error()
+	with := func(reason string) string {
+		if detail == "" || detail == reason {
+			return reason
+		}
+		return reason + ": " + detail
+	}
+
+	var refused *refusedError
+	if errors.As(err, &refused) {
+		return refused.Error()
+	}
+	if reason, ok := describeTLS(err); ok {
+		return with(reason)
+	}
+	if ctx.Err() != nil {
+		if context.Cause(ctx) == errSendTimeout {
+			return fmt.Sprintf("timeout after %v %s", c.timeout, prog)
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Sprintf("timeout: caller's deadline passed %s", prog)
+		}
+		return fmt.Sprintf("cancelled %s: %v", prog, context.Cause(ctx))
+	}
+	var dnsErr *dnsError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.Error()
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return with("connection refused")
+	case errors.Is(err, syscall.ECONNRESET):
+		return with("connection reset by peer")
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return with("host unreachable")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return with("connection closed by server before a response")
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return with("timeout " + prog.String())
+	}
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &recErr) {
+		return with("tls: handshake failed: server did not answer with TLS")
+	}
+	if strings.Contains(detail, "unsupported protocol scheme") {
+		return with("invalid url: scheme must be http or https")
+	}
+	return with("request failed")
+}
+
+// describeTLS names certificate and handshake failures.
+func describeTLS(err error) (string, bool) {
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return "tls: certificate signed by unknown authority", true
+	}
+	var host x509.HostnameError
+	if errors.As(err, &host) {
+		return fmt.Sprintf("tls: certificate is not valid for host %s (hostname mismatch)", host.Host), true
+	}
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) {
+		switch invalid.Reason {
+		case x509.Expired:
+			return "tls: certificate expired or not yet valid", true
+		case x509.NotAuthorizedToSign:
+			return "tls: certificate chain invalid: issuer not allowed to sign certificates", true
+		case x509.IncompatibleUsage:
+			return "tls: certificate not valid for server authentication", true
+		}
+		return "tls: certificate invalid", true
+	}
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &verify) {
+		return "tls: certificate verification failed", true
+	}
+	// Alerts received from the peer are an unexported type; only the text
+	// tells them apart.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "protocol version not supported"),
+		strings.Contains(msg, "unsupported protocol version"),
+		strings.Contains(msg, "server selected unsupported protocol version"):
+		return "tls: handshake failed: protocol version not supported", true
+	case strings.Contains(msg, "handshake failure"),
+		strings.Contains(msg, "no cipher suite supported"),
+		strings.Contains(msg, "tls: "):
+		if !strings.Contains(msg, "first record does not look like a TLS handshake") {
+			return "tls: handshake failed", true
+		}
+	}
+	return "", false
+}
