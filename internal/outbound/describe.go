@@ -63,10 +63,6 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return with("timeout " + prog.String())
 	}
-	var recErr tls.RecordHeaderError
-	if errors.As(err, &recErr) {
-		return with("tls: handshake failed: server did not answer with TLS")
-	}
 	if strings.Contains(detail, "unsupported protocol scheme") {
 		return with("invalid url: scheme must be http or https")
 	}
@@ -99,10 +95,17 @@ func describeTLS(err error) (string, bool) {
 	if errors.As(err, &verify) {
 		return "tls: certificate verification failed", true
 	}
-	// Alerts received from the peer are an unexported type; only the text
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &recErr) {
+		return "tls: handshake failed: server did not answer with TLS", true
+	}
+	// Alerts received from the peer are an unexported type, and net/http
+	// turns a plain-HTTP answer into an unexported error; only the text
 	// tells them apart.
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "tls: handshake failed: server did not answer with TLS", true
 	case strings.Contains(msg, "protocol version not supported"),
 		strings.Contains(msg, "unsupported protocol version"),
 		strings.Contains(msg, "server selected unsupported protocol version"):
@@ -110,9 +113,7 @@ func describeTLS(err error) (string, bool) {
 	case strings.Contains(msg, "handshake failure"),
 		strings.Contains(msg, "no cipher suite supported"),
 		strings.Contains(msg, "tls: "):
-		if !strings.Contains(msg, "first record does not look like a TLS handshake") {
-			return "tls: handshake failed", true
-		}
+		return "tls: handshake failed", true
 	}
 	return "", false
 }

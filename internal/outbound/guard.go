@@ -48,8 +48,8 @@ var blockedRanges = []blockedRange{
 	// judged by the IPv4 address they carry (see embeddedIPv4).
 	{netip.MustParsePrefix("::/128"), "unspecified address"},
 	{netip.MustParsePrefix("::1/128"), "loopback address"},
-	{netip.MustParsePrefix("::/8"), "reserved address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "private (local-use NAT64) address"},
+	{netip.MustParsePrefix("::/8"), "reserved address"},
 	{netip.MustParsePrefix("100::/64"), "reserved (discard-only) address"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation address"},
 	{netip.MustParsePrefix("2001::/23"), "reserved (IETF protocol assignment) address"},
