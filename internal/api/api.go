@@ -1,0 +1,419 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Publisher commits events. Implementations batch many events into one
+// transaction (group commit) and return only after the commit, so the 202
+// the API answers is a promise the event will be delivered.
+type Publisher interface {
+	// Publish stores e and its deliveries. The idempotency window (24 h)
+	// is the Publisher's business; a replay comes back with Existing set.
+	Publish(ctx context.Context, e store.Event) (store.PublishResult, error)
+}
+
+// TestResult is what the test button shows.
+type TestResult struct {
+	StatusCode   int    `json:"status_code"` // 0: no response
+	DurationMS   int64  `json:"duration_ms"`
+	Error        string `json:"error"`
+	ResponseBody string `json:"response_body"` // truncated by the Tester
+}
+
+// Tester sends one test event to an endpoint now. Nothing is stored.
+type Tester interface {
+	// Test builds an event of eventType with data (a JSON object, already
+	// validated), signs it with the project's active secrets and POSTs it
+	// to ep. Failures of the receiver belong in TestResult.Error; a
+	// returned error means the test could not be run at all.
+	Test(ctx context.Context, projectID string, ep store.Endpoint, eventType string, data json.RawMessage) (TestResult, error)
+}
+
+// Config configures the API. Zero values take the documented defaults.
+type Config struct {
+	Store     store.Store // required
+	Publisher Publisher   // required
+	Tester    Tester      // required
+	Clock     clock.Clock // default clock.Real{}
+	Logger    *slog.Logger
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 256 KiB.
+	MaxBodyBytes int64
+	// RequireHTTPS refuses endpoint URLs that are not https.
+	RequireHTTPS bool
+	// Wake is called after a manual retry so the delivery engine looks
+	// for work now instead of at its next poll. May be nil.
+	Wake func()
+	// Registerer, when set, receives a request counter and a latency
+	// histogram labelled by route pattern and status code.
+	Registerer prometheus.Registerer
+	// OnRotate is called with the project id after its signing secret
+	// was rotated, so signers cached elsewhere pick the new one up. May
+	// be nil.
+	OnRotate func(projectID string)
+	// Seal and Open encrypt and decrypt signing secrets at rest: Seal runs
+	// on a value before it is stored, Open on every value read back.
+	// Both default to the identity (plain text).
+	Seal func(plain string) (string, error)
+	Open func(stored string) (string, error)
+	// KeyCacheTTL is how long a successful API-key lookup is reused.
+	// Default 5 s; negative disables the cache. A key revoked on another
+	// node stays usable here for at most this long.
+	KeyCacheTTL time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes = 256 << 10
+	DefaultKeyCacheTTL  = 5 * time.Second
+)
+
+type server struct {
+	store        store.Store
+	publisher    Publisher
+	tester       Tester
+	clock        clock.Clock
+	log          *slog.Logger
+	maxBody      int64
+	requireHTTPS bool
+	wake         func()
+	onRotate     func(projectID string)
+	seal         func(string) (string, error)
+	open         func(string) (string, error)
+	keys         *keyCache
+	metrics      *metrics
+	mux          *http.ServeMux
+}
+
+// New returns the API handler. It serves /v1/…, /healthz and /readyz;
+// /metrics is left to the caller.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil || cfg.Publisher == nil || cfg.Tester == nil {
+		return nil, errors.New("api: Config.Store, Publisher and Tester are required")
+	}
+	s := &server{
+		store:        cfg.Store,
+		publisher:    cfg.Publisher,
+		tester:       cfg.Tester,
+		clock:        cfg.Clock,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		requireHTTPS: cfg.RequireHTTPS,
+		wake:         cfg.Wake,
+		onRotate:     cfg.OnRotate,
+		seal:         cfg.Seal,
+		open:         cfg.Open,
+		mux:          http.NewServeMux(),
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.wake == nil {
+		s.wake = func() {}
+	}
+	if s.onRotate == nil {
+		s.onRotate = func(string) {}
+	}
+	plain := func(v string) (string, error) { return v, nil }
+	if s.seal == nil {
+		s.seal = plain
+	}
+	if s.open == nil {
+		s.open = plain
+	}
+	ttl := cfg.KeyCacheTTL
+	if ttl == 0 {
+		ttl = DefaultKeyCacheTTL
+	}
+	s.keys = newKeyCache(ttl)
+	if cfg.Registerer != nil {
+		m, err := newMetrics(cfg.Registerer)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
+	}
+	s.routes()
+	return s, nil
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public    access = iota // no key (health checks)
+	adminOnly               // the admin key; project keys get 403
+	anyKey                  // any valid key; the handler scopes by it
+	inProject               // admin, or a key of the {pid} in the path
+)
+
+func (s *server) routes() {
+	const p = "/v1/projects/{pid}"
+	s.handle("GET /healthz", public, s.healthz)
+	s.handle("GET /readyz", public, s.readyz)
+
+	s.handle("POST /v1/projects", adminOnly, s.createProject)
+	s.handle("GET /v1/projects", anyKey, s.listProjects)
+	s.handle("GET "+p, inProject, s.getProject)
+
+	s.handle("POST "+p+"/api-keys", inProject, s.createAPIKey)
+	s.handle("GET "+p+"/api-keys", inProject, s.listAPIKeys)
+	s.handle("DELETE "+p+"/api-keys/{kid}", inProject, s.revokeAPIKey)
+
+	s.handle("POST "+p+"/endpoints", inProject, s.createEndpoint)
+	s.handle("GET "+p+"/endpoints", inProject, s.listEndpoints)
+	s.handle("GET "+p+"/endpoints/{eid}", inProject, s.getEndpoint)
+	s.handle("PATCH "+p+"/endpoints/{eid}", inProject, s.patchEndpoint)
+	s.handle("DELETE "+p+"/endpoints/{eid}", inProject, s.deleteEndpoint)
+	s.handle("POST "+p+"/endpoints/{eid}/test", inProject, s.testEndpoint)
+
+	s.handle("POST "+p+"/events", inProject, s.publishEvent)
+	s.handle("GET "+p+"/events", inProject, s.listEvents)
+	s.handle("GET "+p+"/events/{evid}", inProject, s.getEvent)
+
+	s.handle("GET "+p+"/deliveries", inProject, s.listDeliveries)
+	s.handle("GET "+p+"/deliveries/{did}", inProject, s.getDelivery)
+	s.handle("POST "+p+"/deliveries/{did}/retry", inProject, s.retryDelivery)
+
+	s.handle("GET "+p+"/secret", inProject, s.getSecret)
+	s.handle("POST "+p+"/secret/rotate", inProject, s.rotateSecret)
+}
+
+// call is what a handler knows about the request after access checks.
+type call struct {
+	key       store.APIKey // zero for public routes
+	projectID string       // the checked {pid} for inProject routes
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
+
+func (s *server) handle(pattern string, a access, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var c call
+		err := s.authorize(r, a, &c)
+		if err == nil {
+			err = h(w, r, c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *server) authorize(r *http.Request, a access, c *call) error {
+	if a == public {
+		return nil
+	}
+	ctx := r.Context()
+	k, err := s.authenticate(ctx, r)
+	if err != nil {
+		return err
+	}
+	c.key = k
+	switch a {
+	case adminOnly:
+		if k.ProjectID != "" {
+			return errAdminOnly
+		}
+	case inProject:
+		pid := r.PathValue("pid")
+		if !ids.Valid(ids.Project, pid) {
+			return notFound("project")
+		}
+		if k.ProjectID != "" {
+			// Same answer whether or not pid exists: a project key
+			// must not learn about other projects.
+			if k.ProjectID != pid {
+				return notFound("project")
+			}
+		} else if _, err := s.store.GetProject(ctx, pid); err != nil {
+			return notFoundAs(err, "project")
+		}
+		c.projectID = pid
+	}
+	return nil
+}
+
+// ServeHTTP answers unmatched routes with the JSON error model instead of
+// the mux's plain text, recovers panics, and records metrics.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "api: panic", "method", r.Method, "route", r.Pattern, "panic", v)
+			if !sw.wrote {
+				s.writeError(sw, r, errInternal)
+			}
+		}
+		s.metrics.observe(r.Pattern, sw.code(), time.Since(start))
+	}()
+	sw.Header().Set("X-Content-Type-Options", "nosniff")
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// unmatched lets the mux decide between 404 and 405 (it knows which
+// methods a path has) and answers in JSON.
+func (s *server) unmatched(w http.ResponseWriter, r *http.Request) {
+	probe := &probeWriter{header: http.Header{}}
+	s.mux.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		s.writeError(w, r, &apiError{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here"})
+		return
+	}
+	s.writeError(w, r, notFound("route"))
+}
+
+// probeWriter captures the mux's answer for an unmatched route.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (p *probeWriter) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}
+
+// statusWriter remembers the status for metrics and whether anything was
+// written, so a panic after the header does not write a second one.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	// Bodies are the client's own data (URLs, descriptions); there is no
+	// HTML context to escape for.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // a failed write means the client left
+}
+
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, internal := publicError(err)
+	if internal {
+		s.log.ErrorContext(r.Context(), "api: internal error",
+			"method", r.Method, "route", r.Pattern, "err", err)
+	}
+	if e.Code == codeUnauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hookd"`)
+	}
+	writeJSON(w, e.status(), struct {
+		Error *apiError `json:"error"`
+	}{e})
+}
+
+// metrics are the request counter and latency histogram.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_http_requests_total",
+			Help: "API requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hookd_http_request_duration_seconds",
+			Help:    "API request latency by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(pattern string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if pattern == "" {
+		// Raw paths would give one series per probed URL.
+		pattern = "unmatched"
+	}
+	m.requests.WithLabelValues(pattern, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(pattern).Observe(d.Seconds())
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ call) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ call) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "api: readiness check failed", "err", err)
+		return errUnavailable
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

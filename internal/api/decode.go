@@ -1,0 +1,128 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// bodyRule says whether a request body may be left out.
+type bodyRule int
+
+const (
+	bodyRequired bodyRule = iota
+	// bodyOptional: an empty body means "all defaults", for routes whose
+	// fields are all optional (rotate, test, new API key).
+	bodyOptional
+)
+
+// decodeBody reads exactly one JSON object into dst. Unknown fields, trailing
+// data, wrong types and bodies over limit are errors whose message names the
+// field. A missing or wrong Content-Type is tolerated: callers of webhook
+// APIs use curl -d, which sends form encoding.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, rule bodyRule, dst any) error {
+	if r.ContentLength > limit {
+		return tooLarge(limit)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(limit)
+		}
+		return invalid("body", "could not be read")
+	}
+	return decodeJSON(data, rule, dst)
+}
+
+func tooLarge(limit int64) *apiError {
+	return &apiError{Code: codePayloadTooLarge, Message: fmt.Sprintf("body: must be at most %d bytes", limit)}
+}
+
+// decodeJSON is decodeBody after reading: split out so fuzz tests and the
+// handler share one decoder.
+func decodeJSON(data []byte, rule bodyRule, dst any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		if rule == bodyOptional {
+			return nil
+		}
+		return invalid("body", "must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("body", "must contain a single JSON value")
+	}
+	return nil
+}
+
+// jsonError translates encoding/json's errors into messages naming the
+// field, without echoing input back.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return invalid("body", "malformed JSON at offset "+strconv.FormatInt(syn.Offset, 10))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("body", "malformed JSON: unexpected end")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return invalid("body", "must be a JSON object")
+		}
+		return invalid(typ.Field, "must be "+describeType(typ.Type))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if s, uerr := strconv.Unquote(name); uerr == nil {
+			name = s
+		}
+		return invalid(clip(name, 64), "unknown field")
+	}
+	return invalid("body", "malformed JSON")
+}
+
+func describeType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[json.RawMessage]() {
+		return "valid JSON"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "of another type"
+}
+
+// clip shortens user-supplied text that is echoed in an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
