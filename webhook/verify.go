@@ -96,7 +96,23 @@ func NewVerifier(keys []string, opts ...Option) (*Verifier, error) {
 // from the wire, and h the request headers (names are case-insensitive). Several
 // webhook-signature header lines are treated as one space-separated list.
 func (v *Verifier) Verify(body []byte, h http.Header) error {
-	return v.VerifyValues(h.Get(HeaderID), h.Get(HeaderTimestamp), strings.Join(h.Values(HeaderSignature), " "), body)
+	id, ts, sig := headerValues(h, HeaderID), headerValues(h, HeaderTimestamp), headerValues(h, HeaderSignature)
+	first := func(vs []string) string {
+		if len(vs) == 0 {
+			return ""
+		}
+		return vs[0]
+	}
+	return v.VerifyValues(first(id), first(ts), strings.Join(sig, " "), body)
+}
+
+// headerValues also finds lowercase keys, which http.Header.Values misses: maps
+// built by hand from serverless or proxy events often use the wire spelling.
+func headerValues(h http.Header, name string) []string {
+	if vs := h.Values(name); len(vs) > 0 {
+		return vs
+	}
+	return h[name]
 }
 
 // VerifyValues checks a webhook given the three header values and the raw body. It

@@ -382,6 +382,16 @@ func TestVerifyHeaderHandling(t *testing.T) {
 		t.Errorf("mixed-case names: %v", err)
 	}
 
+	// Maps built by hand may carry the lowercase wire names.
+	lower := http.Header{
+		"webhook-id":        {katID},
+		"webhook-timestamp": {strconv.Itoa(katTimestamp)},
+		"webhook-signature": {katSignature},
+	}
+	if err := v.Verify(body, lower); err != nil {
+		t.Errorf("lowercase map keys: %v", err)
+	}
+
 	// Several signature lines count as one list.
 	h.Set(webhook.HeaderSignature, wrong)
 	h.Add(webhook.HeaderSignature, katSignature)
