@@ -1,0 +1,442 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/retry"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Sender sends one request; *outbound.Client is the real one.
+type Sender interface {
+	Send(ctx context.Context, r outbound.Request) outbound.Result
+}
+
+// Config configures an Engine. Zero fields take the defaults given.
+type Config struct {
+	Store  store.Store
+	Sender Sender
+	Keys   *Keys
+	Clock  clock.Clock // default clock.Real
+	Retry  retry.Policy
+	Logger *slog.Logger
+	// Metrics: may be nil.
+	Metrics *Metrics
+
+	// Workers bounds the requests in flight on this node; default 64.
+	Workers int
+	// PerEndpoint bounds the requests in flight to one endpoint, so one
+	// slow endpoint cannot take every worker; default 16.
+	PerEndpoint int
+	// Lease is how long a claim stays ours; it must outlast the request
+	// timeout plus the wait in the local queue. Default 2 min.
+	Lease time.Duration
+	// ClaimBatch caps the deliveries taken per claim; default 128.
+	ClaimBatch int
+	// PollInterval is the longest the engine sleeps with nothing to do
+	// before looking again (the fallback when no wake-up arrives, and how
+	// a dead node's expired leases are noticed). Default 1s.
+	PollInterval time.Duration
+	// Owner names this node in claims; default "hookd".
+	Owner string
+}
+
+// Engine claims due deliveries, sends them with a bounded worker pool and
+// records the outcome. Start it with Run.
+type Engine struct {
+	cfg  Config
+	wake chan struct{}
+	jobs chan *job
+	done chan outcomeMsg
+
+	// mu guards the counts below. A claimed delivery is either running
+	// (handed to a worker, until its outcome is committed) or queued
+	// (waiting for a slot of its endpoint).
+	mu      sync.Mutex
+	running map[string]int // by endpoint
+	queued  map[string][]store.Claimed
+	total   int // running + queued, all endpoints
+	// stopping: Run is draining; queued deliveries are given back, not sent.
+	stopping bool
+}
+
+type job struct {
+	c store.Claimed
+}
+
+type outcomeMsg struct {
+	out      store.Outcome
+	endpoint string
+}
+
+// New returns an Engine; it does nothing until Run.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Sender == nil || cfg.Keys == nil {
+		return nil, errors.New("delivery: Store, Sender and Keys are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Retry == nil {
+		cfg.Retry = retry.Default()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = 16
+	}
+	if cfg.PerEndpoint > cfg.Workers {
+		cfg.PerEndpoint = cfg.Workers
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = 128
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "hookd"
+	}
+	return &Engine{
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		jobs:    make(chan *job, cfg.Workers),
+		done:    make(chan outcomeMsg, cfg.Workers*2),
+		running: make(map[string]int),
+		queued:  make(map[string][]store.Claimed),
+	}, nil
+}
+
+// Wake tells the engine that new work may be due now. It never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then drains: it claims nothing more, lets
+// the requests in flight finish (each bounded by the request timeout),
+// records their outcomes and returns.
+func (e *Engine) Run(ctx context.Context) error {
+	var workers sync.WaitGroup
+	// Sends are not cut short by ctx: shutdown lets them finish, bounded by
+	// the client's own timeout, so no receiver sees a half-sent request
+	// that we would then count as failed.
+	sendCtx := context.WithoutCancel(ctx)
+	for range e.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range e.jobs {
+				e.done <- e.attempt(sendCtx, j.c)
+			}
+		}()
+	}
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		e.complete()
+	}()
+
+	e.dispatch(ctx)
+
+	// Drain: deliveries still queued go back to the pool at once (another
+	// node, or this one after a restart, takes them without waiting for the
+	// lease); those running finish and are recorded.
+	e.mu.Lock()
+	e.stopping = true
+	var back []store.Outcome
+	for ep, q := range e.queued {
+		for _, c := range q {
+			back = append(back, giveBack(c, e.cfg.Clock.Now()))
+		}
+		e.total -= len(q)
+		delete(e.queued, ep)
+	}
+	e.mu.Unlock()
+	if len(back) > 0 {
+		e.commit(back)
+	}
+	close(e.jobs)
+	workers.Wait()
+	close(e.done)
+	<-completerDone
+	return nil
+}
+
+// dispatch is the claim loop: it keeps the workers fed and sleeps when there
+// is nothing due.
+func (e *Engine) dispatch(ctx context.Context) {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		free, skip := e.capacity()
+		if free == 0 {
+			// Every worker busy: wait for one to finish.
+			if !e.sleep(ctx, e.cfg.PollInterval) {
+				return
+			}
+			continue
+		}
+		now := e.cfg.Clock.Now()
+		claimed, err := e.cfg.Store.Claim(ctx, store.ClaimParams{
+			Now:           now,
+			Limit:         min(free, e.cfg.ClaimBatch),
+			Lease:         e.cfg.Lease,
+			SkipEndpoints: skip,
+			Owner:         e.cfg.Owner,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(backoff*2, 50*time.Millisecond), 5*time.Second)
+			e.cfg.Logger.Warn("claim failed; retrying", "err", err, "in", backoff)
+			e.cfg.Metrics.claimError()
+			if !e.sleep(ctx, backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if overflow := e.take(claimed); len(overflow) > 0 {
+			e.commit(overflow)
+		}
+		if len(claimed) > 0 {
+			continue
+		}
+		// Nothing due: sleep until the next retry is due, a wake-up, or
+		// the poll interval, whichever is first.
+		wait := e.cfg.PollInterval
+		if t, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
+			if d := t.Sub(e.cfg.Clock.Now()); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		if !e.sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// capacity returns how many more deliveries this node can take, and the
+// endpoints that have all the deliveries they may have.
+func (e *Engine) capacity() (int, []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var skip []string
+	for ep, n := range e.running {
+		if n+len(e.queued[ep]) >= e.cfg.PerEndpoint {
+			skip = append(skip, ep)
+		}
+	}
+	return e.cfg.Workers - e.total, skip
+}
+
+// take hands claimed deliveries to workers, keeping at most PerEndpoint
+// running per endpoint and as many queued behind them. The rest — one claim
+// can return many deliveries of one endpoint — go back to the store as
+// outcomes that make them due again at once, so a slow endpoint never holds
+// more leases than it can use before they expire.
+func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range claimed {
+		ep := c.Delivery.EndpointID
+		switch {
+		case e.running[ep] < e.cfg.PerEndpoint:
+			e.running[ep]++
+			e.total++
+			e.jobs <- &job{c: c}
+		case len(e.queued[ep]) < e.cfg.PerEndpoint:
+			e.queued[ep] = append(e.queued[ep], c)
+			e.total++
+		default:
+			overflow = append(overflow, giveBack(c, e.cfg.Clock.Now()))
+		}
+	}
+	return overflow
+}
+
+// giveBack is the outcome that returns an unsent claim to the pool as it
+// was before the claim.
+func giveBack(c store.Claimed, now time.Time) store.Outcome {
+	d := c.Delivery
+	status := store.StatusPending
+	if d.AttemptCount > 0 {
+		status = store.StatusRetrying
+	}
+	return store.Outcome{
+		DeliveryID:    d.ID,
+		EndpointID:    d.EndpointID,
+		LeaseToken:    d.LeaseToken,
+		Status:        status,
+		NextAttemptAt: now,
+		UpdatedAt:     now,
+	}
+}
+
+// release frees a slot of endpoint after its outcome is committed and moves
+// the next queued delivery of that endpoint to a worker.
+func (e *Engine) release(endpoint string) {
+	e.mu.Lock()
+	e.total--
+	if q := e.queued[endpoint]; len(q) > 0 && !e.stopping {
+		next := q[0]
+		if len(q) == 1 {
+			delete(e.queued, endpoint)
+		} else {
+			e.queued[endpoint] = q[1:]
+		}
+		// The running count stays: the slot passes to the next one.
+		e.jobs <- &job{c: next}
+	} else if e.running[endpoint]--; e.running[endpoint] <= 0 {
+		delete(e.running, endpoint)
+	}
+	e.mu.Unlock()
+	e.Wake()
+}
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-e.wake:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+// attempt sends one claimed delivery and works out what follows.
+func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
+	d := c.Delivery
+	out := store.Outcome{
+		DeliveryID: d.ID,
+		EndpointID: d.EndpointID,
+		LeaseToken: d.LeaseToken,
+	}
+	msg := outcomeMsg{endpoint: d.EndpointID}
+	if c.EndpointGone {
+		out.Status = store.StatusCancelled
+		out.UpdatedAt = e.cfg.Clock.Now()
+		msg.out = out
+		return msg
+	}
+	number := d.AttemptCount + 1
+	started := e.cfg.Clock.Now()
+	signer, err := e.cfg.Keys.Signer(ctx, d.ProjectID, started)
+	var res outbound.Result
+	if err != nil {
+		// No usable secret: an attempt that never left, retried like a
+		// network error so that fixing the secret lets it through.
+		res = outbound.Result{Err: "signing: " + err.Error()}
+	} else {
+		res = e.cfg.Sender.Send(ctx, outbound.Request{
+			URL:    c.URL,
+			Body:   c.Body,
+			Header: signer.Headers(d.EventID, started, c.Body),
+		})
+	}
+	finished := e.cfg.Clock.Now()
+	out.Attempt = store.Attempt{
+		DeliveryID:      d.ID,
+		Number:          number,
+		StartedAt:       started,
+		Duration:        res.Duration,
+		StatusCode:      res.StatusCode,
+		Error:           res.Err,
+		ResponseHeaders: res.ResponseHeaders,
+		ResponseBody:    res.ResponseBody,
+	}
+	out.UpdatedAt = finished
+	if res.Err != "" {
+		res.StatusCode = 0
+	}
+	switch retry.Classify(res.StatusCode) {
+	case retry.Delivered:
+		out.Status = store.StatusSucceeded
+	case retry.Gone:
+		out.Status = store.StatusFailed
+		out.Attempt.Error = "endpoint answered 410 Gone: endpoint disabled"
+		out.DisableEndpoint = true
+		out.DisabledReason = fmt.Sprintf("endpoint answered 410 Gone at %s", finished.Format(time.RFC3339))
+	default:
+		if out.Attempt.Error == "" {
+			out.Attempt.Error = fmt.Sprintf("endpoint answered HTTP %d", res.StatusCode)
+		}
+		if delay, ok := retry.Delay(e.cfg.Retry, number, res.StatusCode, res.RetryAfter); ok {
+			out.Status = store.StatusRetrying
+			out.NextAttemptAt = finished.Add(delay)
+		} else {
+			out.Status = store.StatusFailed
+		}
+	}
+	e.cfg.Metrics.attempt(out.Status, res)
+	msg.out = out
+	return msg
+}
+
+// complete records outcomes, many per transaction: while one commit runs the
+// next outcomes queue up and go in the next one.
+func (e *Engine) complete() {
+	batch := make([]store.Outcome, 0, 256)
+	endpoints := make([]string, 0, 256)
+	for first := range e.done {
+		batch = append(batch[:0], first.out)
+		endpoints = append(endpoints[:0], first.endpoint)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m, ok := <-e.done:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m.out)
+				endpoints = append(endpoints, m.endpoint)
+			default:
+				break fill
+			}
+		}
+		e.commit(batch)
+		for _, ep := range endpoints {
+			e.release(ep)
+		}
+	}
+}
+
+// commit writes a batch of outcomes, retrying while the database is away:
+// the attempts happened and the log must say so. If it never comes back
+// the leases expire and the deliveries are sent again (at-least-once).
+func (e *Engine) commit(batch []store.Outcome) {
+	backoff := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := e.cfg.Store.Complete(context.Background(), batch)
+		if err == nil {
+			return
+		}
+		if try >= 20 {
+			e.cfg.Logger.Error("recording outcomes failed; their deliveries will be retried after the lease", "err", err, "outcomes", len(batch))
+			return
+		}
+		e.cfg.Logger.Warn("recording outcomes failed; retrying", "err", err, "outcomes", len(batch))
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

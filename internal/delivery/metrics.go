@@ -1,0 +1,56 @@
+package delivery
+
+import (
+	"strconv"
+
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the engine's Prometheus metrics. A nil *Metrics records
+// nothing, so tests need not register any.
+type Metrics struct {
+	attempts    *prometheus.CounterVec
+	duration    prometheus.Histogram
+	claimErrors prometheus.Counter
+}
+
+// NewMetrics registers the engine's metrics with r.
+func NewMetrics(r prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_delivery_attempts_total",
+			Help: "Delivery attempts by resulting delivery status and HTTP status class.",
+		}, []string{"status", "code"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookd_delivery_attempt_duration_seconds",
+			Help:    "Time from sending a webhook to its response (or failure).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
+		claimErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_delivery_claim_errors_total",
+			Help: "Failed attempts to claim due deliveries from the database.",
+		}),
+	}
+	r.MustRegister(m.attempts, m.duration, m.claimErrors)
+	return m
+}
+
+func (m *Metrics) attempt(status string, r outbound.Result) {
+	if m == nil {
+		return
+	}
+	code := "none"
+	if r.StatusCode > 0 {
+		code = strconv.Itoa(r.StatusCode/100) + "xx"
+	}
+	m.attempts.WithLabelValues(status, code).Inc()
+	m.duration.Observe(r.Duration.Seconds())
+}
+
+func (m *Metrics) claimError() {
+	if m == nil {
+		return
+	}
+	m.claimErrors.Inc()
+}

@@ -1,0 +1,173 @@
+// Package publish accepts events durably and fast: each Publish call waits
+// until its event is committed, but many concurrent calls share one
+// transaction (group commit), so the cost of a durable commit — an fsync on
+// SQLite, a round trip on PostgreSQL — is paid once per batch instead of
+// once per event.
+package publish
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// IdempotencyWindow is how long an Idempotency-Key keeps returning the
+// original event.
+const IdempotencyWindow = 24 * time.Hour
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("publisher closed")
+
+// Config configures a Batcher. Zero fields take the defaults given.
+type Config struct {
+	Store store.Store
+	Clock clock.Clock // default clock.Real
+	// MaxBatch caps the events in one transaction; default 500.
+	MaxBatch int
+	// Committers is how many transactions may be in flight at once:
+	// 1 for SQLite (one writer anyway), more for PostgreSQL. Default 1.
+	Committers int
+	// OnCommit runs after each committed batch that created deliveries
+	// (the delivery engine's wake-up). May be nil.
+	OnCommit func()
+}
+
+type request struct {
+	ctx   context.Context
+	event store.Event
+	done  chan response
+}
+
+type response struct {
+	res store.PublishResult
+	err error
+}
+
+// Batcher group-commits events. Safe for concurrent use.
+type Batcher struct {
+	cfg      Config
+	requests chan *request
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// New starts a Batcher; Close stops it.
+func New(cfg Config) *Batcher {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	b := &Batcher{
+		cfg:      cfg,
+		requests: make(chan *request, cfg.MaxBatch*cfg.Committers),
+		quit:     make(chan struct{}),
+	}
+	for range cfg.Committers {
+		b.wg.Add(1)
+		go b.commitLoop()
+	}
+	return b
+}
+
+// Publish stores e and its deliveries and returns once they are committed.
+// When ctx ends first the event may still be committed; the caller cannot
+// know, which is why publishers retry with an Idempotency-Key.
+func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResult, error) {
+	r := &request{ctx: ctx, event: e, done: make(chan response, 1)}
+	select {
+	case b.requests <- r:
+	case <-b.quit:
+		return store.PublishResult{}, ErrClosed
+	case <-ctx.Done():
+		return store.PublishResult{}, ctx.Err()
+	}
+	select {
+	case resp := <-r.done:
+		return resp.res, resp.err
+	case <-ctx.Done():
+		return store.PublishResult{}, ctx.Err()
+	}
+}
+
+// Close stops accepting events and waits until every batch already taken is
+// committed; requests still queued are answered with ErrClosed.
+func (b *Batcher) Close() {
+	b.once.Do(func() { close(b.quit) })
+	b.wg.Wait()
+	for {
+		select {
+		case r := <-b.requests:
+			r.done <- response{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+func (b *Batcher) commitLoop() {
+	defer b.wg.Done()
+	batch := make([]*request, 0, b.cfg.MaxBatch)
+	events := make([]store.Event, 0, b.cfg.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-b.requests:
+			batch = append(batch, r)
+		case <-b.quit:
+			return
+		}
+		// Take whatever else arrived while the previous commit ran. No
+		// waiting for more: a lone publisher gets its commit at once, and
+		// under load the batch grows by itself.
+	fill:
+		for len(batch) < b.cfg.MaxBatch {
+			select {
+			case r := <-b.requests:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch, events[:0])
+	}
+}
+
+func (b *Batcher) commit(batch []*request, events []store.Event) {
+	// Requests whose caller already gave up are still committed when they
+	// are in the batch: the caller may have seen its request sent, and
+	// dropping it now would not make the outcome any more certain.
+	for _, r := range batch {
+		events = append(events, r.event)
+	}
+	now := b.cfg.Clock.Now()
+	// The commit must not be cut short by one caller's context: the batch
+	// belongs to everyone in it.
+	results, err := b.cfg.Store.Publish(context.Background(), events, now.Add(-IdempotencyWindow))
+	if err == nil && len(results) != len(batch) {
+		err = errors.New("publish: store returned a result count that does not match the batch")
+	}
+	created := false
+	for i, r := range batch {
+		if err != nil {
+			r.done <- response{err: err}
+			continue
+		}
+		if !results[i].Existing && len(results[i].Deliveries) > 0 {
+			created = true
+		}
+		r.done <- response{res: results[i]}
+	}
+	if created && b.cfg.OnCommit != nil {
+		b.cfg.OnCommit()
+	}
+}
