@@ -1,0 +1,373 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+const deliveryColumns = `id, project_id, event_id, endpoint_id, event_type, status, attempt_count,
+	next_attempt_at, last_status_code, last_error, created_at, updated_at, lease_expires_at, lease_token`
+
+// deliveryDest returns scan destinations for deliveryColumns and a func
+// that finishes d once scanned.
+func deliveryDest(d *store.Delivery) ([]any, func()) {
+	var next, created, updated, lease *time.Time
+	dest := []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount,
+		&next, &d.LastStatusCode, &d.LastError, &created, &updated, &lease, &d.LeaseToken}
+	return dest, func() {
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.LeaseExpiresAt = fromTZ(next), fromTZ(created), fromTZ(updated), fromTZ(lease)
+	}
+}
+
+func scanDelivery(row pgx.CollectableRow) (store.Delivery, error) {
+	var d store.Delivery
+	dest, finish := deliveryDest(&d)
+	err := row.Scan(dest...)
+	finish()
+	return d, err
+}
+
+// GetDelivery returns delivery id of projectID.
+func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (store.Delivery, error) {
+	var d store.Delivery
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE project_id = $1 AND id = $2`,
+			projectID, id)
+		var err error
+		d, err = pgx.CollectExactlyOneRow(rows, scanDelivery)
+		return err
+	})
+	return d, err
+}
+
+// ListDeliveries lists the deliveries of projectID newest first, before
+// page.After when set.
+func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]store.Delivery, error) {
+	var w where
+	w.add("project_id = ?", projectID)
+	if page.After != "" {
+		w.add("id < ?", page.After)
+	}
+	if f.Status != "" {
+		w.add("status = ?", f.Status)
+	}
+	if f.EndpointID != "" {
+		w.add("endpoint_id = ?", f.EndpointID)
+	}
+	if f.EventID != "" {
+		w.add("event_id = ?", f.EventID)
+	}
+	if f.EventType != "" {
+		w.add("event_type = ?", f.EventType)
+	}
+	if !f.Since.IsZero() {
+		w.add("created_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		w.add("created_at < ?", f.Until.UTC())
+	}
+	sql := `SELECT ` + deliveryColumns + ` FROM deliveries` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
+	var out []store.Delivery
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, sql, w.args...)
+		var err error
+		out, err = pgx.CollectRows(rows, scanDelivery)
+		return err
+	})
+	return out, err
+}
+
+// ListAttempts lists the attempts of delivery deliveryID of projectID by
+// number (a delivery of another project has none).
+func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
+	var out []store.Attempt
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, `SELECT a.delivery_id, a.number, a.started_at, a.duration_ns, a.status_code,
+				a.error, a.response_headers, a.response_body
+			FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+			WHERE d.project_id = $1 AND a.delivery_id = $2
+			ORDER BY a.number, a.seq`, projectID, deliveryID)
+		var err error
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Attempt, error) {
+			var a store.Attempt
+			var started time.Time
+			var ns int64
+			var headers, body []byte
+			err := row.Scan(&a.DeliveryID, &a.Number, &started, &ns, &a.StatusCode, &a.Error, &headers, &body)
+			if err != nil {
+				return a, err
+			}
+			a.StartedAt, a.Duration, a.ResponseBody = started.UTC(), time.Duration(ns), string(body)
+			if headers != nil {
+				err = json.Unmarshal(headers, &a.ResponseHeaders)
+			}
+			return a, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// RetryDelivery makes delivery id due at now (pending) and wakes the
+// nodes, unless a live lease holds it (store.ErrConflict).
+func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (store.Delivery, error) {
+	now = now.UTC()
+	var d store.Delivery
+	var found bool
+	err := db.write(ctx, func() error {
+		found = false
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3,
+				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE project_id = $1 AND id = $2 AND NOT (status = 'delivering' AND lease_expires_at > $3)
+			RETURNING `+deliveryColumns, projectID, id, now).
+			Query(func(rows pgx.Rows) error {
+				dest, finish := deliveryDest(&d)
+				for rows.Next() {
+					if err := rows.Scan(dest...); err != nil {
+						return err
+					}
+					finish()
+					found = true
+				}
+				return rows.Err()
+			})
+		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+		return db.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil || found {
+		return d, err
+	}
+	// Nothing changed: the delivery is missing or being delivered.
+	var status string
+	err = db.read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT status FROM deliveries WHERE project_id = $1 AND id = $2`,
+			projectID, id).Scan(&status)
+	})
+	if err != nil {
+		return store.Delivery{}, err
+	}
+	return store.Delivery{}, store.ErrConflict
+}
+
+// claimSQL takes due deliveries oldest due first. The two kinds of due
+// work are walked each along its own index and then merged; SKIP LOCKED
+// makes concurrent claimants pass over each other's rows instead of
+// waiting, and FOR UPDATE rechecks the conditions on the newest row
+// version, so a row is never claimed twice.
+const claimSQL = `
+WITH due AS (
+	SELECT id, next_attempt_at AS due_at FROM deliveries
+	WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1 AND endpoint_id <> ALL($3)
+	ORDER BY next_attempt_at, id
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), expired AS (
+	SELECT id, lease_expires_at AS due_at FROM deliveries
+	WHERE status = 'delivering' AND lease_expires_at <= $1 AND endpoint_id <> ALL($3)
+	ORDER BY lease_expires_at, id
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), picked AS (
+	SELECT id, due_at FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS u
+	ORDER BY due_at, id
+	LIMIT $2
+), upd AS (
+	UPDATE deliveries d SET status = 'delivering', lease_expires_at = $4,
+		lease_token = gen_random_uuid()::text, lease_owner = $5, updated_at = $1
+	FROM picked
+	WHERE d.id = picked.id
+	RETURNING d.*
+)
+SELECT upd.id, upd.project_id, upd.event_id, upd.endpoint_id, upd.event_type, upd.status, upd.attempt_count,
+	upd.next_attempt_at, upd.last_status_code, upd.last_error, upd.created_at, upd.updated_at,
+	upd.lease_expires_at, upd.lease_token,
+	e.body, coalesce(ep.url, ''), ep.id IS NULL OR NOT ep.enabled
+FROM upd
+JOIN picked ON picked.id = upd.id
+JOIN events e ON e.id = upd.event_id
+LEFT JOIN endpoints ep ON ep.id = upd.endpoint_id
+ORDER BY picked.due_at, upd.id`
+
+// Claim takes up to p.Limit due deliveries and leases them to the caller.
+func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
+	if p.Limit < 1 {
+		return nil, nil
+	}
+	skip := p.SkipEndpoints
+	if skip == nil {
+		skip = []string{} // a NULL array would make "<> ALL" match nothing
+	}
+	now := p.Now.UTC()
+	var out []store.Claimed
+	err := db.write(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, claimSQL, now, p.Limit, skip, now.Add(p.Lease), p.Owner)
+		var err error
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Claimed, error) {
+			var c store.Claimed
+			dest, finish := deliveryDest(&c.Delivery)
+			err := row.Scan(append(dest, &c.Body, &c.URL, &c.EndpointGone)...)
+			finish()
+			return c, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// Complete records attempts and the delivery states that follow, in one
+// transaction sent in one round trip. A delivery changes only while the
+// outcome's lease token is still its own.
+func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	var (
+		aDelivery, aError, aHeaders  []string
+		aNumber, aCode               []int32
+		aStarted                     []time.Time
+		aDuration                    []int64
+		aBody                        [][]byte
+		aHeaderNull                  []bool
+		oID, oToken, oStatus, oError []string
+		oNumber, oCode               []int32
+		oNext                        []*time.Time
+		oUpdated                     []time.Time
+		disEndpoint, disReason       []string
+		disAt                        []time.Time
+	)
+	for _, o := range outcomes {
+		a := o.Attempt
+		if a.Number > 0 {
+			headers, null := headersJSON(a.ResponseHeaders)
+			aDelivery, aNumber, aStarted = append(aDelivery, o.DeliveryID), append(aNumber, int32(a.Number)), append(aStarted, a.StartedAt.UTC())
+			aDuration, aCode, aError = append(aDuration, int64(a.Duration)), append(aCode, int32(a.StatusCode)), append(aError, cleanText(a.Error))
+			aHeaders, aHeaderNull, aBody = append(aHeaders, headers), append(aHeaderNull, null), append(aBody, []byte(a.ResponseBody))
+		}
+		var next *time.Time
+		if o.Status == store.StatusRetrying && !o.NextAttemptAt.IsZero() {
+			t := o.NextAttemptAt.UTC()
+			next = &t
+		}
+		oID, oToken, oStatus = append(oID, o.DeliveryID), append(oToken, o.LeaseToken), append(oStatus, o.Status)
+		oNumber, oCode, oError = append(oNumber, int32(a.Number)), append(oCode, int32(a.StatusCode)), append(oError, cleanText(a.Error))
+		oNext, oUpdated = append(oNext, next), append(oUpdated, o.UpdatedAt.UTC())
+		if o.DisableEndpoint {
+			disEndpoint, disReason, disAt = append(disEndpoint, o.EndpointID), append(disReason, cleanText(o.DisabledReason)), append(disAt, o.UpdatedAt.UTC())
+		}
+	}
+
+	return db.write(ctx, func() error {
+		b := &pgx.Batch{}
+		if len(aDelivery) > 0 {
+			b.Queue(`INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+					response_headers, response_body)
+				SELECT delivery_id, number, started_at, duration_ns, status_code, error,
+					CASE WHEN headers_null THEN NULL ELSE headers::jsonb END, body
+				FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::int[], $6::text[],
+					$7::text[], $8::bool[], $9::bytea[])
+					AS u (delivery_id, number, started_at, duration_ns, status_code, error, headers, headers_null, body)`,
+				aDelivery, aNumber, aStarted, aDuration, aCode, aError, aHeaders, aHeaderNull, aBody)
+		}
+		// A cancellation without an attempt keeps the last response seen.
+		b.Queue(`UPDATE deliveries d SET status = u.status,
+				attempt_count = CASE WHEN u.number > 0 THEN u.number ELSE d.attempt_count END,
+				last_status_code = CASE WHEN u.number > 0 THEN u.code ELSE d.last_status_code END,
+				last_error = CASE WHEN u.number > 0 OR u.error <> '' THEN u.error ELSE d.last_error END,
+				next_attempt_at = u.next, updated_at = u.updated,
+				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
+				$7::timestamptz[], $8::timestamptz[]) AS u (id, token, status, number, code, error, next, updated)
+			WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`,
+			oID, oToken, oStatus, oNumber, oCode, oError, oNext, oUpdated)
+		if len(disEndpoint) > 0 {
+			b.Queue(`UPDATE endpoints e SET enabled = false, disabled_reason = u.reason, updated_at = u.at
+				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
+				WHERE e.id = u.id AND e.enabled`, disEndpoint, disReason, disAt)
+			b.Queue(`UPDATE deliveries d SET status = 'cancelled', last_error = 'endpoint disabled: ' || u.reason,
+					next_attempt_at = NULL, updated_at = u.at
+				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
+				JOIN endpoints e ON e.id = u.id
+				WHERE d.project_id = e.project_id AND d.endpoint_id = u.id
+					AND d.status IN ('pending', 'retrying') AND d.id <> ALL($4)`,
+				disEndpoint, disReason, disAt, oID)
+		}
+		return db.pool.SendBatch(ctx, b).Close()
+	})
+}
+
+// headersJSON encodes response headers for the jsonb column; null
+// reports that none were given.
+func headersJSON(h map[string][]string) (js string, null bool) {
+	if h == nil {
+		return "", true
+	}
+	clean := make(map[string][]string, len(h))
+	for k, vs := range h {
+		cv := make([]string, len(vs))
+		for i, v := range vs {
+			cv[i] = cleanText(v)
+		}
+		clean[cleanText(k)] = cv
+	}
+	b, err := json.Marshal(clean)
+	if err != nil {
+		return "", true
+	}
+	return string(b), false
+}
+
+// cleanText makes s storable as PostgreSQL text, which holds neither NUL
+// nor invalid UTF-8. Only text a remote server controls (errors, headers)
+// goes through it; response bodies are stored as bytes.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// NextDue returns the earliest time at which work becomes claimable: the
+// next attempt of a pending or retrying delivery, or the lease expiry of a
+// delivering one.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	err := db.read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT least(
+			(SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'retrying')),
+			(SELECT min(lease_expires_at) FROM deliveries WHERE status = 'delivering'))`).Scan(&t)
+	})
+	if err != nil || t == nil {
+		return time.Time{}, false, err
+	}
+	return t.UTC(), true, nil
+}
+
+// DeleteBefore removes up to limit events created before t whose
+// deliveries are all finished; deliveries and attempts go with them.
+func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM events WHERE id IN (
+			SELECT e.id FROM events e
+			WHERE e.created_at < $1 AND NOT EXISTS (
+				SELECT 1 FROM deliveries d
+				WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering', 'retrying'))
+			ORDER BY e.created_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`, t.UTC(), limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -1,0 +1,278 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// publishSQL inserts a batch of events and the deliveries of those that
+// were inserted, in one statement: an event whose idempotency key is taken
+// is skipped by ON CONFLICT, and the join on its RETURNING drops its
+// deliveries with it.
+const publishSQL = `
+WITH ins AS (
+	INSERT INTO events (id, project_id, type, body, idempotency_key, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
+	ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING id, project_id, type, created_at
+), dlv AS (
+	INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
+		next_attempt_at, created_at, updated_at)
+	SELECT d.id, ins.project_id, ins.id, d.endpoint_id, ins.type, 'pending',
+		ins.created_at, ins.created_at, ins.created_at
+	FROM unnest($7::text[], $8::text[], $9::text[]) AS d (id, event_id, endpoint_id)
+	JOIN ins ON ins.id = d.event_id
+)
+SELECT id FROM ins`
+
+// Publish commits events and their deliveries in one transaction, in two
+// round trips: one reads the enabled endpoints of the batch's projects, one
+// writes everything (a third reads the originals of repeated idempotency
+// keys, when there are any).
+//
+// The endpoints are read before the write transaction. An endpoint disabled
+// or deleted in between still gets pending deliveries; Claim reports them
+// as EndpointGone and the worker cancels them, so no request is sent.
+func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time) ([]store.PublishResult, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	results := make([]store.PublishResult, len(events))
+	// firstOf points a repeated (project, key) of this batch to its first
+	// occurrence, which alone is written.
+	type projectKey struct{ project, key string }
+	firstOf := make([]int, len(events))
+	seen := make(map[projectKey]int)
+	projects := make(map[string]bool)
+	var projectIDs []string
+	for i, ev := range events {
+		firstOf[i] = i
+		if ev.IdempotencyKey != "" {
+			k := projectKey{ev.ProjectID, ev.IdempotencyKey}
+			if j, ok := seen[k]; ok {
+				firstOf[i] = j
+				continue
+			}
+			seen[k] = i
+		}
+		if !projects[ev.ProjectID] {
+			projects[ev.ProjectID] = true
+			projectIDs = append(projectIDs, ev.ProjectID)
+		}
+	}
+
+	var endpoints map[string][]store.Endpoint
+	err := db.read(ctx, func() error {
+		var err error
+		endpoints, err = db.enabledEndpoints(ctx, projectIDs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
+		evKey                                                 []*string // nil: no key
+		evBody                                                [][]byte
+		evCreated                                             []time.Time
+		keyProject, keyKey                                    []string
+	)
+	for i, ev := range events {
+		if firstOf[i] != i {
+			continue
+		}
+		ev.CreatedAt = micro(ev.CreatedAt)
+		if ev.Body == nil {
+			ev.Body = []byte{}
+		}
+		res := store.PublishResult{Event: ev}
+		for _, ep := range endpoints[ev.ProjectID] {
+			if ep.Accepts(ev.Type) {
+				ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
+				res.Deliveries = append(res.Deliveries, ref)
+				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
+			}
+		}
+		results[i] = res
+		evID, evProject, evType = append(evID, ev.ID), append(evProject, ev.ProjectID), append(evType, ev.Type)
+		evBody, evCreated = append(evBody, ev.Body), append(evCreated, ev.CreatedAt)
+		var key *string
+		if ev.IdempotencyKey != "" {
+			key = &ev.IdempotencyKey
+			keyProject, keyKey = append(keyProject, ev.ProjectID), append(keyKey, ev.IdempotencyKey)
+		}
+		evKey = append(evKey, key)
+	}
+
+	inserted := make(map[string]bool, len(evID))
+	err = db.write(ctx, func() error {
+		clear(inserted)
+		b := &pgx.Batch{}
+		if len(keyKey) > 0 {
+			// A key last used at or before the cutoff is free again: release it
+			// from the old event so the new one can take it.
+			b.Queue(`UPDATE events SET idempotency_key = NULL
+				WHERE (project_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+				AND created_at <= $3`, keyProject, keyKey, idempotencyCutoff.UTC())
+		}
+		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
+			dlvID, dlvEvent, dlvEndpoint).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						return err
+					}
+					inserted[id] = true
+				}
+				return rows.Err()
+			})
+		if len(dlvID) > 0 {
+			b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+		}
+		return db.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Events not inserted lost to an earlier event with the same key.
+	var dupProject, dupKey []string
+	for i := range events {
+		if firstOf[i] == i && !inserted[events[i].ID] {
+			dupProject, dupKey = append(dupProject, events[i].ProjectID), append(dupKey, events[i].IdempotencyKey)
+		}
+	}
+	if len(dupKey) > 0 {
+		originals, err := db.originals(ctx, dupProject, dupKey)
+		if err != nil {
+			return nil, err
+		}
+		for i, ev := range events {
+			if firstOf[i] != i || inserted[ev.ID] {
+				continue
+			}
+			orig, ok := originals[projectKey{ev.ProjectID, ev.IdempotencyKey}]
+			if !ok {
+				// The original was deleted (retention) after it blocked the
+				// insert; the publisher may simply try again.
+				return nil, fmt.Errorf("%w: idempotency key %q: original event vanished", store.ErrConflict, ev.IdempotencyKey)
+			}
+			results[i] = orig
+		}
+	}
+	for i := range events {
+		if j := firstOf[i]; j != i {
+			results[i] = results[j]
+			results[i].Existing = true
+		}
+	}
+	return results, nil
+}
+
+// enabledEndpoints returns the enabled endpoints of the given projects, by
+// project, each list ordered by id.
+func (db *DB) enabledEndpoints(ctx context.Context, projectIDs []string) (map[string][]store.Endpoint, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE project_id = ANY($1) AND enabled ORDER BY project_id, id`, projectIDs)
+	eps, err := pgx.CollectRows(rows, scanEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]store.Endpoint)
+	for _, ep := range eps {
+		out[ep.ProjectID] = append(out[ep.ProjectID], ep)
+	}
+	return out, nil
+}
+
+// originals reads the events holding the given (project, key) pairs, with
+// their deliveries, as Existing publish results.
+func (db *DB) originals(ctx context.Context, projects, keys []string) (map[struct{ project, key string }]store.PublishResult, error) {
+	out := make(map[struct{ project, key string }]store.PublishResult)
+	err := db.read(ctx, func() error {
+		clear(out)
+		rows, _ := db.pool.Query(ctx, `SELECT e.id, e.project_id, e.type, e.body, e.idempotency_key, e.created_at,
+				coalesce(array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.endpoint_id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}')
+			FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
+			WHERE (e.project_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			GROUP BY e.id`, projects, keys)
+		for rows.Next() {
+			var ev store.Event
+			var created time.Time
+			var dIDs, dEndpoints []string
+			if err := rows.Scan(&ev.ID, &ev.ProjectID, &ev.Type, &ev.Body, &ev.IdempotencyKey, &created,
+				&dIDs, &dEndpoints); err != nil {
+				rows.Close()
+				return err
+			}
+			ev.CreatedAt = created.UTC()
+			res := store.PublishResult{Event: ev, Existing: true}
+			for j := range dIDs {
+				res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: dIDs[j], EndpointID: dEndpoints[j]})
+			}
+			out[struct{ project, key string }{ev.ProjectID, ev.IdempotencyKey}] = res
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+const eventColumns = `id, project_id, type, body, coalesce(idempotency_key, ''), created_at`
+
+func scanEvent(row pgx.CollectableRow) (store.Event, error) {
+	var ev store.Event
+	var created time.Time
+	err := row.Scan(&ev.ID, &ev.ProjectID, &ev.Type, &ev.Body, &ev.IdempotencyKey, &created)
+	ev.CreatedAt = created.UTC()
+	return ev, err
+}
+
+// GetEvent returns event id of projectID.
+func (db *DB) GetEvent(ctx context.Context, projectID, id string) (store.Event, error) {
+	var ev store.Event
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE project_id = $1 AND id = $2`,
+			projectID, id)
+		var err error
+		ev, err = pgx.CollectExactlyOneRow(rows, scanEvent)
+		return err
+	})
+	return ev, err
+}
+
+// ListEvents lists the events of projectID newest first, before
+// page.After when set.
+func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]store.Event, error) {
+	var w where
+	w.add("project_id = ?", projectID)
+	if page.After != "" {
+		w.add("id < ?", page.After)
+	}
+	if f.Type != "" {
+		w.add("type = ?", f.Type)
+	}
+	if !f.Since.IsZero() {
+		w.add("created_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		w.add("created_at < ?", f.Until.UTC())
+	}
+	sql := `SELECT ` + eventColumns + ` FROM events` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
+	var out []store.Event
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, sql, w.args...)
+		var err error
+		out, err = pgx.CollectRows(rows, scanEvent)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,313 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys ("hookd" in ASCII, then a number), chosen so they do
+// not collide with another application's locks on a shared server.
+const (
+	migrateLockKey int64 = 0x686f6f6b64_0001
+	leaderLockKey  int64 = 0x686f6f6b64_0002
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel announcing new due work.
+const notifyChannel = "hookd_work"
+
+// defaultMaxConns is the pool size when the URL sets no pool_max_conns:
+// pgxpool's own default (the number of CPUs, at least 4) is small for a
+// node whose workers complete deliveries while the API publishes.
+const defaultMaxConns = 16
+
+// DB is a store.Store on PostgreSQL. It is safe for concurrent use.
+type DB struct {
+	pool       *pgxpool.Pool
+	connConfig *pgx.ConnConfig // for the dedicated LISTEN and leader connections
+
+	closing   context.Context // cancelled by Close: ends Listen loops
+	cancel    context.CancelFunc
+	listeners sync.WaitGroup
+	closeOnce sync.Once
+
+	leaderMu   sync.Mutex
+	leaderConn *pgx.Conn
+	leading    bool
+}
+
+// Open connects to the database at url (postgres://…; pgxpool settings
+// such as pool_max_conns may be given in it) and brings its schema up to
+// date. It fails with store.ErrUnavailable when the server cannot be
+// reached.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	closing, cancel := context.WithCancel(context.Background())
+	db := &DB{pool: pool, connConfig: cfg.ConnConfig, closing: closing, cancel: cancel}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		cancel()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.read(ctx, func() error { return db.pool.Ping(ctx) })
+}
+
+// Close ends Listen loops, gives up leadership and closes the pool.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.cancel()
+		db.listeners.Wait()
+		db.leaderMu.Lock()
+		db.dropLeaderConn()
+		db.leaderMu.Unlock()
+		db.pool.Close()
+	})
+	return nil
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations, all in one transaction under an advisory lock so that
+// nodes starting together apply each exactly once.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var todo []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: name must start with its number", base)
+		}
+		todo = append(todo, migration{v, name})
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].version < todo[j].version })
+
+	return db.translate(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return err
+		}
+		done := make(map[int]bool, len(applied))
+		for _, v := range applied {
+			done[v] = true
+		}
+		for _, m := range todo {
+			if done[m.version] {
+				continue
+			}
+			sql, err := migrations.ReadFile(m.name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// read runs a read-only fn, once more when it failed on a dead connection
+// (translate has then reset the pool, so the second try dials afresh).
+func (db *DB) read(ctx context.Context, fn func() error) error {
+	err := db.translate(fn())
+	if errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+		err = db.translate(fn())
+	}
+	return err
+}
+
+// write runs fn, which changes data in one transaction, again when the
+// transaction was rolled back by a deadlock or serialization failure, or
+// when nothing reached the server. It does not retry after other
+// connection errors, where the outcome is unknown.
+func (db *DB) write(ctx context.Context, fn func() error) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		err = fn()
+		if err == nil || ctx.Err() != nil || !(retryableTx(err) || pgconn.SafeToRetry(err)) {
+			break
+		}
+	}
+	return db.translate(err)
+}
+
+func retryableTx(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// translate maps driver errors onto the store's errors. A connection error
+// also resets the pool: the usual cause is a server restart, after which
+// every pooled connection is dead and would fail its next caller too.
+func (db *DB) translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505": // unique_violation
+			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
+		case pgErr.Code == "23503": // foreign_key_violation: the parent is missing
+			return fmt.Errorf("%w: %s", store.ErrNotFound, pgErr.ConstraintName)
+		}
+	}
+	if connectionError(err) {
+		db.pool.Reset()
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+// connectionError tells whether err means the server could not be reached
+// or the session was lost, rather than that a statement failed.
+func connectionError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", // admin_shutdown
+			pgErr.Code == "57P02", // crash_shutdown
+			pgErr.Code == "57P03", // cannot_connect_now (starting up, shutting down)
+			pgErr.Code == "53300": // too_many_connections
+			return true
+		}
+		return false
+	}
+	// Failing to connect is unavailability even when it took the caller's
+	// whole deadline; a deadline or cancellation during a statement is
+	// the caller's business.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+// Times are stored as timestamptz (microseconds) with NULL for the zero
+// time; these convert on the way in and out.
+
+func tz(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func fromTZ(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.UTC()
+}
+
+// micro rounds t the way PostgreSQL stores it, so what Publish returns
+// equals what a later read returns.
+func micro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func pageLimit(p store.Page) int {
+	if p.Limit < 1 {
+		return 1
+	}
+	return p.Limit
+}
+
+// where builds a WHERE clause with numbered placeholders.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add appends cond, in which "?" stands for arg.
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
+}
+
+// arg adds arg without a condition and returns its placeholder.
+func (w *where) arg(arg any) string {
+	w.args = append(w.args, arg)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
