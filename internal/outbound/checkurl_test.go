@@ -55,6 +55,18 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+var checkURLMessages = map[string]bool{
+	"url: must be at most 2048 characters":               true,
+	"url: must not start or end with spaces":             true,
+	"url: must be an absolute https URL":                 true,
+	"url: must be an absolute https or http URL":         true,
+	"url: must use https":                                true,
+	"url: must not contain credentials (user:password@)": true,
+	"url: must not contain a fragment (#...)":            true,
+	"url: host is missing":                               true,
+	"url: port must be between 1 and 65535":              true,
+}
+
 func FuzzCheckURL(f *testing.F) {
 	for _, s := range []string{"https://example.com/hooks", "http://example.com:8080/a?b=c",
 		"https://user:pw@example.com/", "https://example.com/#x", "https://[::1]:443/",
@@ -65,11 +77,9 @@ func FuzzCheckURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string, requireHTTPS bool) {
 		err := CheckURL(raw, requireHTTPS)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "url: ") {
-				t.Fatalf("CheckURL(%q) error %q lacks the field name", raw, err)
-			}
-			if len(raw) > 0 && strings.Contains(err.Error(), raw) {
-				t.Fatalf("CheckURL(%q) error echoes the URL: %q", raw, err)
+			// A fixed message never echoes the URL back to the user.
+			if !checkURLMessages[err.Error()] {
+				t.Fatalf("CheckURL(%q) error %q is not one of the known messages", raw, err)
 			}
 			return
 		}

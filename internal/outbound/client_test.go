@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strconv"
@@ -596,5 +597,37 @@ func TestTrimHeadersBudget(t *testing.T) {
 	}
 	if size > maxKeptHeaderBytes || len(got) == 0 || len(got) == len(h) {
 		t.Errorf("kept %d headers of %d bytes; want some, within %d bytes", len(got), size, maxKeptHeaderBytes)
+	}
+}
+
+func TestHTTP2(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	cert := ca.issue(t, leafSpec{ips: addrs("127.0.0.1")})
+	var proto atomic.Int32
+	recv := newTLSReceiver(t, &tls.Config{Certificates: []tls.Certificate{cert}},
+		func(w http.ResponseWriter, r *http.Request) { proto.Store(int32(r.ProtoMajor)) },
+		func(s *httptest.Server) { s.EnableHTTP2 = true })
+	c := newTestClient(t, Config{AllowCIDRs: loopbackOnly, RootCAs: ca.pool()})
+
+	res := c.Send(context.Background(), Request{URL: recv.URL, Body: []byte(`{}`)})
+
+	if res.StatusCode != 200 || proto.Load() != 2 {
+		t.Errorf("Send = %+v over HTTP/%d, want 200 over HTTP/2", res, proto.Load())
+	}
+}
+
+func TestDialFallsBackToNextAddress(t *testing.T) {
+	t.Parallel()
+	recv := newReceiver(t, nil)
+	// Nothing listens on 127.0.0.2 at this port, so the first answer is
+	// refused by the kernel and the second one is tried.
+	c := newTestClient(t, Config{
+		AllowCIDRs: loopbackOnly,
+		Resolver:   mapResolver{"two.test": addrs("127.0.0.2", "127.0.0.1")},
+	})
+	res := c.Send(context.Background(), Request{URL: "http://two.test:" + recv.port(t)})
+	if res.StatusCode != 200 || recv.hits.Load() != 1 {
+		t.Errorf("Send = %+v, want delivery through the second address", res)
 	}
 }

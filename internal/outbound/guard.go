@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // Resolver turns a host name into addresses. *net.Resolver satisfies it;
@@ -211,10 +212,11 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, address string
 		}
 	}
 	var firstErr error
-	for _, a := range addrs {
+	for i, a := range addrs {
 		// A mapped answer is the IPv4 host; dialing it plainly keeps the
 		// socket family right and the backstop check sees the same host.
-		conn, err := d.dialer.DialContext(ctx, network, netip.AddrPortFrom(a.Unmap(), uint16(port)).String())
+		target := netip.AddrPortFrom(a.Unmap(), uint16(port)).String()
+		conn, err := d.dialOne(ctx, network, target, len(addrs)-i)
 		if err == nil {
 			return conn, nil
 		}
@@ -226,6 +228,25 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, address string
 		}
 	}
 	return nil, firstErr
+}
+
+// minDialShare is the least time one address gets when several share the
+// request's deadline.
+const minDialShare = 2 * time.Second
+
+// dialOne dials one address. When others remain it gets only its share of
+// the time left, as net.Dialer does, so that one black-holed address (an
+// unroutable IPv6 answer, say) cannot use up the whole timeout.
+func (d *guardedDialer) dialOne(ctx context.Context, network, target string, remaining int) (net.Conn, error) {
+	if deadline, ok := ctx.Deadline(); ok && remaining > 1 {
+		share := time.Until(deadline) / time.Duration(remaining)
+		if share >= minDialShare {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, share)
+			defer cancel()
+		}
+	}
+	return d.dialer.DialContext(ctx, network, target)
 }
 
 func (d *guardedDialer) resolve(ctx context.Context, network, host string) ([]netip.Addr, error) {

@@ -149,13 +149,17 @@ func newReceiver(t testing.TB, h http.HandlerFunc, setup ...func(*http.Server)) 
 }
 
 // newTLSReceiver serves TLS with cfg; cfg without certificates gets
-// httptest's own self-signed one.
-func newTLSReceiver(t testing.TB, cfg *tls.Config, h http.HandlerFunc) *receiver {
+// httptest's own self-signed one. setup, if any, adjusts the server before
+// it starts.
+func newTLSReceiver(t testing.TB, cfg *tls.Config, h http.HandlerFunc, setup ...func(*httptest.Server)) *receiver {
 	t.Helper()
 	r := &receiver{}
 	r.Server = httptest.NewUnstartedServer(r.count(h))
 	quiet(r.Server)
 	r.TLS = cfg
+	for _, f := range setup {
+		f(r.Server)
+	}
 	r.StartTLS()
 	t.Cleanup(r.Close)
 	return r
