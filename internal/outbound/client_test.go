@@ -424,6 +424,12 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("no response: Send = %+v, want timeout waiting for response", res)
 	}
 
+	silent := listenAndStall(t)
+	res = c.Send(context.Background(), Request{URL: "https://" + silent})
+	if res.Err != "timeout after 200ms during TLS handshake" || res.StatusCode != 0 {
+		t.Errorf("silent TLS server: Send = %+v, want timeout during TLS handshake", res)
+	}
+
 	// Headers arrived, so the receiver answered: the status stands and the
 	// excerpt holds what came before the deadline.
 	res = c.Send(context.Background(), Request{URL: slowBody.URL})
@@ -480,6 +486,37 @@ func TestConnectionErrors(t *testing.T) {
 			t.Errorf("Send(%s) = %d %q, want prefix %q", tt.url, res.StatusCode, res.Err, tt.want)
 		}
 	}
+}
+
+// listenAndStall accepts connections and never answers on them.
+func listenAndStall(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
 }
 
 // listenAndHangUp accepts connections and closes them unanswered.

@@ -33,9 +33,11 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	if errors.As(err, &refused) {
 		return refused.Error()
 	}
-	if reason, ok := describeTLS(err); ok {
+	if reason, ok := describeCertificate(err); ok {
 		return with(reason)
 	}
+	// Whatever else failed, a context that ended is the cause: the error
+	// text then only tells where it stopped.
 	if ctx.Err() != nil {
 		if context.Cause(ctx) == errSendTimeout {
 			return fmt.Sprintf("timeout after %v %s", c.timeout, prog)
@@ -48,6 +50,9 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	var dnsErr *dnsError
 	if errors.As(err, &dnsErr) {
 		return dnsErr.Error()
+	}
+	if reason, ok := describeHandshake(err); ok {
+		return with(reason)
 	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -69,8 +74,8 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	return with("request failed")
 }
 
-// describeTLS names certificate and handshake failures.
-func describeTLS(err error) (string, bool) {
+// describeCertificate names certificate verification failures.
+func describeCertificate(err error) (string, bool) {
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) {
 		return "tls: certificate signed by unknown authority", true
@@ -95,6 +100,11 @@ func describeTLS(err error) (string, bool) {
 	if errors.As(err, &verify) {
 		return "tls: certificate verification failed", true
 	}
+	return "", false
+}
+
+// describeHandshake names other TLS handshake failures.
+func describeHandshake(err error) (string, bool) {
 	var recErr tls.RecordHeaderError
 	if errors.As(err, &recErr) {
 		return "tls: handshake failed: server did not answer with TLS", true
