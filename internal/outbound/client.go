@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd/internal/clock"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -67,6 +69,9 @@ type Config struct {
 	// MaxIdleConnsPerHost is the keep-alive pool size per endpoint host.
 	// Default 64.
 	MaxIdleConnsPerHost int
+	// Clock is what a Retry-After date is measured from. Default the
+	// system clock. (Durations are measured on the monotonic clock.)
+	Clock clock.Clock
 }
 
 // Client sends webhook requests. It is safe for concurrent use and should
@@ -78,6 +83,7 @@ type Client struct {
 	ua        string
 	maxBody   int
 	transport *http.Transport
+	clock     clock.Clock
 }
 
 // New returns a Client for cfg. It fails when cfg is invalid or CAFile
@@ -106,6 +112,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	allow := make([]netip.Prefix, 0, len(cfg.AllowCIDRs))
 	for _, p := range cfg.AllowCIDRs {
@@ -149,6 +158,7 @@ func New(cfg Config) (*Client, error) {
 		ua:        cfg.UserAgent,
 		maxBody:   cfg.MaxResponseBytes,
 		transport: transport,
+		clock:     cfg.Clock,
 	}, nil
 }
 
@@ -247,7 +257,7 @@ func (c *Client) Send(ctx context.Context, r Request) Result {
 		ResponseBody:    body,
 	}
 	if v := resp.Header.Get("Retry-After"); v != "" {
-		if d, ok := ParseRetryAfter(v, time.Now()); ok {
+		if d, ok := ParseRetryAfter(v, c.clock.Now()); ok {
 			res.RetryAfter = d
 		}
 	}

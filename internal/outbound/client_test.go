@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/internal/clock"
 )
 
 func TestSendDelivers(t *testing.T) {
@@ -634,6 +636,20 @@ func TestTrimHeadersBudget(t *testing.T) {
 	}
 	if size > maxKeptHeaderBytes || len(got) == 0 || len(got) == len(h) {
 		t.Errorf("kept %d headers of %d bytes; want some, within %d bytes", len(got), size, maxKeptHeaderBytes)
+	}
+}
+
+func TestRetryAfterDateUsesClock(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	recv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "Thu, 26 Nov 2026 12:05:00 GMT")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	c := newTestClient(t, Config{AllowCIDRs: loopbackOnly, Clock: clock.NewFake(now)})
+	res := c.Send(context.Background(), Request{URL: recv.URL})
+	if res.StatusCode != http.StatusServiceUnavailable || res.RetryAfter != 5*time.Minute {
+		t.Errorf("Send = %+v, want 503 with RetryAfter 5m", res)
 	}
 }
 
