@@ -1,0 +1,448 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// unfinished is the WHERE clause of the partial indexes on deliveries;
+// queries repeat it verbatim so that SQLite can use those indexes.
+const unfinished = `status IN ('pending', 'retrying', 'delivering')`
+
+const deliveryCols = `d.id, d.project_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count,
+	d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.lease_expires_at, d.lease_token`
+
+// deliveryScan holds the scan targets of deliveryCols.
+type deliveryScan struct {
+	d                                   store.Delivery
+	next, created, updated, leaseExpiry sql.NullInt64
+}
+
+func (s *deliveryScan) dest() []any {
+	d := &s.d
+	return []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount,
+		&s.next, &d.LastStatusCode, &d.LastError, &s.created, &s.updated, &s.leaseExpiry, &d.LeaseToken}
+}
+
+func (s *deliveryScan) delivery() store.Delivery {
+	d := s.d
+	d.NextAttemptAt = fromMicros(s.next)
+	d.CreatedAt = fromMicros(s.created)
+	d.UpdatedAt = fromMicros(s.updated)
+	d.LeaseExpiresAt = fromMicros(s.leaseExpiry)
+	return d
+}
+
+func scanDelivery(sc interface{ Scan(...any) error }) (store.Delivery, error) {
+	var s deliveryScan
+	if err := sc.Scan(s.dest()...); err != nil {
+		return store.Delivery{}, err
+	}
+	return s.delivery(), nil
+}
+
+// GetDelivery returns the project's delivery id.
+func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (store.Delivery, error) {
+	d, err := scanDelivery(db.r.QueryRowContext(ctx,
+		`SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = ? AND d.project_id = ?`, id, projectID))
+	return d, translate(err)
+}
+
+// ListDeliveries lists the project's deliveries newest first.
+func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]store.Delivery, error) {
+	var where strings.Builder
+	where.WriteString(`d.project_id = ?`)
+	args := []any{projectID}
+	add := func(cond string, arg any) {
+		where.WriteString(` AND ` + cond)
+		args = append(args, arg)
+	}
+	if page.After != "" {
+		add(`d.id < ?`, page.After)
+	}
+	if f.Status != "" {
+		add(`d.status = ?`, f.Status)
+	}
+	if f.EndpointID != "" {
+		add(`d.endpoint_id = ?`, f.EndpointID)
+	}
+	if f.EventID != "" {
+		add(`d.event_id = ?`, f.EventID)
+	}
+	if f.EventType != "" {
+		add(`d.event_type = ?`, f.EventType)
+	}
+	if !f.Since.IsZero() {
+		add(`d.created_at >= ?`, f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		add(`d.created_at < ?`, f.Until.UnixMicro())
+	}
+	args = append(args, limit(page))
+	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE `+where.String()+
+		` ORDER BY d.id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, d)
+	}
+	return out, translate(rows.Err())
+}
+
+// ListAttempts returns the attempts of the project's delivery by number.
+func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
+	// The existence check makes a delivery of another project look the same
+	// as one that does not exist, rather than one with no attempts.
+	var one int
+	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE id = ? AND project_id = ?`,
+		deliveryID, projectID).Scan(&one); err != nil {
+		return nil, translate(err)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT number, started_at, duration_ns, status_code, error,
+		response_headers, response_body FROM attempts WHERE delivery_id = ? ORDER BY number`, deliveryID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		a := store.Attempt{DeliveryID: deliveryID}
+		var started sql.NullInt64
+		var headers string
+		if err := rows.Scan(&a.Number, &started, &a.Duration, &a.StatusCode, &a.Error, &headers, &a.ResponseBody); err != nil {
+			return nil, translate(err)
+		}
+		a.StartedAt = fromMicros(started)
+		if headers != "" && headers != "{}" && headers != "null" {
+			if err := json.Unmarshal([]byte(headers), &a.ResponseHeaders); err != nil {
+				return nil, fmt.Errorf("attempt %s/%d: response_headers: %w", deliveryID, a.Number, err)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
+}
+
+// RetryDelivery makes the delivery pending and due at now, unless a
+// claimant's lease on it is alive at now.
+func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (store.Delivery, error) {
+	var d store.Delivery
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		var lease sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT status, lease_expires_at FROM deliveries WHERE id = ? AND project_id = ?`,
+			id, projectID).Scan(&status, &lease); err != nil {
+			return err
+		}
+		if status == store.StatusDelivering && lease.Valid && lease.Int64 > now.UnixMicro() {
+			return fmt.Errorf("%w: delivery %s is being delivered", store.ErrConflict, id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries
+			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE id = ?`, micros(now), micros(now), id); err != nil {
+			return err
+		}
+		var err error
+		d, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return store.Delivery{}, err
+	}
+	return d, nil
+}
+
+// Claim leases up to p.Limit due deliveries, oldest due first. SQLite has
+// no SKIP LOCKED; none is needed, because the select and the updates run in
+// one write transaction and writes are serialized.
+func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := p.Now.UnixMicro()
+	leaseExpiry := p.Now.Add(p.Lease)
+	var out []store.Claimed
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		// CROSS JOIN pins deliveries as the outer loop, so the scan walks
+		// the due index in order and stops at the limit.
+		q := `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
+			FROM deliveries d
+			CROSS JOIN events ev ON ev.id = d.event_id
+			LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
+			WHERE d.` + unfinished + ` AND d.next_attempt_at <= ?`
+		args := []any{now}
+		if len(p.SkipEndpoints) > 0 {
+			q += ` AND d.endpoint_id NOT IN (?` + strings.Repeat(`, ?`, len(p.SkipEndpoints)-1) + `)`
+			for _, id := range p.SkipEndpoints {
+				args = append(args, id)
+			}
+		}
+		q += ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
+		args = append(args, p.Limit)
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s deliveryScan
+			var c store.Claimed
+			var url sql.NullString
+			var enabled sql.NullBool
+			if err := rows.Scan(append(s.dest(), &c.Body, &url, &enabled)...); err != nil {
+				rows.Close()
+				return err
+			}
+			c.Delivery = s.delivery()
+			c.URL = url.String
+			c.EndpointGone = !url.Valid || !enabled.Bool
+			out = append(out, c)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries
+			SET status = 'delivering', next_attempt_at = ?, lease_expires_at = ?, lease_token = ?, lease_owner = ?, updated_at = ?
+			WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for i := range out {
+			d := &out[i].Delivery
+			d.Status = store.StatusDelivering
+			d.NextAttemptAt = leaseExpiry
+			d.LeaseExpiresAt = leaseExpiry
+			d.LeaseToken = rand.Text()
+			d.UpdatedAt = p.Now
+			if _, err := upd.ExecContext(ctx, micros(leaseExpiry), micros(leaseExpiry), d.LeaseToken, p.Owner, micros(p.Now), d.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Complete records the outcomes in one transaction.
+func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		c := completeTx{ctx: ctx, tx: tx}
+		defer c.close()
+		if err := c.prepare(); err != nil {
+			return err
+		}
+		for _, o := range outcomes {
+			if err := c.complete(o); err != nil {
+				return fmt.Errorf("delivery %s: %w", o.DeliveryID, err)
+			}
+		}
+		return nil
+	})
+}
+
+type completeTx struct {
+	ctx        context.Context
+	tx         *sql.Tx
+	current    *sql.Stmt
+	maxNumber  *sql.Stmt
+	addAttempt *sql.Stmt
+	update     *sql.Stmt
+	disable    *sql.Stmt
+}
+
+func (c *completeTx) prepare() error {
+	for _, s := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&c.current, `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`},
+		{&c.maxNumber, `SELECT COALESCE(MAX(number), 0) FROM attempts WHERE delivery_id = ?`},
+		{&c.addAttempt, `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+			response_headers, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&c.update, `UPDATE deliveries
+			SET status = ?, attempt_count = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,
+			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE id = ? AND status = 'delivering' AND lease_token = ? AND lease_token <> ''`},
+		{&c.disable, `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`},
+	} {
+		st, err := c.tx.PrepareContext(c.ctx, s.sql)
+		if err != nil {
+			return err
+		}
+		*s.dst = st
+	}
+	return nil
+}
+
+func (c *completeTx) close() {
+	for _, st := range []*sql.Stmt{c.current, c.maxNumber, c.addAttempt, c.update, c.disable} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (c *completeTx) complete(o store.Outcome) error {
+	var count, code int
+	var lastErr string
+	err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
+	if err == sql.ErrNoRows {
+		// Removed by retention after its claim could no longer matter;
+		// there is nothing to record against.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a := o.Attempt; a.Number > 0 {
+		// A claimant whose lease expired may already have recorded this
+		// number; the attempt still happened, so it takes the next one.
+		var top int
+		if err := c.maxNumber.QueryRowContext(c.ctx, o.DeliveryID).Scan(&top); err != nil {
+			return err
+		}
+		number := a.Number
+		if number <= top {
+			number = top + 1
+		}
+		headers := "{}"
+		if len(a.ResponseHeaders) > 0 {
+			b, err := json.Marshal(a.ResponseHeaders)
+			if err != nil {
+				return err
+			}
+			headers = string(b)
+		}
+		if _, err := c.addAttempt.ExecContext(c.ctx, o.DeliveryID, number, micros(a.StartedAt), int64(a.Duration),
+			a.StatusCode, a.Error, headers, a.ResponseBody); err != nil {
+			return err
+		}
+		count, code, lastErr = number, a.StatusCode, a.Error
+	} else if o.Attempt.Error != "" {
+		lastErr = o.Attempt.Error
+	}
+	var next any
+	if o.Status == store.StatusRetrying {
+		next = micros(o.NextAttemptAt)
+	}
+	if _, err := c.update.ExecContext(c.ctx, o.Status, count, code, lastErr, next, micros(o.UpdatedAt),
+		o.DeliveryID, o.LeaseToken); err != nil {
+		return err
+	}
+	if o.DisableEndpoint && o.EndpointID != "" {
+		if _, err := c.disable.ExecContext(c.ctx, o.DisabledReason, micros(o.UpdatedAt), o.EndpointID); err != nil {
+			return err
+		}
+		if err := cancelWaiting(c.ctx, c.tx, o.EndpointID, "endpoint disabled: "+o.DisabledReason, o.UpdatedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NextDue returns the earliest time at which unfinished work becomes
+// claimable. It may be in the past when work is due already.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE `+unfinished).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, translate(err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next), true, nil
+}
+
+// DeleteBefore removes up to limit events created before t whose deliveries
+// are all finished, with those deliveries and their attempts. limit <= 0
+// means no limit.
+func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	var n int
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT e.id, e.project_id, e.idempotency_key FROM events e
+			WHERE e.created_at < ? AND NOT EXISTS (
+				SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.`+unfinished+`)
+			ORDER BY e.created_at LIMIT ?`, t.UnixMicro(), limit)
+		if err != nil {
+			return err
+		}
+		type victim struct {
+			id, project string
+			key         sql.NullString
+		}
+		var victims []victim
+		for rows.Next() {
+			var v victim
+			if err := rows.Scan(&v.id, &v.project, &v.key); err != nil {
+				rows.Close()
+				return err
+			}
+			victims = append(victims, v)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		stmts := make([]*sql.Stmt, 0, 4)
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
+			}
+		}()
+		for _, q := range []string{
+			`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)`,
+			`DELETE FROM deliveries WHERE event_id = ?1`,
+			`DELETE FROM idempotency_keys WHERE project_id = ?2 AND key = ?3 AND event_id = ?1`,
+			`DELETE FROM events WHERE id = ?1`,
+		} {
+			st, err := tx.PrepareContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			stmts = append(stmts, st)
+		}
+		for _, v := range victims {
+			for _, st := range stmts {
+				if _, err := st.ExecContext(ctx, v.id, v.project, v.key.String); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(victims)
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+const endpointCols = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at`
+
+func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
+	var e store.Endpoint
+	var types string
+	var created, updated sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &created, &updated); err != nil {
+		return store.Endpoint{}, err
+	}
+	var err error
+	if e.EventTypes, err = decodeTypes(types); err != nil {
+		return store.Endpoint{}, fmt.Errorf("endpoint %s: event_types: %w", e.ID, err)
+	}
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return e, nil
+}
+
+func encodeTypes(types []string) string {
+	if len(types) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(types) // a []string always marshals
+	return string(b)
+}
+
+func decodeTypes(s string) ([]string, error) {
+	var types []string
+	if err := json.Unmarshal([]byte(s), &types); err != nil {
+		return nil, err
+	}
+	if len(types) == 0 {
+		return nil, nil
+	}
+	return types, nil
+}
+
+// CreateEndpoint inserts e; a duplicate id is store.ErrConflict and an
+// unknown project store.ErrNotFound.
+func (db *DB) CreateEndpoint(ctx context.Context, e store.Endpoint) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.ProjectID, e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason,
+		micros(e.CreatedAt), micros(e.UpdatedAt))
+	return translate(err)
+}
+
+// GetEndpoint returns the project's endpoint id.
+func (db *DB) GetEndpoint(ctx context.Context, projectID, id string) (store.Endpoint, error) {
+	e, err := scanEndpoint(db.r.QueryRowContext(ctx,
+		`SELECT `+endpointCols+` FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID))
+	return e, translate(err)
+}
+
+// ListEndpoints lists the project's endpoints by id ascending.
+func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]store.Endpoint, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints
+		WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?`, projectID, page.After, limit(page))
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Endpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, e)
+	}
+	return out, translate(rows.Err())
+}
+
+// UpdateEndpoint writes e's mutable fields; a disabled endpoint's pending
+// and retrying deliveries are cancelled in the same transaction.
+func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE endpoints
+			SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?, updated_at = ?
+			WHERE id = ? AND project_id = ?`,
+			e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason, micros(e.UpdatedAt),
+			e.ID, e.ProjectID)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		if e.Enabled {
+			return nil
+		}
+		return cancelWaiting(ctx, tx, e.ID, "endpoint disabled: "+e.DisabledReason, e.UpdatedAt)
+	})
+}
+
+// cancelWaiting cancels the endpoint's pending and retrying deliveries.
+// Deliveries being delivered are left to their claimant, which records how
+// the attempt ended.
+func cancelWaiting(ctx context.Context, tx *sql.Tx, endpointID, reason string, now time.Time) error {
+	// The first status term repeats the partial index's WHERE clause so
+	// that SQLite can prove the index usable.
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries
+		SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
+		WHERE endpoint_id = ? AND `+unfinished+` AND status IN ('pending', 'retrying')`,
+		reason, micros(now), endpointID)
+	return err
+}
+
+// DeleteEndpoint removes the endpoint and cancels its unfinished
+// deliveries, which stay in the log.
+func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		// Clearing the lease makes the cancellation final: a claimant that
+		// finishes later still records its attempt but no longer changes
+		// the delivery.
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries
+			SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?,
+			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE endpoint_id = ? AND `+unfinished,
+			micros(now), id)
+		return err
+	})
+}

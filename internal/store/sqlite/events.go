@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+const eventCols = `id, project_id, type, body, idempotency_key, created_at`
+
+func scanEvent(sc interface{ Scan(...any) error }) (store.Event, error) {
+	var e store.Event
+	var key sql.NullString
+	var created sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Body, &key, &created); err != nil {
+		return store.Event{}, err
+	}
+	e.IdempotencyKey = key.String
+	e.CreatedAt = fromMicros(created)
+	return e, nil
+}
+
+// fanout is what Publish needs of an endpoint.
+type fanout struct {
+	ep store.Endpoint // ID and EventTypes only
+}
+
+// publishTx holds the statements of one Publish transaction, prepared once
+// and reused for every event of the batch.
+type publishTx struct {
+	ctx       context.Context
+	tx        *sql.Tx
+	findKey   *sql.Stmt
+	putKey    *sql.Stmt
+	getEvent  *sql.Stmt
+	getRefs   *sql.Stmt
+	addEvent  *sql.Stmt
+	addDlv    *sql.Stmt
+	endpoints *sql.Stmt
+	// enabled endpoints of each project seen in this batch, loaded once.
+	byProject map[string][]fanout
+}
+
+func (p *publishTx) prepare() error {
+	for _, s := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&p.findKey, `SELECT event_id, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`},
+		{&p.putKey, `INSERT INTO idempotency_keys (project_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`},
+		{&p.getEvent, `SELECT ` + eventCols + ` FROM events WHERE id = ?`},
+		{&p.getRefs, `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`},
+		{&p.addEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&p.addDlv, `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
+			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`},
+		{&p.endpoints, `SELECT id, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
+	} {
+		st, err := p.tx.PrepareContext(p.ctx, s.sql)
+		if err != nil {
+			return err
+		}
+		*s.dst = st
+	}
+	return nil
+}
+
+func (p *publishTx) close() {
+	for _, st := range []*sql.Stmt{p.findKey, p.putKey, p.getEvent, p.getRefs, p.addEvent, p.addDlv, p.endpoints} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (p *publishTx) endpointsOf(projectID string) ([]fanout, error) {
+	if eps, ok := p.byProject[projectID]; ok {
+		return eps, nil
+	}
+	rows, err := p.endpoints.QueryContext(p.ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var eps []fanout
+	for rows.Next() {
+		var f fanout
+		var types string
+		if err := rows.Scan(&f.ep.ID, &types); err != nil {
+			return nil, err
+		}
+		if f.ep.EventTypes, err = decodeTypes(types); err != nil {
+			return nil, fmt.Errorf("endpoint %s: event_types: %w", f.ep.ID, err)
+		}
+		eps = append(eps, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	p.byProject[projectID] = eps
+	return eps, nil
+}
+
+// existing returns the earlier event that used ev's idempotency key after
+// cutoff, if any.
+func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishResult, bool, error) {
+	var eventID string
+	var created int64
+	err := p.findKey.QueryRowContext(p.ctx, ev.ProjectID, ev.IdempotencyKey).Scan(&eventID, &created)
+	if err == sql.ErrNoRows {
+		return store.PublishResult{}, false, nil
+	}
+	if err != nil {
+		return store.PublishResult{}, false, err
+	}
+	if created <= cutoff.UnixMicro() {
+		return store.PublishResult{}, false, nil
+	}
+	orig, err := scanEvent(p.getEvent.QueryRowContext(p.ctx, eventID))
+	if err != nil {
+		return store.PublishResult{}, false, fmt.Errorf("event %s of idempotency key: %w", eventID, err)
+	}
+	res := store.PublishResult{Event: orig, Existing: true}
+	rows, err := p.getRefs.QueryContext(p.ctx, eventID)
+	if err != nil {
+		return store.PublishResult{}, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.DeliveryRef
+		if err := rows.Scan(&r.ID, &r.EndpointID); err != nil {
+			return store.PublishResult{}, false, err
+		}
+		res.Deliveries = append(res.Deliveries, r)
+	}
+	return res, true, rows.Err()
+}
+
+func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
+	created := micros(ev.CreatedAt)
+	if _, err := p.addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, ev.Body, nullString(ev.IdempotencyKey), created); err != nil {
+		return store.PublishResult{}, err
+	}
+	if ev.IdempotencyKey != "" {
+		if _, err := p.putKey.ExecContext(p.ctx, ev.ProjectID, ev.IdempotencyKey, ev.ID, created); err != nil {
+			return store.PublishResult{}, err
+		}
+	}
+	eps, err := p.endpointsOf(ev.ProjectID)
+	if err != nil {
+		return store.PublishResult{}, err
+	}
+	res := store.PublishResult{Event: ev}
+	for _, f := range eps {
+		if !f.ep.Accepts(ev.Type) {
+			continue
+		}
+		id := ids.New(ids.Delivery, ev.CreatedAt)
+		if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, f.ep.ID, ev.Type, created, created, created); err != nil {
+			return store.PublishResult{}, err
+		}
+		res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: id, EndpointID: f.ep.ID})
+	}
+	return res, nil
+}
+
+// Publish stores the batch and its deliveries in one transaction.
+func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time) ([]store.PublishResult, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	results := make([]store.PublishResult, len(events))
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		p := &publishTx{ctx: ctx, tx: tx, byProject: make(map[string][]fanout)}
+		defer p.close()
+		if err := p.prepare(); err != nil {
+			return err
+		}
+		for i, ev := range events {
+			if ev.IdempotencyKey != "" {
+				res, ok, err := p.existing(ev, idempotencyCutoff)
+				if err != nil {
+					return err
+				}
+				if ok {
+					results[i] = res
+					continue
+				}
+			}
+			res, err := p.insert(ev)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", ev.ID, translate(err))
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// GetEvent returns the project's event id.
+func (db *DB) GetEvent(ctx context.Context, projectID, id string) (store.Event, error) {
+	e, err := scanEvent(db.r.QueryRowContext(ctx,
+		`SELECT `+eventCols+` FROM events WHERE id = ? AND project_id = ?`, id, projectID))
+	return e, translate(err)
+}
+
+// ListEvents lists the project's events newest first.
+func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]store.Event, error) {
+	var where strings.Builder
+	where.WriteString(`project_id = ?`)
+	args := []any{projectID}
+	if page.After != "" {
+		where.WriteString(` AND id < ?`)
+		args = append(args, page.After)
+	}
+	if f.Type != "" {
+		where.WriteString(` AND type = ?`)
+		args = append(args, f.Type)
+	}
+	if !f.Since.IsZero() {
+		where.WriteString(` AND created_at >= ?`)
+		args = append(args, f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		where.WriteString(` AND created_at < ?`)
+		args = append(args, f.Until.UnixMicro())
+	}
+	args = append(args, limit(page))
+	rows, err := db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, e)
+	}
+	return out, translate(rows.Err())
+}

@@ -1,0 +1,463 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+var deliveryCases = []testCase{
+	{"ListDeliveries", testListDeliveries},
+	{"Complete", testComplete},
+	{"CompleteRetryCycle", testCompleteRetryCycle},
+	{"CompleteDisablesEndpoint", testCompleteDisablesEndpoint},
+	{"RetryDelivery", testRetryDelivery},
+	{"NextDue", testNextDue},
+	{"DeleteBefore", testDeleteBefore},
+}
+
+func testListDeliveries(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	a := f.endpoint(p.ID)
+	b := f.endpoint(p.ID, "t.a")
+	qe := f.endpoint(q.ID)
+	var events []store.Event
+	var refs []store.DeliveryRef
+	for i := range 6 {
+		typ := "t.a"
+		if i%2 == 1 {
+			typ = "t.b"
+		}
+		ev := event(p.ID, typ, Base.Add(time.Duration(i)*time.Minute))
+		events = append(events, ev)
+		refs = append(refs, f.publish(ev)[0].Deliveries...)
+	}
+	if len(refs) != 9 {
+		t.Fatalf("%d deliveries, want 9", len(refs))
+	}
+	f.publish(event(q.ID, "t.a", Base), event(q.ID, "t.a", Base))
+
+	// Give the first event's two deliveries other statuses.
+	cs := f.claim(Base, 10, qe.ID)
+	if len(cs) != 2 {
+		t.Fatalf("claimed %d at Base, want 2", len(cs))
+	}
+	f.complete(outcome(cs[0], Base, store.StatusSucceeded, 200), outcome(cs[1], Base, store.StatusFailed, 500))
+
+	var all []store.Delivery
+	for _, r := range refs {
+		all = append(all, f.delivery(p.ID, r.ID))
+	}
+	ref := func(fl store.DeliveryFilter) []store.Delivery {
+		var out []store.Delivery
+		for _, d := range all {
+			if (fl.Status == "" || d.Status == fl.Status) &&
+				(fl.EndpointID == "" || d.EndpointID == fl.EndpointID) &&
+				(fl.EventID == "" || d.EventID == fl.EventID) &&
+				(fl.EventType == "" || d.EventType == fl.EventType) &&
+				(fl.Since.IsZero() || !d.CreatedAt.Before(fl.Since)) &&
+				(fl.Until.IsZero() || d.CreatedAt.Before(fl.Until)) {
+				out = append(out, d)
+			}
+		}
+		slices.SortFunc(out, func(x, y store.Delivery) int {
+			return -compareStrings(x.ID, y.ID)
+		})
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.DeliveryFilter
+	}{
+		{"all", store.DeliveryFilter{}},
+		{"pending", store.DeliveryFilter{Status: store.StatusPending}},
+		{"succeeded", store.DeliveryFilter{Status: store.StatusSucceeded}},
+		{"failed", store.DeliveryFilter{Status: store.StatusFailed}},
+		{"delivering", store.DeliveryFilter{Status: store.StatusDelivering}},
+		{"endpoint a", store.DeliveryFilter{EndpointID: a.ID}},
+		{"endpoint b", store.DeliveryFilter{EndpointID: b.ID}},
+		{"event", store.DeliveryFilter{EventID: events[2].ID}},
+		{"type", store.DeliveryFilter{EventType: "t.b"}},
+		{"since", store.DeliveryFilter{Since: Base.Add(2 * time.Minute)}},
+		{"until", store.DeliveryFilter{Until: Base.Add(2 * time.Minute)}},
+		{"window", store.DeliveryFilter{Since: Base.Add(time.Minute), Until: Base.Add(4 * time.Minute)}},
+		{"endpoint and type", store.DeliveryFilter{EndpointID: a.ID, EventType: "t.a"}},
+		{"status and endpoint", store.DeliveryFilter{Status: store.StatusPending, EndpointID: b.ID}},
+		{"everything", store.DeliveryFilter{Status: store.StatusPending, EndpointID: a.ID, EventType: "t.a",
+			EventID: events[4].ID, Since: Base.Add(4 * time.Minute), Until: Base.Add(5 * time.Minute)}},
+	} {
+		want := ref(tc.f)
+		got, err := f.s.ListDeliveries(f.ctx, p.ID, tc.f, store.Page{Limit: 100})
+		f.must(err, "ListDeliveries")
+		equal(t, tc.name, got, want)
+
+		var paged []store.Delivery
+		after := ""
+		for range 20 {
+			page, err := f.s.ListDeliveries(f.ctx, p.ID, tc.f, store.Page{After: after, Limit: 4})
+			f.must(err, "ListDeliveries")
+			if len(page) > 4 {
+				t.Fatalf("%s: page of %d, limit 4", tc.name, len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, page...)
+			after = page[len(page)-1].ID
+		}
+		equal(t, tc.name+", in pages", paged, want)
+	}
+
+	// Isolation.
+	got, err := f.s.ListDeliveries(f.ctx, q.ID, store.DeliveryFilter{EndpointID: a.ID}, store.Page{Limit: 100})
+	f.must(err, "ListDeliveries")
+	if len(got) != 0 {
+		t.Errorf("project q lists %d deliveries of p's endpoint", len(got))
+	}
+	got, err = f.s.ListDeliveries(f.ctx, q.ID, store.DeliveryFilter{}, store.Page{Limit: 100})
+	f.must(err, "ListDeliveries")
+	if len(got) != 2 {
+		t.Errorf("project q lists %d deliveries, want 2", len(got))
+	}
+	_, err = f.s.GetDelivery(f.ctx, q.ID, refs[0].ID)
+	wantErr(t, "GetDelivery(other project)", err, store.ErrNotFound)
+	_, err = f.s.GetDelivery(f.ctx, p.ID, ids.New(ids.Delivery, Base))
+	wantErr(t, "GetDelivery(unknown)", err, store.ErrNotFound)
+	_, err = f.s.ListAttempts(f.ctx, q.ID, cs[0].Delivery.ID)
+	wantErr(t, "ListAttempts(other project)", err, store.ErrNotFound)
+	_, err = f.s.ListAttempts(f.ctx, p.ID, ids.New(ids.Delivery, Base))
+	wantErr(t, "ListAttempts(unknown)", err, store.ErrNotFound)
+	if as := f.attempts(p.ID, refs[len(refs)-1].ID); len(as) != 0 {
+		t.Errorf("pending delivery has attempts %+v", as)
+	}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func testComplete(t *testing.T, f *fixture) {
+	p := f.project()
+	f.endpoint(p.ID)
+	for range 5 {
+		f.publish(event(p.ID, "t.a", Base))
+	}
+	cs := f.claim(Base, 10)
+	if len(cs) != 5 {
+		t.Fatalf("claimed %d, want 5", len(cs))
+	}
+	at := Base.Add(time.Second)
+	succeeded := outcome(cs[0], at, store.StatusSucceeded, 200)
+	succeeded.Attempt.Duration = 250*time.Millisecond + 123*time.Microsecond
+	succeeded.Attempt.ResponseHeaders = map[string][]string{"Content-Type": {"application/json"}, "Set-Cookie": {"a=1", "b=2"}}
+	succeeded.Attempt.ResponseBody = `{"ok":true} ✓`
+	retrying := outcome(cs[1], at, store.StatusRetrying, 503)
+	retrying.NextAttemptAt = Base.Add(5 * time.Minute)
+	failed := outcome(cs[2], at, store.StatusFailed, 0)
+	failed.Attempt.Error = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	cancelled := store.Outcome{DeliveryID: cs[3].Delivery.ID, EndpointID: cs[3].Delivery.EndpointID,
+		LeaseToken: cs[3].Delivery.LeaseToken, Status: store.StatusCancelled, UpdatedAt: at}
+	bare := outcome(cs[4], at, store.StatusSucceeded, 204)
+	bare.Attempt.ResponseHeaders, bare.Attempt.ResponseBody = nil, ""
+	outcomes := []store.Outcome{succeeded, retrying, failed, cancelled, bare}
+	f.complete(outcomes...) // one call, one transaction
+
+	for i, o := range outcomes {
+		want := cs[i].Delivery
+		want.Status = o.Status
+		want.NextAttemptAt = o.NextAttemptAt
+		want.UpdatedAt = o.UpdatedAt
+		want.LeaseExpiresAt, want.LeaseToken = time.Time{}, ""
+		var wantAttempts []store.Attempt
+		if o.Attempt.Number > 0 {
+			want.AttemptCount = o.Attempt.Number
+			want.LastStatusCode = o.Attempt.StatusCode
+			want.LastError = o.Attempt.Error
+			wantAttempts = []store.Attempt{o.Attempt}
+		}
+		equal(t, o.Status+" delivery", f.delivery(p.ID, o.DeliveryID), want)
+		equal(t, o.Status+" attempts", f.attempts(p.ID, o.DeliveryID), wantAttempts)
+	}
+
+	// Nothing but the retrying delivery comes due again.
+	if got := claimedIDs(f.claim(Base.Add(time.Hour), 10)); !slices.Equal(got, []string{retrying.DeliveryID}) {
+		t.Errorf("Claim after Complete = %v, want [%s]", got, retrying.DeliveryID)
+	}
+	if err := f.s.Complete(f.ctx, nil); err != nil {
+		t.Errorf("Complete(nothing): %v", err)
+	}
+}
+
+func testCompleteRetryCycle(t *testing.T, f *fixture) {
+	p := f.project()
+	f.endpoint(p.ID)
+	id := f.one(event(p.ID, "t.a", Base))
+	c := f.claimOnly(Base, id)
+	o := outcome(c, Base.Add(time.Second), store.StatusRetrying, 500)
+	o.NextAttemptAt = Base.Add(5 * time.Minute)
+	f.complete(o)
+
+	if got := f.claim(Base.Add(5*time.Minute-time.Microsecond), 10); len(got) != 0 {
+		t.Fatalf("claimed %v before the retry was due", claimedIDs(got))
+	}
+	c = f.claimOnly(Base.Add(5*time.Minute), id)
+	if c.Delivery.AttemptCount != 1 || c.Delivery.LastStatusCode != 500 || c.Delivery.LastError != "HTTP 500" {
+		t.Errorf("reclaimed delivery: %+v", c.Delivery)
+	}
+	f.complete(outcome(c, Base.Add(5*time.Minute+time.Second), store.StatusSucceeded, 200))
+
+	var got []string
+	for _, a := range f.attempts(p.ID, id) {
+		got = append(got, fmt.Sprintf("%d:%d", a.Number, a.StatusCode))
+	}
+	if !slices.Equal(got, []string{"1:500", "2:200"}) {
+		t.Errorf("attempts %v, want [1:500 2:200]", got)
+	}
+	if d := f.delivery(p.ID, id); d.Status != store.StatusSucceeded || d.AttemptCount != 2 || d.LastError != "" {
+		t.Errorf("delivery after success: %+v", d)
+	}
+}
+
+func testCompleteDisablesEndpoint(t *testing.T, f *fixture) {
+	p := f.project()
+	gone := f.endpoint(p.ID, "a.*")
+	fine := f.endpoint(p.ID, "b.*")
+	first := f.one(event(p.ID, "a.x", Base))
+	c := f.claimOnly(Base, first)
+	second := f.one(event(p.ID, "a.x", Base.Add(time.Minute)))
+	other := f.one(event(p.ID, "b.x", Base.Add(time.Minute)))
+
+	at := Base.Add(2 * time.Minute)
+	o := outcome(c, at, store.StatusFailed, 410)
+	o.DisableEndpoint, o.DisabledReason = true, "receiver answered 410 Gone"
+	f.complete(o)
+
+	ep, err := f.s.GetEndpoint(f.ctx, p.ID, gone.ID)
+	f.must(err, "GetEndpoint")
+	want := gone
+	want.Enabled, want.DisabledReason, want.UpdatedAt = false, o.DisabledReason, at
+	equal(t, "disabled endpoint", ep, want)
+	ep, err = f.s.GetEndpoint(f.ctx, p.ID, fine.ID)
+	f.must(err, "GetEndpoint")
+	equal(t, "other endpoint", ep, fine)
+
+	if d := f.delivery(p.ID, first); d.Status != store.StatusFailed || d.LastStatusCode != 410 {
+		t.Errorf("delivery that got 410: %+v", d)
+	}
+	if d := f.delivery(p.ID, second); d.Status != store.StatusCancelled || d.LastError != "endpoint disabled: "+o.DisabledReason {
+		t.Errorf("other delivery of the disabled endpoint: status %s, error %q", d.Status, d.LastError)
+	}
+	if d := f.delivery(p.ID, other); d.Status != store.StatusPending {
+		t.Errorf("delivery of another endpoint: status %s, want pending", d.Status)
+	}
+	if res := f.publish(event(p.ID, "a.x", at)); len(res[0].Deliveries) != 0 {
+		t.Errorf("new event fanned out to the disabled endpoint")
+	}
+}
+
+func testRetryDelivery(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	f.endpoint(p.ID)
+	failedID := f.deliveryIn(p.ID, "t.a", Base, store.StatusFailed)
+	succeededID := f.deliveryIn(p.ID, "t.a", Base.Add(time.Second), store.StatusSucceeded)
+	deliveringID := f.deliveryIn(p.ID, "t.a", Base.Add(2*time.Second), store.StatusDelivering)
+
+	now := Base.Add(time.Hour)
+	before := f.delivery(p.ID, failedID)
+	got, err := f.s.RetryDelivery(f.ctx, p.ID, failedID, now)
+	f.must(err, "RetryDelivery")
+	want := before
+	want.Status, want.NextAttemptAt, want.UpdatedAt = store.StatusPending, now, now
+	equal(t, "retried delivery", got, want)
+	equal(t, "retried delivery, read back", f.delivery(p.ID, failedID), want)
+
+	// A delivery that succeeded can be resent too.
+	got, err = f.s.RetryDelivery(f.ctx, p.ID, succeededID, now)
+	f.must(err, "RetryDelivery(succeeded)")
+	if got.Status != store.StatusPending {
+		t.Errorf("resent delivery: status %s", got.Status)
+	}
+
+	// One being delivered right now cannot.
+	delivering := f.delivery(p.ID, deliveringID)
+	_, err = f.s.RetryDelivery(f.ctx, p.ID, deliveringID, now)
+	wantErr(t, "RetryDelivery(delivering)", err, store.ErrConflict)
+	equal(t, "delivering delivery after refused retry", f.delivery(p.ID, deliveringID), delivering)
+
+	_, err = f.s.RetryDelivery(f.ctx, q.ID, failedID, now)
+	wantErr(t, "RetryDelivery(other project)", err, store.ErrNotFound)
+	_, err = f.s.RetryDelivery(f.ctx, p.ID, ids.New(ids.Delivery, Base), now)
+	wantErr(t, "RetryDelivery(unknown)", err, store.ErrNotFound)
+
+	// Due at now, and attempt numbers continue.
+	if got := f.claim(now.Add(-time.Microsecond), 10); len(got) != 0 {
+		t.Errorf("claimed %v before now", claimedIDs(got))
+	}
+	cs := f.claim(now, 10)
+	if ids := claimedIDs(cs); len(ids) != 2 || !slices.Contains(ids, failedID) || !slices.Contains(ids, succeededID) {
+		t.Fatalf("claimed %v, want %s and %s", ids, failedID, succeededID)
+	}
+	for _, c := range cs {
+		if c.Delivery.ID == failedID {
+			if c.Delivery.AttemptCount != 1 {
+				t.Errorf("retried delivery: AttemptCount %d, want 1", c.Delivery.AttemptCount)
+			}
+			f.complete(outcome(c, now, store.StatusSucceeded, 200))
+		}
+	}
+	var numbers []int
+	for _, a := range f.attempts(p.ID, failedID) {
+		numbers = append(numbers, a.Number)
+	}
+	if !slices.Equal(numbers, []int{1, 2}) {
+		t.Errorf("attempt numbers %v, want [1 2]", numbers)
+	}
+}
+
+func testNextDue(t *testing.T, f *fixture) {
+	nextDue := func(want time.Time) {
+		t.Helper()
+		got, ok, err := f.s.NextDue(f.ctx)
+		f.must(err, "NextDue")
+		switch {
+		case want.IsZero() && ok:
+			t.Errorf("NextDue = %s, want none", got)
+		case !want.IsZero() && !ok:
+			t.Errorf("NextDue = none, want %s", want)
+		case ok && !got.Equal(want):
+			t.Errorf("NextDue = %s, want %s", got, want)
+		}
+	}
+	nextDue(time.Time{})
+
+	p := f.project()
+	f.endpoint(p.ID)
+	late := f.one(event(p.ID, "t.a", Base.Add(5*time.Minute)))
+	early := f.one(event(p.ID, "t.a", Base.Add(time.Minute)))
+	nextDue(Base.Add(time.Minute))
+
+	// A claimed delivery is due again when its lease expires.
+	lease := func(now time.Time, id string) store.Claimed {
+		t.Helper()
+		cs, err := f.s.Claim(f.ctx, store.ClaimParams{Now: now, Limit: 10, Lease: 10 * time.Minute})
+		f.must(err, "Claim")
+		if got := claimedIDs(cs); !slices.Equal(got, []string{id}) {
+			t.Fatalf("claimed %v, want [%s]", got, id)
+		}
+		return cs[0]
+	}
+	c1 := lease(Base.Add(time.Minute), early)
+	nextDue(Base.Add(5 * time.Minute))
+	c2 := lease(Base.Add(5*time.Minute), late)
+	nextDue(Base.Add(11 * time.Minute))
+
+	o := outcome(c1, Base.Add(6*time.Minute), store.StatusRetrying, 500)
+	o.NextAttemptAt = Base.Add(time.Hour)
+	f.complete(o)
+	nextDue(Base.Add(15 * time.Minute))
+	f.complete(outcome(c2, Base.Add(6*time.Minute), store.StatusSucceeded, 200))
+	nextDue(Base.Add(time.Hour))
+
+	c1 = lease(Base.Add(time.Hour), early)
+	f.complete(outcome(c1, Base.Add(time.Hour), store.StatusFailed, 500))
+	nextDue(time.Time{})
+}
+
+func testDeleteBefore(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	f.endpoint(p.ID, "t.*")
+	qe := f.endpoint(q.ID, "t.*")
+	old := Base.Add(-3 * 24 * time.Hour)
+
+	// Created out of time order so that pending ones come last (see
+	// deliveryIn); the retention decision looks only at CreatedAt.
+	recent := f.deliveryIn(p.ID, "t.a", Base, store.StatusSucceeded)
+	gone := map[string]string{ // delivery → its event, which retention removes
+		f.deliveryIn(p.ID, "t.a", old, store.StatusSucceeded):                    "",
+		f.deliveryIn(p.ID, "t.a", old.Add(time.Minute), store.StatusFailed):      "",
+		f.deliveryIn(q.ID, "t.a", old.Add(2*time.Minute), store.StatusCancelled): "",
+	}
+	kept := []string{
+		f.deliveryIn(p.ID, "t.a", old.Add(3*time.Minute), store.StatusRetrying),
+		f.deliveryIn(p.ID, "t.a", old.Add(4*time.Minute), store.StatusDelivering),
+		recent,
+	}
+	noDeliveries := event(p.ID, "x.unrouted", old.Add(5*time.Minute))
+	f.publish(noDeliveries)
+	kept = append(kept, f.deliveryIn(q.ID, "t.a", old.Add(6*time.Minute), store.StatusPending))
+
+	// One event of two deliveries, one of them unfinished, stays whole.
+	mixed := event(p.ID, "t.a", old.Add(7*time.Minute))
+	f.endpoint(p.ID, "t.a")
+	res := f.publish(mixed)[0]
+	if len(res.Deliveries) != 2 {
+		t.Fatalf("mixed event fanned out to %d", len(res.Deliveries))
+	}
+	c := f.claim(mixed.CreatedAt, 1, qe.ID)
+	f.complete(outcome(c[0], mixed.CreatedAt, store.StatusSucceeded, 200))
+	for _, r := range res.Deliveries {
+		kept = append(kept, r.ID)
+	}
+
+	projectOf := map[string]string{}
+	for id := range gone {
+		for _, pr := range []store.Project{p, q} {
+			if d, err := f.s.GetDelivery(f.ctx, pr.ID, id); err == nil {
+				gone[id] = d.EventID
+				projectOf[id] = pr.ID
+			}
+		}
+	}
+
+	cutoff := Base.Add(-24 * time.Hour)
+	n1, err := f.s.DeleteBefore(f.ctx, cutoff, 2)
+	f.must(err, "DeleteBefore")
+	n2, err := f.s.DeleteBefore(f.ctx, cutoff, 100)
+	f.must(err, "DeleteBefore")
+	n3, err := f.s.DeleteBefore(f.ctx, cutoff, 100)
+	f.must(err, "DeleteBefore")
+	if n1 != 2 || n2 != 2 || n3 != 0 {
+		t.Errorf("DeleteBefore removed %d, %d, %d events; want 2, 2, 0", n1, n2, n3)
+	}
+
+	for id, eventID := range gone {
+		pid := projectOf[id]
+		_, err := f.s.GetDelivery(f.ctx, pid, id)
+		wantErr(t, "GetDelivery(removed)", err, store.ErrNotFound)
+		_, err = f.s.ListAttempts(f.ctx, pid, id)
+		wantErr(t, "ListAttempts(removed)", err, store.ErrNotFound)
+		_, err = f.s.GetEvent(f.ctx, pid, eventID)
+		wantErr(t, "GetEvent(removed)", err, store.ErrNotFound)
+	}
+	_, err = f.s.GetEvent(f.ctx, p.ID, noDeliveries.ID)
+	wantErr(t, "GetEvent(removed, no deliveries)", err, store.ErrNotFound)
+	for _, id := range kept {
+		var d store.Delivery
+		var found bool
+		for _, pr := range []store.Project{p, q} {
+			if got, err := f.s.GetDelivery(f.ctx, pr.ID, id); err == nil {
+				d, found = got, true
+			}
+		}
+		if !found {
+			t.Errorf("delivery %s was removed", id)
+			continue
+		}
+		if _, err := f.s.GetEvent(f.ctx, d.ProjectID, d.EventID); err != nil {
+			t.Errorf("event %s of kept delivery %s: %v", d.EventID, id, err)
+		}
+	}
+	if as := f.attempts(p.ID, recent); len(as) != 1 {
+		t.Errorf("recent delivery has %d attempts, want 1", len(as))
+	}
+}
