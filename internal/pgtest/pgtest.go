@@ -10,9 +10,11 @@
 // directory to that user, and makes the directories above it that lie inside
 // os.TempDir() traversable (o+x, not readable) so that user can reach it.
 //
-// The postgres process is started directly (not through pg_ctl), in its own
-// process group and with a parent-death signal, so that a test binary that
-// panics or exits without stopping it does not leave it running.
+// The postgres process is started directly (not through pg_ctl), with a
+// parent-death signal (SIGQUIT, PostgreSQL's immediate shutdown), so that a
+// test binary that panics or exits without stopping it does not leave it
+// running. Killing a server relies on Linux (/proc, Pdeathsig); other Unix
+// systems get a cruder version.
 //
 // Most tests use the shared server: Shared starts one per test binary, and
 // NewDatabase hands each test a fresh database on it. Call Main from
@@ -163,7 +165,8 @@ func (s *Server) Stop() error {
 }
 
 // Kill ends the server and all its processes with SIGKILL, as a crash
-// would. Restart recovers it.
+// would: clients see their connections drop without a word. Restart
+// recovers it.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,8 +186,8 @@ func (s *Server) Restart(ctx context.Context) error {
 }
 
 // stopLocked sends sig to the postmaster and waits up to grace for it to
-// exit, then kills the whole process group (the postmaster and its
-// backends). The caller holds s.mu.
+// exit; SIGKILL, or a postmaster that outlives grace, gets killTree. The
+// caller holds s.mu.
 func (s *Server) stopLocked(sig syscall.Signal, grace time.Duration) error {
 	if s.cmd == nil {
 		return nil
@@ -199,10 +202,7 @@ func (s *Server) stopLocked(sig syscall.Signal, grace time.Duration) error {
 			err = fmt.Errorf("pgtest: postgres did not stop within %v; killed", grace)
 		}
 	}
-	// Backends normally exit with the postmaster; killing the group makes
-	// sure none survives to hold the shared memory a restart needs.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	<-s.done
+	killTree(pid, s.done)
 	s.cmd, s.done = nil, nil
 	return err
 }
@@ -238,13 +238,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(filepath.Join(s.binDir, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: s.cred,
-		Setpgid:    true,
-		// SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes
-		// its backends down with it when the test binary dies.
-		Pdeathsig: syscall.SIGQUIT,
-	}
+	cmd.SysProcAttr = serverProcAttr(s.cred)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
@@ -256,8 +250,7 @@ func (s *Server) start(ctx context.Context) error {
 	s.cmd, s.done = cmd, done
 
 	if err := s.waitReady(ctx, done); err != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		killTree(cmd.Process.Pid, done)
 		s.cmd, s.done = nil, nil
 		out := s.logSince(logStart)
 		if bytes.Contains(out, []byte("Address already in use")) {

@@ -19,9 +19,10 @@ const (
 // Listen returns a channel that receives a value whenever any node commits
 // new due work (Publish, RetryDelivery). Several commits may be folded into
 // one value. It LISTENs on a dedicated connection and reconnects with
-// backoff when that connection fails; after each reconnection it sends a
-// value too, since notifications may have been missed meanwhile. The
-// channel is closed when ctx ends or the DB is closed.
+// backoff when that connection fails. Once listening, and again after each
+// reconnection, it sends a value as well: work committed before it could
+// hear about it is due too. The channel is closed when ctx ends or the DB
+// is closed.
 func (db *DB) Listen(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	wake := func() {
@@ -39,12 +40,10 @@ func (db *DB) Listen(ctx context.Context) <-chan struct{} {
 		defer stop()
 		defer cancel()
 		backoff := listenMinBackoff
-		for first := true; ctx.Err() == nil; first = false {
+		for ctx.Err() == nil {
 			err := db.listenOnce(ctx, func() {
 				backoff = listenMinBackoff
-				if !first {
-					wake()
-				}
+				wake()
 			}, wake)
 			if ctx.Err() != nil {
 				return
@@ -117,10 +116,15 @@ func (db *DB) TryLeader(ctx context.Context) (bool, error) {
 }
 
 // dropLeaderConn closes the leader connection, which releases the lock.
-// The caller holds leaderMu.
+// A leader unlocks first: the server notices a closed session a moment
+// after the client left, and the next leader should not have to wait for
+// that. The caller holds leaderMu.
 func (db *DB) dropLeaderConn() {
 	if db.leaderConn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if db.leading {
+			_, _ = db.leaderConn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, leaderLockKey)
+		}
 		_ = db.leaderConn.Close(ctx)
 		cancel()
 	}

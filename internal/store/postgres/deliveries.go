@@ -68,10 +68,10 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 		w.add("event_type = ?", f.EventType)
 	}
 	if !f.Since.IsZero() {
-		w.add("created_at >= ?", f.Since.UTC())
+		w.add("created_at >= ?", ts(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("created_at < ?", f.Until.UTC())
+		w.add("created_at < ?", ts(f.Until))
 	}
 	sql := `SELECT ` + deliveryColumns + ` FROM deliveries` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
 	var out []store.Delivery
@@ -118,7 +118,7 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 // RetryDelivery makes delivery id due at now (pending) and wakes the
 // nodes, unless a live lease holds it (store.ErrConflict).
 func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (store.Delivery, error) {
-	now = now.UTC()
+	now = ts(now)
 	var d store.Delivery
 	var found bool
 	err := db.write(ctx, func() error {
@@ -157,30 +157,22 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 	return store.Delivery{}, store.ErrConflict
 }
 
-// claimSQL takes due deliveries oldest due first. The two kinds of due
-// work are walked each along its own index and then merged; SKIP LOCKED
-// makes concurrent claimants pass over each other's rows instead of
-// waiting, and FOR UPDATE rechecks the conditions on the newest row
-// version, so a row is never claimed twice.
+// claimSQL takes due deliveries oldest due first. A delivering row's
+// next_attempt_at is its lease expiry, so one walk of the due index finds
+// fresh work and expired leases alike. SKIP LOCKED makes concurrent
+// claimants pass over each other's rows instead of waiting, and FOR UPDATE
+// rechecks the conditions on the newest row version, so a row is never
+// claimed twice.
 const claimSQL = `
-WITH due AS (
+WITH picked AS (
 	SELECT id, next_attempt_at AS due_at FROM deliveries
-	WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1 AND endpoint_id <> ALL($3)
+	WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		AND endpoint_id <> ALL($3)
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
-), expired AS (
-	SELECT id, lease_expires_at AS due_at FROM deliveries
-	WHERE status = 'delivering' AND lease_expires_at <= $1 AND endpoint_id <> ALL($3)
-	ORDER BY lease_expires_at, id
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED
-), picked AS (
-	SELECT id, due_at FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS u
-	ORDER BY due_at, id
-	LIMIT $2
 ), upd AS (
-	UPDATE deliveries d SET status = 'delivering', lease_expires_at = $4,
+	UPDATE deliveries d SET status = 'delivering', next_attempt_at = $4, lease_expires_at = $4,
 		lease_token = gen_random_uuid()::text, lease_owner = $5, updated_at = $1
 	FROM picked
 	WHERE d.id = picked.id
@@ -205,10 +197,10 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	if skip == nil {
 		skip = []string{} // a NULL array would make "<> ALL" match nothing
 	}
-	now := p.Now.UTC()
+	now := ts(p.Now)
 	var out []store.Claimed
 	err := db.write(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, claimSQL, now, p.Limit, skip, now.Add(p.Lease), p.Owner)
+		rows, _ := db.pool.Query(ctx, claimSQL, now, p.Limit, skip, ts(now.Add(p.Lease)), p.Owner)
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Claimed, error) {
 			var c store.Claimed
@@ -222,71 +214,80 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	return out, err
 }
 
+// completeSQL records the attempts of a batch of outcomes and moves each
+// delivery whose lease the outcome still holds to its next state. An
+// attempt whose number is taken (a claimant whose lease expired recorded
+// it first) gets the next free number; AttemptCount follows the number
+// stored. A cancellation without an attempt keeps the last response seen.
+const completeSQL = `
+WITH u AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
+		$7::int[], $8::text[], $9::text[], $10::bool[], $11::bytea[], $12::timestamptz[], $13::timestamptz[])
+		AS u (id, token, status, number, started, duration_ns, code, error, headers, headers_null, body, next, updated)
+), ins AS (
+	INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+		response_headers, response_body)
+	SELECT u.id,
+		CASE WHEN EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = u.id AND a.number = u.number)
+			THEN (SELECT max(a.number) + 1 FROM attempts a WHERE a.delivery_id = u.id)
+			ELSE u.number END,
+		u.started, u.duration_ns, u.code, u.error,
+		CASE WHEN u.headers_null THEN NULL ELSE u.headers::jsonb END, u.body
+	FROM u WHERE u.number > 0
+	RETURNING delivery_id, number
+)
+UPDATE deliveries d SET status = u.status,
+	attempt_count = coalesce(ins.number, d.attempt_count),
+	last_status_code = CASE WHEN u.number > 0 THEN u.code ELSE d.last_status_code END,
+	last_error = CASE WHEN u.number > 0 OR u.error <> '' THEN u.error ELSE d.last_error END,
+	next_attempt_at = u.next, updated_at = u.updated,
+	lease_expires_at = NULL, lease_token = '', lease_owner = ''
+FROM u LEFT JOIN ins ON ins.delivery_id = u.id
+WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`
+
 // Complete records attempts and the delivery states that follow, in one
-// transaction sent in one round trip. A delivery changes only while the
-// outcome's lease token is still its own.
+// transaction sent in one round trip.
 func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	n := len(outcomes)
 	var (
-		aDelivery, aError, aHeaders  []string
-		aNumber, aCode               []int32
-		aStarted                     []time.Time
-		aDuration                    []int64
-		aBody                        [][]byte
-		aHeaderNull                  []bool
-		oID, oToken, oStatus, oError []string
-		oNumber, oCode               []int32
-		oNext                        []*time.Time
-		oUpdated                     []time.Time
-		disEndpoint, disReason       []string
-		disAt                        []time.Time
+		id, token, status, errText, headers = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		number, code                        = make([]int32, n), make([]int32, n)
+		started, updated                    = make([]time.Time, n), make([]time.Time, n)
+		next                                = make([]*time.Time, n)
+		duration                            = make([]int64, n)
+		headersNull                         = make([]bool, n)
+		body                                = make([][]byte, n)
+		disEndpoint, disReason              []string
+		disAt                               []time.Time
 	)
-	for _, o := range outcomes {
+	for i, o := range outcomes {
 		a := o.Attempt
-		if a.Number > 0 {
-			headers, null := headersJSON(a.ResponseHeaders)
-			aDelivery, aNumber, aStarted = append(aDelivery, o.DeliveryID), append(aNumber, int32(a.Number)), append(aStarted, a.StartedAt.UTC())
-			aDuration, aCode, aError = append(aDuration, int64(a.Duration)), append(aCode, int32(a.StatusCode)), append(aError, cleanText(a.Error))
-			aHeaders, aHeaderNull, aBody = append(aHeaders, headers), append(aHeaderNull, null), append(aBody, []byte(a.ResponseBody))
-		}
-		var next *time.Time
+		id[i], token[i], status[i], updated[i] = o.DeliveryID, o.LeaseToken, o.Status, ts(o.UpdatedAt)
+		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(a.Error)
+		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
+		headers[i], headersNull[i] = headersJSON(a.ResponseHeaders)
 		if o.Status == store.StatusRetrying && !o.NextAttemptAt.IsZero() {
-			t := o.NextAttemptAt.UTC()
-			next = &t
+			t := ts(o.NextAttemptAt)
+			next[i] = &t
 		}
-		oID, oToken, oStatus = append(oID, o.DeliveryID), append(oToken, o.LeaseToken), append(oStatus, o.Status)
-		oNumber, oCode, oError = append(oNumber, int32(a.Number)), append(oCode, int32(a.StatusCode)), append(oError, cleanText(a.Error))
-		oNext, oUpdated = append(oNext, next), append(oUpdated, o.UpdatedAt.UTC())
 		if o.DisableEndpoint {
-			disEndpoint, disReason, disAt = append(disEndpoint, o.EndpointID), append(disReason, cleanText(o.DisabledReason)), append(disAt, o.UpdatedAt.UTC())
+			disEndpoint = append(disEndpoint, o.EndpointID)
+			disReason = append(disReason, cleanText(o.DisabledReason))
+			disAt = append(disAt, ts(o.UpdatedAt))
 		}
 	}
 
 	return db.write(ctx, func() error {
 		b := &pgx.Batch{}
-		if len(aDelivery) > 0 {
-			b.Queue(`INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
-					response_headers, response_body)
-				SELECT delivery_id, number, started_at, duration_ns, status_code, error,
-					CASE WHEN headers_null THEN NULL ELSE headers::jsonb END, body
-				FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::int[], $6::text[],
-					$7::text[], $8::bool[], $9::bytea[])
-					AS u (delivery_id, number, started_at, duration_ns, status_code, error, headers, headers_null, body)`,
-				aDelivery, aNumber, aStarted, aDuration, aCode, aError, aHeaders, aHeaderNull, aBody)
-		}
-		// A cancellation without an attempt keeps the last response seen.
-		b.Queue(`UPDATE deliveries d SET status = u.status,
-				attempt_count = CASE WHEN u.number > 0 THEN u.number ELSE d.attempt_count END,
-				last_status_code = CASE WHEN u.number > 0 THEN u.code ELSE d.last_status_code END,
-				last_error = CASE WHEN u.number > 0 OR u.error <> '' THEN u.error ELSE d.last_error END,
-				next_attempt_at = u.next, updated_at = u.updated,
-				lease_expires_at = NULL, lease_token = '', lease_owner = ''
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
-				$7::timestamptz[], $8::timestamptz[]) AS u (id, token, status, number, code, error, next, updated)
-			WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`,
-			oID, oToken, oStatus, oNumber, oCode, oError, oNext, oUpdated)
+		// Lock the deliveries first, in id order: concurrent Completes of
+		// one delivery then number their attempts one after the other, and
+		// batches never wait on each other in a cycle.
+		b.Queue(`SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, id)
+		b.Queue(completeSQL, id, token, status, number, started, duration, code, errText,
+			headers, headersNull, body, next, updated)
 		if len(disEndpoint) > 0 {
 			b.Queue(`UPDATE endpoints e SET enabled = false, disabled_reason = u.reason, updated_at = u.at
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
@@ -297,7 +298,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 				JOIN endpoints e ON e.id = u.id
 				WHERE d.project_id = e.project_id AND d.endpoint_id = u.id
 					AND d.status IN ('pending', 'retrying') AND d.id <> ALL($4)`,
-				disEndpoint, disReason, disAt, oID)
+				disEndpoint, disReason, disAt, id)
 		}
 		return db.pool.SendBatch(ctx, b).Close()
 	})
@@ -336,13 +337,12 @@ func cleanText(s string) string {
 
 // NextDue returns the earliest time at which work becomes claimable: the
 // next attempt of a pending or retrying delivery, or the lease expiry of a
-// delivering one.
+// delivering one (which is its next_attempt_at).
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
 	err := db.read(ctx, func() error {
-		return db.pool.QueryRow(ctx, `SELECT least(
-			(SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'retrying')),
-			(SELECT min(lease_expires_at) FROM deliveries WHERE status = 'delivering'))`).Scan(&t)
+		return db.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries
+			WHERE status IN ('pending', 'retrying', 'delivering')`).Scan(&t)
 	})
 	if err != nil || t == nil {
 		return time.Time{}, false, err
@@ -365,7 +365,7 @@ func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, er
 				WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering', 'retrying'))
 			ORDER BY e.created_at
 			LIMIT $2
-			FOR UPDATE SKIP LOCKED)`, t.UTC(), limit)
+			FOR UPDATE SKIP LOCKED)`, ts(t), limit)
 		n = tag.RowsAffected()
 		return err
 	})

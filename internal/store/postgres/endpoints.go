@@ -113,7 +113,7 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time
 		b.Queue(`UPDATE deliveries SET status = 'cancelled', last_error = 'endpoint deleted',
 			next_attempt_at = NULL, lease_expires_at = NULL, lease_token = '', lease_owner = '', updated_at = $3
 			WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'retrying', 'delivering')`,
-			projectID, id, now.UTC())
+			projectID, id, ts(now))
 		if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}

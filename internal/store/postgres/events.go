@@ -88,7 +88,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		if firstOf[i] != i {
 			continue
 		}
-		ev.CreatedAt = micro(ev.CreatedAt)
+		ev.CreatedAt = ts(ev.CreatedAt)
 		if ev.Body == nil {
 			ev.Body = []byte{}
 		}
@@ -120,7 +120,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 			// from the old event so the new one can take it.
 			b.Queue(`UPDATE events SET idempotency_key = NULL
 				WHERE (project_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-				AND created_at <= $3`, keyProject, keyKey, idempotencyCutoff.UTC())
+				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 		}
 		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
 			dlvID, dlvEvent, dlvEndpoint).
@@ -261,10 +261,10 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 		w.add("type = ?", f.Type)
 	}
 	if !f.Since.IsZero() {
-		w.add("created_at >= ?", f.Since.UTC())
+		w.add("created_at >= ?", ts(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("created_at < ?", f.Until.UTC())
+		w.add("created_at < ?", ts(f.Until))
 	}
 	sql := `SELECT ` + eventColumns + ` FROM events` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
 	var out []store.Event

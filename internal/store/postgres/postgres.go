@@ -255,13 +255,16 @@ func connectionError(err error) bool {
 }
 
 // Times are stored as timestamptz (microseconds) with NULL for the zero
-// time; these convert on the way in and out.
+// time. Times going in are rounded to the microsecond here rather than
+// truncated by pgx, so a stored time is the nearest one to what was given.
+
+func ts(t time.Time) time.Time { return t.UTC().Round(time.Microsecond) }
 
 func tz(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UTC()
+	return ts(t)
 }
 
 func fromTZ(p *time.Time) time.Time {
@@ -269,15 +272,6 @@ func fromTZ(p *time.Time) time.Time {
 		return time.Time{}
 	}
 	return p.UTC()
-}
-
-// micro rounds t the way PostgreSQL stores it, so what Publish returns
-// equals what a later read returns.
-func micro(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC().Truncate(time.Microsecond)
 }
 
 func pageLimit(p store.Page) int {

@@ -74,7 +74,7 @@ func (db *DB) RotateSecret(ctx context.Context, newSecret store.Secret, oldExpir
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE secrets SET expires_at = $2
 			WHERE project_id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-			newSecret.ProjectID, oldExpiresAt.UTC())
+			newSecret.ProjectID, ts(oldExpiresAt))
 		b.Queue(`INSERT INTO secrets (id, project_id, value, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5)`,
 			newSecret.ID, newSecret.ProjectID, newSecret.Value, tz(newSecret.CreatedAt), tz(newSecret.ExpiresAt))
@@ -90,7 +90,7 @@ func (db *DB) ActiveSecrets(ctx context.Context, projectID string, now time.Time
 	err := db.read(ctx, func() error {
 		rows, _ := db.pool.Query(ctx, `SELECT id, project_id, value, created_at, expires_at FROM secrets
 			WHERE project_id = $1 AND (expires_at IS NULL OR expires_at > $2)
-			ORDER BY created_at DESC, id DESC`, projectID, now.UTC())
+			ORDER BY created_at DESC, id DESC`, projectID, ts(now))
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Secret, error) {
 			var s store.Secret
@@ -145,7 +145,7 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, e
 func (db *DB) RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
 	return db.write(ctx, func() error {
 		tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
-			WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2`, id, nullIfEmpty(projectID), at.UTC())
+			WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2`, id, nullIfEmpty(projectID), ts(at))
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
 		}

@@ -74,11 +74,11 @@ CREATE TABLE deliveries (
 	lease_token      text NOT NULL DEFAULT '',
 	lease_owner      text NOT NULL DEFAULT ''
 );
--- Claim walks these two in due order; both stay small (only live work).
+-- Claim walks this index in due order. While a delivery is delivering its
+-- next_attempt_at is its lease expiry, so one index serves both fresh work
+-- and expired leases; it stays small, holding only live work.
 CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at, id)
-	WHERE status IN ('pending', 'retrying');
-CREATE INDEX deliveries_lease_idx ON deliveries (lease_expires_at, id)
-	WHERE status = 'delivering';
+	WHERE status IN ('pending', 'retrying', 'delivering');
 -- The event log, newest first, per project and per filter.
 CREATE INDEX deliveries_project_idx ON deliveries (project_id, id DESC);
 CREATE INDEX deliveries_project_status_idx ON deliveries (project_id, status, id DESC);

@@ -1,0 +1,329 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/pgtest"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/postgres"
+)
+
+// These tests cover what only a shared database has: several nodes on one
+// database, notifications, leadership and a server that goes away. What
+// every driver does is tested by the conformance suite.
+
+var base = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// waitFor is how long a test waits for something that happens at once
+// when all is well; it only bounds a failing test.
+const waitFor = 30 * time.Second
+
+// setup creates a project with n endpoints accepting every type.
+func setup(tb testing.TB, s store.Store, endpoints int) (store.Project, []store.Endpoint) {
+	tb.Helper()
+	ctx := context.Background()
+	p := store.Project{ID: ids.New(ids.Project, base), Name: "p", CreatedAt: base}
+	if err := s.CreateProject(ctx, p); err != nil {
+		tb.Fatal(err)
+	}
+	var eps []store.Endpoint
+	for i := range endpoints {
+		e := store.Endpoint{ID: ids.New(ids.Endpoint, base), ProjectID: p.ID,
+			URL: fmt.Sprintf("https://receiver.example/%d", i), Enabled: true, CreatedAt: base, UpdatedAt: base}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			tb.Fatal(err)
+		}
+		eps = append(eps, e)
+	}
+	return p, eps
+}
+
+// events makes n events of project p created at at.
+func events(projectID string, n int, at time.Time) []store.Event {
+	out := make([]store.Event, n)
+	for i := range out {
+		id := ids.New(ids.Event, at)
+		out[i] = store.Event{ID: id, ProjectID: projectID, Type: "tester.created",
+			Body: fmt.Appendf(nil, `{"id":%q,"type":"tester.created","data":{"n":%d}}`, id, i), CreatedAt: at}
+	}
+	return out
+}
+
+func publish(tb testing.TB, s store.Store, evs []store.Event) []store.PublishResult {
+	tb.Helper()
+	res, err := s.Publish(context.Background(), evs, time.Time{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+// TestClaimAcrossNodes has two nodes, each with several workers, claim
+// the same backlog at once: every delivery is handed out exactly once.
+func TestClaimAcrossNodes(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	nodes := []*postgres.DB{openURL(t, url), openURL(t, url)}
+	p, _ := setup(t, nodes[0], 3)
+	const batches, perBatch = 10, 40
+	want := 0
+	for i := range batches {
+		for _, r := range publish(t, nodes[i%2], events(p.ID, perBatch, base.Add(time.Duration(i)*time.Second))) {
+			want += len(r.Deliveries)
+		}
+	}
+
+	var mu sync.Mutex
+	claimedBy := map[string]string{}
+	var dups []string
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	for n, db := range nodes {
+		for w := range 4 {
+			owner := fmt.Sprintf("node%d/worker%d", n, w)
+			wg.Go(func() {
+				for {
+					cs, err := db.Claim(context.Background(), store.ClaimParams{
+						Now: base.Add(time.Hour), Limit: 7, Lease: time.Hour, Owner: owner})
+					if err != nil {
+						errc <- err
+						return
+					}
+					if len(cs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, c := range cs {
+						if prev, ok := claimedBy[c.Delivery.ID]; ok {
+							dups = append(dups, fmt.Sprintf("%s by %s and %s", c.Delivery.ID, prev, owner))
+						}
+						claimedBy[c.Delivery.ID] = owner
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if len(dups) > 0 {
+		t.Fatalf("claimed twice: %v", dups)
+	}
+	if len(claimedBy) != want {
+		t.Fatalf("claimed %d deliveries, want %d", len(claimedBy), want)
+	}
+}
+
+// recv waits for a value on ch; ok=false when ch was closed.
+func recv(t *testing.T, ch <-chan struct{}, what string) bool {
+	t.Helper()
+	select {
+	case _, ok := <-ch:
+		return ok
+	case <-time.After(waitFor):
+		t.Fatalf("no wake-up %s", what)
+		return false
+	}
+}
+
+// drain empties ch once it has been quiet for a moment, so that the next
+// value received is caused by what the test does next.
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		case <-time.After(100 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// TestListenWakesOtherNodes: a node listening wakes when another node
+// publishes or resends a delivery.
+func TestListenWakesOtherNodes(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	idle, busy := openURL(t, url), openURL(t, url)
+	p, _ := setup(t, busy, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	wake := idle.Listen(ctx)
+	if !recv(t, wake, "once listening") {
+		t.Fatal("channel closed")
+	}
+	res := publish(t, busy, events(p.ID, 3, base))
+	if !recv(t, wake, "after Publish") {
+		t.Fatal("channel closed")
+	}
+	if _, err := busy.RetryDelivery(ctx, p.ID, res[0].Deliveries[0].ID, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// The Publish may have folded into the first value or left one behind.
+	drain(wake)
+	if _, err := busy.RetryDelivery(ctx, p.ID, res[1].Deliveries[0].ID, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !recv(t, wake, "after RetryDelivery") {
+		t.Fatal("channel closed")
+	}
+
+	cancel()
+	for range wake { // closes once ctx has ended
+	}
+}
+
+func TestListenEndsWithClose(t *testing.T) {
+	db := openURL(t, pgtest.NewDatabase(t))
+	wake := db.Listen(context.Background())
+	recv(t, wake, "once listening")
+	db.Close()
+	for range wake {
+	}
+}
+
+// TestLeaderIsExclusive: one of two nodes leads, and leadership passes on
+// when the leader closes.
+func TestLeaderIsExclusive(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	a, b := openURL(t, url), openURL(t, url)
+	ctx := context.Background()
+	lead := func(db *postgres.DB, want bool, what string) {
+		t.Helper()
+		got, err := db.TryLeader(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got != want {
+			t.Fatalf("%s: leader = %v, want %v", what, got, want)
+		}
+	}
+	lead(a, true, "a first")
+	lead(b, false, "b while a leads")
+	lead(a, true, "a again")
+	lead(b, false, "b again")
+	a.Close()
+	lead(b, true, "b after a closed")
+	lead(b, true, "b keeps it")
+	if _, err := a.TryLeader(ctx); err == nil {
+		t.Fatal("TryLeader on a closed DB succeeded")
+	}
+}
+
+// TestMigrateConcurrently: nodes starting together on an empty database
+// all come up, and the schema is applied once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	var wg sync.WaitGroup
+	dbs := make([]*postgres.DB, 4)
+	errs := make([]error, len(dbs))
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(context.Background(), url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	setup(t, dbs[3], 1)
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	srv := pgtest.Shared(t)
+	// A port nothing listens on: the shared server's, plus one, is as good
+	// a guess as any, and checked.
+	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/x?sslmode=disable&connect_timeout=5", srv.Port()+1)
+	if db, err := postgres.Open(context.Background(), url); err == nil {
+		db.Close()
+		t.Skip("something listens next to the test server")
+	} else if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestServerRestart stops the server under an open DB: calls fail with
+// ErrUnavailable while it is down, and work again once it is back, on the
+// same DB. Leadership and Listen survive the restart too.
+func TestServerRestart(t *testing.T) {
+	ctx := context.Background()
+	pgtest.Shared(t) // skip when PostgreSQL is not installed
+	srv, err := pgtest.Start(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	url, err := srv.CreateDatabase(ctx, "restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openURL(t, url)
+	p, _ := setup(t, db, 1)
+	if ok, err := db.TryLeader(ctx); !ok || err != nil {
+		t.Fatalf("TryLeader = %v, %v", ok, err)
+	}
+	listenCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wake := db.Listen(listenCtx)
+	recv(t, wake, "once listening")
+
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return db.Ping(ctx) }},
+		{"GetProject", func() error { _, err := db.GetProject(ctx, p.ID); return err }},
+		{"Publish", func() error { _, err := db.Publish(ctx, events(p.ID, 2, base), time.Time{}); return err }},
+		{"Claim", func() error {
+			_, err := db.Claim(ctx, store.ClaimParams{Now: base, Limit: 10, Lease: time.Minute})
+			return err
+		}},
+		{"NextDue", func() error { _, _, err := db.NextDue(ctx); return err }},
+	}
+
+	for _, stop := range []struct {
+		name string
+		stop func()
+	}{
+		{"stop", func() {
+			if err := srv.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"crash", srv.Kill},
+	} {
+		drain(wake)
+		stop.stop()
+		for _, c := range calls {
+			if err := c.call(); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("after %s, %s: %v, want ErrUnavailable", stop.name, c.name, err)
+			}
+		}
+		if ok, err := db.TryLeader(ctx); ok || !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("after %s, TryLeader = %v, %v; want false, ErrUnavailable", stop.name, ok, err)
+		}
+
+		if err := srv.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range calls {
+			if err := c.call(); err != nil {
+				t.Errorf("after %s and restart, %s: %v", stop.name, c.name, err)
+			}
+		}
+		if ok, err := db.TryLeader(ctx); !ok || err != nil {
+			t.Errorf("after %s and restart, TryLeader = %v, %v; want true", stop.name, ok, err)
+		}
+		// The listener reconnects and says so (or the Publish above wakes it,
+		// which also shows it is back).
+		recv(t, wake, "after reconnecting")
+	}
+}
