@@ -200,17 +200,23 @@ func (e *env) do(method, path, key string, body any, hdr ...string) resp {
 	return resp{status: r.StatusCode, header: r.Header, body: b}
 }
 
-// serve runs a request through the handler without a network, for fuzzing.
-func (e *env) serve(method, path, key string, body []byte) resp {
-	e.t.Helper()
-	req := e.request(method, "http://hookd.test"+path, key, body)
+// serve runs a request through h without a network, for fuzzing. It takes
+// its own t because a fuzz target must not use the env's *testing.F.
+func serve(t testing.TB, h http.Handler, method, path, key string, body []byte) resp {
+	t.Helper()
+	req := newRequest(t, method, "http://hookd.test"+path, key, body)
 	rec := httptest.NewRecorder()
-	e.handler.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
 func (e *env) request(method, url, key string, body any, hdr ...string) *http.Request {
 	e.t.Helper()
+	return newRequest(e.t, method, url, key, body, hdr...)
+}
+
+func newRequest(t testing.TB, method, url, key string, body any, hdr ...string) *http.Request {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -221,13 +227,13 @@ func (e *env) request(method, url, key string, body any, hdr ...string) *http.Re
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			e.t.Fatalf("marshal request: %v", err)
+			t.Fatalf("marshal request: %v", err)
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		e.t.Fatalf("new request: %v", err)
+		t.Fatalf("new request: %v", err)
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
