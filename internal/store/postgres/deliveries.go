@@ -85,32 +85,52 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 }
 
 // ListAttempts lists the attempts of delivery deliveryID of projectID by
-// number (a delivery of another project has none).
+// number; a delivery that is not there (or of another project) is
+// store.ErrNotFound.
 func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
 	var out []store.Attempt
 	err := db.read(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, `SELECT a.delivery_id, a.number, a.started_at, a.duration_ns, a.status_code,
+		out = nil
+		// The outer join tells a delivery without attempts (one row of
+		// NULLs) from no delivery (no row).
+		rows, _ := db.pool.Query(ctx, `SELECT a.seq, a.number, a.started_at, a.duration_ns, a.status_code,
 				a.error, a.response_headers, a.response_body
-			FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
-			WHERE d.project_id = $1 AND a.delivery_id = $2
+			FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
+			WHERE d.project_id = $1 AND d.id = $2
 			ORDER BY a.number, a.seq`, projectID, deliveryID)
-		var err error
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Attempt, error) {
-			var a store.Attempt
-			var started time.Time
-			var ns int64
+		found := false
+		for rows.Next() {
+			found = true
+			var seq *int64
+			var number, code *int
+			var started *time.Time
+			var ns *int64
+			var errText *string
 			var headers, body []byte
-			err := row.Scan(&a.DeliveryID, &a.Number, &started, &ns, &a.StatusCode, &a.Error, &headers, &body)
-			if err != nil {
-				return a, err
+			if err := rows.Scan(&seq, &number, &started, &ns, &code, &errText, &headers, &body); err != nil {
+				rows.Close()
+				return err
 			}
-			a.StartedAt, a.Duration, a.ResponseBody = started.UTC(), time.Duration(ns), string(body)
+			if seq == nil {
+				continue
+			}
+			a := store.Attempt{DeliveryID: deliveryID, Number: *number, StartedAt: fromTZ(started),
+				Duration: time.Duration(*ns), StatusCode: *code, Error: *errText, ResponseBody: string(body)}
 			if headers != nil {
-				err = json.Unmarshal(headers, &a.ResponseHeaders)
+				if err := json.Unmarshal(headers, &a.ResponseHeaders); err != nil {
+					rows.Close()
+					return err
+				}
 			}
-			return a, err
-		})
-		return err
+			out = append(out, a)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !found {
+			return pgx.ErrNoRows
+		}
+		return nil
 	})
 	return out, err
 }

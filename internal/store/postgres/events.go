@@ -17,9 +17,11 @@ import (
 // deliveries with it.
 const publishSQL = `
 WITH ins AS (
-	INSERT INTO events (id, project_id, type, body, idempotency_key, created_at)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
-	ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at)
+	SELECT id, project_id, type, body, coalesce(key, ''), key, created_at
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
+		AS u (id, project_id, type, body, key, created_at)
+	ON CONFLICT (project_id, live_idempotency_key) WHERE live_idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id, project_id, type, created_at
 ), dlv AS (
 	INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
@@ -116,10 +118,11 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		clear(inserted)
 		b := &pgx.Batch{}
 		if len(keyKey) > 0 {
-			// A key last used at or before the cutoff is free again: release it
-			// from the old event so the new one can take it.
-			b.Queue(`UPDATE events SET idempotency_key = NULL
-				WHERE (project_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			// A key last used at or before the cutoff is free again: the old
+			// event lets go of it (keeping it for display) so the new one can
+			// take it.
+			b.Queue(`UPDATE events SET live_idempotency_key = NULL
+				WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 		}
 		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
@@ -203,7 +206,7 @@ func (db *DB) originals(ctx context.Context, projects, keys []string) (map[struc
 				coalesce(array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.endpoint_id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}')
 			FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
-			WHERE (e.project_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			WHERE (e.project_id, e.live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 			GROUP BY e.id`, projects, keys)
 		for rows.Next() {
 			var ev store.Event
@@ -226,7 +229,7 @@ func (db *DB) originals(ctx context.Context, projects, keys []string) (map[struc
 	return out, err
 }
 
-const eventColumns = `id, project_id, type, body, coalesce(idempotency_key, ''), created_at`
+const eventColumns = `id, project_id, type, body, idempotency_key, created_at`
 
 func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 	var ev store.Event

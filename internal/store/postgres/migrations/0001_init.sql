@@ -45,13 +45,16 @@ CREATE TABLE events (
 	project_id      text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
 	type            text NOT NULL,
 	body            bytea NOT NULL,
-	idempotency_key text, -- NULL: none, or released after the idempotency window
+	idempotency_key text NOT NULL, -- as published ('' for none)
+	-- The key while it still deduplicates: NULL when there is none, and
+	-- once a later event reused it after the idempotency window.
+	live_idempotency_key text,
 	created_at      timestamptz NOT NULL
 );
 CREATE INDEX events_project_idx ON events (project_id, id DESC);
 CREATE INDEX events_project_type_idx ON events (project_id, type, id DESC);
-CREATE UNIQUE INDEX events_idempotency_idx ON events (project_id, idempotency_key)
-	WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX events_idempotency_idx ON events (project_id, live_idempotency_key)
+	WHERE live_idempotency_key IS NOT NULL;
 CREATE INDEX events_created_idx ON events (created_at);
 
 -- Deliveries keep endpoint_id without a foreign key: a deleted endpoint's
