@@ -81,6 +81,9 @@ type keyCache struct {
 
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]cachedKey
+	// gen counts revocations. A lookup that started before one may have
+	// read the key still valid, so its result is not cached.
+	gen uint64
 }
 
 type cachedKey struct {
@@ -92,29 +95,31 @@ func newKeyCache(ttl time.Duration) *keyCache {
 	return &keyCache{ttl: ttl, max: 10000, entries: make(map[[sha256.Size]byte]cachedKey)}
 }
 
-func (c *keyCache) get(h [sha256.Size]byte, now time.Time) (store.APIKey, bool) {
-	if c.ttl <= 0 {
-		return store.APIKey{}, false
-	}
+// get returns the cached key, or the generation to pass to put after
+// looking it up.
+func (c *keyCache) get(h [sha256.Size]byte, now time.Time) (k store.APIKey, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[h]
 	if !ok {
-		return store.APIKey{}, false
+		return store.APIKey{}, false, c.gen
 	}
 	if !now.Before(e.expires) {
 		delete(c.entries, h)
-		return store.APIKey{}, false
+		return store.APIKey{}, false, c.gen
 	}
-	return e.key, true
+	return e.key, true, c.gen
 }
 
-func (c *keyCache) put(h [sha256.Size]byte, k store.APIKey, now time.Time) {
+func (c *keyCache) put(h [sha256.Size]byte, k store.APIKey, now time.Time, gen uint64) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.entries) >= c.max {
 		// Dropping everything is crude but bounded; a full cache only
 		// means more database lookups for one TTL.
@@ -128,6 +133,7 @@ func (c *keyCache) put(h [sha256.Size]byte, k store.APIKey, now time.Time) {
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for h, e := range c.entries {
 		if e.key.ID == id {
 			delete(c.entries, h)
@@ -145,8 +151,8 @@ func (s *server) authenticate(ctx context.Context, r *http.Request) (store.APIKe
 	var hk [sha256.Size]byte
 	copy(hk[:], h)
 	now := s.clock.Now()
-	k, ok := s.keys.get(hk, now)
-	if !ok {
+	k, cached, gen := s.keys.get(hk, now)
+	if !cached {
 		var err error
 		k, err = s.store.GetAPIKeyByHash(ctx, h)
 		if err != nil {
@@ -161,8 +167,8 @@ func (s *server) authenticate(ctx context.Context, r *http.Request) (store.APIKe
 	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
 		return store.APIKey{}, errUnauthenticated
 	}
-	if !ok {
-		s.keys.put(hk, k, now)
+	if !cached {
+		s.keys.put(hk, k, now, gen)
 	}
 	return k, nil
 }
