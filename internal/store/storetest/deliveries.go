@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func testListDeliveries(t *testing.T, f *fixture) {
 			}
 		}
 		slices.SortFunc(out, func(x, y store.Delivery) int {
-			return -compareStrings(x.ID, y.ID)
+			return strings.Compare(y.ID, x.ID)
 		})
 		return out
 	}
@@ -134,16 +135,6 @@ func testListDeliveries(t *testing.T, f *fixture) {
 	if as := f.attempts(p.ID, refs[len(refs)-1].ID); len(as) != 0 {
 		t.Errorf("pending delivery has attempts %+v", as)
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func testComplete(t *testing.T, f *fixture) {

@@ -289,6 +289,20 @@ func testPublishIdempotency(t *testing.T, f *fixture) {
 	}
 	equal(t, "repeat of the renewed key: deliveries", sortedRefs(res.Deliveries), sortedRefs(laterRes.Deliveries))
 
+	// "After the cutoff" is strict: an original created exactly at the
+	// cutoff no longer counts.
+	edge := keyed(p.ID, "edge", Base.Add(30*time.Hour))
+	publish(Base, edge)
+	res = publish(edge.CreatedAt.Add(-time.Microsecond), keyed(p.ID, "edge", Base.Add(31*time.Hour)))[0]
+	if !res.Existing || res.Event.ID != edge.ID {
+		t.Errorf("original a microsecond after the cutoff: %+v, want the original", res)
+	}
+	atCutoff := keyed(p.ID, "edge", Base.Add(31*time.Hour))
+	res = publish(edge.CreatedAt, atCutoff)[0]
+	if res.Existing || res.Event.ID != atCutoff.ID {
+		t.Errorf("original exactly at the cutoff: %+v, want a new event", res)
+	}
+
 	// The original still shows the key it was published with.
 	got, err := f.s.GetEvent(f.ctx, p.ID, first.ID)
 	f.must(err, "GetEvent")
@@ -305,8 +319,8 @@ func testPublishIdempotency(t *testing.T, f *fixture) {
 	if rs[1].Existing || rs[3].Existing || rs[1].Event.ID != plain1.ID || rs[3].Event.ID != plain2.ID {
 		t.Errorf("events without a key were deduplicated: %+v", rs)
 	}
-	if e, d := count(p.ID); e != 5 || d != 10 {
-		t.Errorf("at the end: %d events, %d deliveries; want 5, 10", e, d)
+	if e, d := count(p.ID); e != 7 || d != 14 {
+		t.Errorf("at the end: %d events, %d deliveries; want 7, 14", e, d)
 	}
 }
 
