@@ -167,6 +167,22 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 	return d, nil
 }
 
+// claimQuery selects due deliveries with what a worker needs to send them;
+// its arguments are now, the skip endpoint ids and the limit. CROSS JOIN
+// makes deliveries the outer loop, so the scan walks the due index in order
+// and stops at the limit.
+func claimQuery(skip int) string {
+	q := `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
+		FROM deliveries d
+		CROSS JOIN events ev ON ev.id = d.event_id
+		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
+		WHERE d.` + unfinished + ` AND d.next_attempt_at <= ?`
+	if skip > 0 {
+		q += ` AND d.endpoint_id NOT IN (?` + strings.Repeat(`, ?`, skip-1) + `)`
+	}
+	return q + ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
+}
+
 // Claim leases up to p.Limit due deliveries, oldest due first. SQLite has
 // no SKIP LOCKED; none is needed, because the select and the updates run in
 // one write transaction and writes are serialized.
@@ -178,22 +194,12 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	leaseExpiry := p.Now.Add(p.Lease)
 	var out []store.Claimed
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		// CROSS JOIN pins deliveries as the outer loop, so the scan walks
-		// the due index in order and stops at the limit.
-		q := `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
-			FROM deliveries d
-			CROSS JOIN events ev ON ev.id = d.event_id
-			LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
-			WHERE d.` + unfinished + ` AND d.next_attempt_at <= ?`
 		args := []any{now}
-		if len(p.SkipEndpoints) > 0 {
-			q += ` AND d.endpoint_id NOT IN (?` + strings.Repeat(`, ?`, len(p.SkipEndpoints)-1) + `)`
-			for _, id := range p.SkipEndpoints {
-				args = append(args, id)
-			}
+		for _, id := range p.SkipEndpoints {
+			args = append(args, id)
 		}
-		q += ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
 		args = append(args, p.Limit)
+		q := claimQuery(len(p.SkipEndpoints))
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
@@ -367,11 +373,13 @@ func (c *completeTx) complete(o store.Outcome) error {
 	return nil
 }
 
+const nextDueQuery = `SELECT MIN(next_attempt_at) FROM deliveries WHERE ` + unfinished
+
 // NextDue returns the earliest time at which unfinished work becomes
 // claimable. It may be in the past when work is due already.
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE `+unfinished).Scan(&next)
+	err := db.r.QueryRowContext(ctx, nextDueQuery).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, translate(err)
 	}

@@ -107,14 +107,15 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 // Deliveries being delivered are left to their claimant, which records how
 // the attempt ended.
 func cancelWaiting(ctx context.Context, tx *sql.Tx, endpointID, reason string, now time.Time) error {
-	// The first status term repeats the partial index's WHERE clause so
-	// that SQLite can prove the index usable.
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries
-		SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
-		WHERE endpoint_id = ? AND `+unfinished+` AND status IN ('pending', 'retrying')`,
-		reason, micros(now), endpointID)
+	_, err := tx.ExecContext(ctx, cancelWaitingQuery, reason, micros(now), endpointID)
 	return err
 }
+
+// cancelWaitingQuery's first status term repeats the partial index's WHERE
+// clause so that SQLite can prove the index usable.
+const cancelWaitingQuery = `UPDATE deliveries
+	SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
+	WHERE endpoint_id = ? AND ` + unfinished + ` AND status IN ('pending', 'retrying')`
 
 // DeleteEndpoint removes the endpoint and cancels its unfinished
 // deliveries, which stay in the log.

@@ -25,11 +25,6 @@ func scanEvent(sc interface{ Scan(...any) error }) (store.Event, error) {
 	return e, nil
 }
 
-// fanout is what Publish needs of an endpoint.
-type fanout struct {
-	ep store.Endpoint // ID and EventTypes only
-}
-
 // publishTx holds the statements of one Publish transaction, prepared once
 // and reused for every event of the batch.
 type publishTx struct {
@@ -42,8 +37,9 @@ type publishTx struct {
 	addEvent  *sql.Stmt
 	addDlv    *sql.Stmt
 	endpoints *sql.Stmt
-	// enabled endpoints of each project seen in this batch, loaded once.
-	byProject map[string][]fanout
+	// Enabled endpoints (ID and EventTypes only) of each project seen in
+	// this batch, loaded once.
+	byProject map[string][]store.Endpoint
 }
 
 func (p *publishTx) prepare() error {
@@ -78,7 +74,7 @@ func (p *publishTx) close() {
 	}
 }
 
-func (p *publishTx) endpointsOf(projectID string) ([]fanout, error) {
+func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 	if eps, ok := p.byProject[projectID]; ok {
 		return eps, nil
 	}
@@ -87,17 +83,17 @@ func (p *publishTx) endpointsOf(projectID string) ([]fanout, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var eps []fanout
+	var eps []store.Endpoint
 	for rows.Next() {
-		var f fanout
+		var e store.Endpoint
 		var types string
-		if err := rows.Scan(&f.ep.ID, &types); err != nil {
+		if err := rows.Scan(&e.ID, &types); err != nil {
 			return nil, err
 		}
-		if f.ep.EventTypes, err = decodeTypes(types); err != nil {
-			return nil, fmt.Errorf("endpoint %s: event_types: %w", f.ep.ID, err)
+		if e.EventTypes, err = decodeTypes(types); err != nil {
+			return nil, fmt.Errorf("endpoint %s: event_types: %w", e.ID, err)
 		}
-		eps = append(eps, f)
+		eps = append(eps, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -156,15 +152,15 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 		return store.PublishResult{}, err
 	}
 	res := store.PublishResult{Event: ev}
-	for _, f := range eps {
-		if !f.ep.Accepts(ev.Type) {
+	for _, e := range eps {
+		if !e.Accepts(ev.Type) {
 			continue
 		}
 		id := ids.New(ids.Delivery, ev.CreatedAt)
-		if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, f.ep.ID, ev.Type, created, created, created); err != nil {
+		if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, created, created, created); err != nil {
 			return store.PublishResult{}, err
 		}
-		res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: id, EndpointID: f.ep.ID})
+		res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: id, EndpointID: e.ID})
 	}
 	return res, nil
 }
@@ -176,7 +172,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	}
 	results := make([]store.PublishResult, len(events))
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		p := &publishTx{ctx: ctx, tx: tx, byProject: make(map[string][]fanout)}
+		p := &publishTx{ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint)}
 		defer p.close()
 		if err := p.prepare(); err != nil {
 			return err

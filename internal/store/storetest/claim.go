@@ -233,7 +233,9 @@ func testClaimConcurrent(t *testing.T, f *fixture) {
 	)
 	for w := range claimants {
 		wg.Go(func() {
-			for {
+			// Bounded, so that a store handing out leased rows again fails
+			// the test instead of looping forever.
+			for range want {
 				cs, err := f.s.Claim(f.ctx, store.ClaimParams{Now: now, Limit: 7, Lease: time.Hour, Owner: fmt.Sprint("claimant-", w)})
 				if err != nil {
 					mu.Lock()
