@@ -62,7 +62,8 @@ type Engine struct {
 	mu      sync.Mutex
 	running map[string]int // by endpoint
 	queued  map[string][]store.Claimed
-	total   int // running + queued, all endpoints
+	busy    int // running, all endpoints
+	waiting int // queued, all endpoints
 	// stopping: Run is draining; queued deliveries are given back, not sent.
 	stopping bool
 }
@@ -165,7 +166,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		for _, c := range q {
 			back = append(back, giveBack(c, e.cfg.Clock.Now()))
 		}
-		e.total -= len(q)
+		e.waiting -= len(q)
 		delete(e.queued, ep)
 	}
 	e.mu.Unlock()
@@ -185,7 +186,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		free, skip := e.capacity()
-		if free == 0 {
+		if free <= 0 {
 			// Every worker busy: wait for one to finish.
 			if !e.sleep(ctx, e.cfg.PollInterval) {
 				return
@@ -244,7 +245,10 @@ func (e *Engine) capacity() (int, []string) {
 			skip = append(skip, ep)
 		}
 	}
-	return e.cfg.Workers - e.total, skip
+	// Queued deliveries must not use up worker capacity (that would let a
+	// slow endpoint starve the rest through its queue), but their number
+	// is bounded too.
+	return min(e.cfg.Workers-e.busy, e.cfg.Workers-e.waiting), skip
 }
 
 // take hands claimed deliveries to workers, keeping at most PerEndpoint
@@ -260,11 +264,11 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 		switch {
 		case e.running[ep] < e.cfg.PerEndpoint:
 			e.running[ep]++
-			e.total++
+			e.busy++
 			e.jobs <- &job{c: c}
 		case len(e.queued[ep]) < e.cfg.PerEndpoint:
 			e.queued[ep] = append(e.queued[ep], c)
-			e.total++
+			e.waiting++
 		default:
 			overflow = append(overflow, giveBack(c, e.cfg.Clock.Now()))
 		}
@@ -294,9 +298,9 @@ func giveBack(c store.Claimed, now time.Time) store.Outcome {
 // the next queued delivery of that endpoint to a worker.
 func (e *Engine) release(endpoint string) {
 	e.mu.Lock()
-	e.total--
 	if q := e.queued[endpoint]; len(q) > 0 && !e.stopping {
 		next := q[0]
+		e.waiting--
 		if len(q) == 1 {
 			delete(e.queued, endpoint)
 		} else {
@@ -304,8 +308,11 @@ func (e *Engine) release(endpoint string) {
 		}
 		// The running count stays: the slot passes to the next one.
 		e.jobs <- &job{c: next}
-	} else if e.running[endpoint]--; e.running[endpoint] <= 0 {
-		delete(e.running, endpoint)
+	} else {
+		e.busy--
+		if e.running[endpoint]--; e.running[endpoint] <= 0 {
+			delete(e.running, endpoint)
+		}
 	}
 	e.mu.Unlock()
 	e.Wake()
