@@ -7,7 +7,6 @@ require (
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/prometheus/client_golang v1.25.0
 	go.uber.org/goleak v1.3.0
-	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )
 

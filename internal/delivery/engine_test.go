@@ -258,11 +258,14 @@ func TestSlowEndpointCannotStarveOthers(t *testing.T) {
 	f.clk.Advance(time.Second)
 	f.publish(40) // these go to both endpoints
 	f.run()
-	defer close(release)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
 	f.waitFor("fast endpoint deliveries", func() bool { return fast.Load() >= 40 })
 	if n := peak.Load(); n > 2 {
 		t.Errorf("slow endpoint had %d requests in flight, limit 2", n)
 	}
+	unblock()
 	f.stop()
 }
 

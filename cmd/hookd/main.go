@@ -1,0 +1,202 @@
+// Command hookd is the webhook delivery service: `hookd serve` runs it,
+// `hookd verify` checks a captured webhook's signature, `hookd bench`
+// measures it. main only parses flags and wires signals; the work is in
+// internal/app.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/retry"
+	"github.com/hookd/hookd/webhook"
+)
+
+const usage = `hookd — webhook delivery service
+
+usage:
+  hookd serve  [flags]   run the API and the delivery engine
+  hookd verify [flags]   verify a webhook signature (body on stdin)
+  hookd bench  [flags]   measure end-to-end delivery on this machine
+  hookd version
+
+Run "hookd <command> -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "verify":
+		return verify(args[1:], stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "hookd", app.Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hookd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg      app.Config
+		schedule string
+		cidrs    string
+		logLevel string
+	)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.DB, "db", "hookd.db", "SQLite file, or postgres://user:pass@host/db for PostgreSQL")
+	fs.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("HOOKD_ADMIN_KEY"), "admin API key (env HOOKD_ADMIN_KEY); generated and printed once when unset")
+	fs.StringVar(&schedule, "retry-schedule", "", "delays after each failed attempt, e.g. 5s,5m,30m (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Second, "timeout of one webhook request")
+	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", false, "allow webhooks to loopback, private and link-local addresses (development only)")
+	fs.StringVar(&cidrs, "allow-cidrs", "", "comma-separated CIDRs allowed despite the private-network guard, e.g. 10.1.0.0/16")
+	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of extra CA certificates trusted for https endpoints")
+	fs.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs")
+	fs.StringVar(&cfg.EncryptionKey, "encryption-key", os.Getenv("HOOKD_ENCRYPTION_KEY"), "encrypt signing secrets at rest (env HOOKD_ENCRYPTION_KEY): 32 bytes base64 or a passphrase of 16+ characters")
+	fs.IntVar(&cfg.Workers, "workers", 64, "concurrent webhook requests on this node")
+	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", 16, "concurrent webhook requests to one endpoint")
+	fs.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery stays with this node before another may take it (default the larger of 2m and 4×timeout)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 256<<10, "largest API request body")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hookd serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if schedule != "" {
+		d, err := retry.ParseSchedule(schedule)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookd serve: --%v\n", err)
+			return 2
+		}
+		cfg.RetrySchedule = d
+	}
+	if cidrs != "" {
+		for _, c := range strings.Split(cidrs, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(c))
+			if err != nil {
+				fmt.Fprintf(stderr, "hookd serve: --allow-cidrs: %q is not a CIDR such as 10.0.0.0/8\n", c)
+				return 2
+			}
+			cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintf(stderr, "hookd serve: --log-level: %v\n", err)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.AdminKeyOut = stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookd serve: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	// A second signal while draining exits at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(stderr, "hookd: second signal, exiting without draining")
+		os.Exit(1)
+	}()
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "hookd serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func verify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		secrets   multiFlag
+		id, ts    string
+		signature string
+		at        int64
+		tolerance time.Duration
+	)
+	fs.Var(&secrets, "secret", "signing secret whsec_… or public key whpk_… (repeatable)")
+	fs.StringVar(&id, "id", "", "value of the webhook-id header")
+	fs.StringVar(&ts, "timestamp", "", "value of the webhook-timestamp header")
+	fs.StringVar(&signature, "signature", "", "value of the webhook-signature header")
+	fs.Int64Var(&at, "at", 0, "check the timestamp against this Unix time instead of now (for captured requests)")
+	fs.DurationVar(&tolerance, "tolerance", webhook.DefaultTolerance, "accepted clock difference")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if len(secrets) == 0 || id == "" || ts == "" || signature == "" {
+		fmt.Fprintln(stderr, "hookd verify: --secret, --id, --timestamp and --signature are required; the body is read from stdin")
+		return 2
+	}
+	opts := []webhook.Option{webhook.WithTolerance(tolerance)}
+	if at != 0 {
+		opts = append(opts, webhook.WithNow(func() time.Time { return time.Unix(at, 0) }))
+	}
+	v, err := webhook.NewVerifier(secrets, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookd verify: %v\n", err)
+		return 2
+	}
+	body, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
+	if err != nil {
+		fmt.Fprintf(stderr, "hookd verify: reading body: %v\n", err)
+		return 2
+	}
+	if err := v.VerifyValues(id, ts, signature, body); err != nil {
+		fmt.Fprintf(stderr, "invalid: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "valid")
+	return 0
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty")
+	}
+	*m = append(*m, v)
+	return nil
+}

@@ -1,0 +1,229 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/postgres"
+	"github.com/hookd/hookd/internal/store/sqlite"
+)
+
+// openStore opens the bench database directly, to fill it faster than the
+// API could (the backlog and log-query scenarios need millions of rows).
+func (r *run) openStore(ctx context.Context) (store.Store, error) {
+	if strings.HasPrefix(r.db, "postgres") {
+		return postgres.Open(ctx, r.db)
+	}
+	return sqlite.Open(ctx, r.db)
+}
+
+// fillEvents publishes n events of project pid straight into the store, in
+// batches, and returns how long that took.
+func fillEvents(ctx context.Context, s store.Store, pid string, n int, types []string) (time.Duration, error) {
+	start := time.Now()
+	const batch = 2000
+	events := make([]store.Event, 0, batch)
+	t := time.Now().UTC().Add(-time.Hour)
+	for i := 0; i < n; {
+		events = events[:0]
+		for j := 0; j < batch && i < n; j, i = j+1, i+1 {
+			id := ids.New(ids.Event, t)
+			typ := types[i%len(types)]
+			events = append(events, store.Event{
+				ID: id, ProjectID: pid, Type: typ, CreatedAt: t,
+				Body: fmt.Appendf(nil, `{"id":"%s","type":"%s","timestamp":"%s","data":{"i":%d}}`, id, typ, t.Format(time.RFC3339), i),
+			})
+		}
+		if _, err := s.Publish(ctx, events, t.Add(-24*time.Hour)); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// backlog: Backlog pending deliveries are waiting when hookd starts; it
+// must drain them at full speed with flat memory.
+func (r *run) backlog(ctx context.Context) (Result, error) {
+	pid, _, err := r.project(ctx, "backlog", "/backlog")
+	if err != nil {
+		return Result{}, err
+	}
+	// Stop hookd while the backlog is written, as after an outage.
+	r.stopNodes()
+	s, err := r.openStore(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	r.logf("backlog: writing %d pending deliveries", r.opt.Backlog)
+	fillTime, err := fillEvents(ctx, s, pid, r.opt.Backlog, []string{"bench.event"})
+	s.Close()
+	if err != nil {
+		return Result{}, err
+	}
+	r.logf("backlog: written in %v; starting hookd", fillTime.Round(time.Millisecond))
+	start := time.Now()
+	if err := r.ensureNodes(ctx); err != nil {
+		return Result{}, err
+	}
+	// Sample RSS while it drains: flat memory means no per-pending-row
+	// state in the process.
+	var samples []int64
+	want := int64(r.opt.Backlog)
+	deadline := time.Now().Add(30 * time.Minute)
+	var half time.Time
+	for r.recv.got.Load() < want {
+		if time.Now().After(deadline) {
+			return Result{}, fmt.Errorf("backlog: only %d of %d drained", r.recv.got.Load(), want)
+		}
+		if half.IsZero() && r.recv.got.Load() >= want/2 {
+			half = time.Now()
+		}
+		now, _ := r.peakRSS()
+		samples = append(samples, now)
+		time.Sleep(250 * time.Millisecond)
+	}
+	el := time.Since(start)
+	_, peak := r.peakRSS()
+	slices.Sort(samples)
+	res := Result{
+		Scenario: fmt.Sprintf("backlog (%d pending)", r.opt.Backlog), Events: r.opt.Backlog, Deliveries: r.recv.got.Load(),
+		Seconds: el.Seconds(), PerSecond: float64(want) / el.Seconds(), Baseline: r.baseline,
+		PeakRSSMiB: float64(peak) / (1 << 20),
+		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
+		Extra: map[string]float64{
+			"fill_seconds":        fillTime.Seconds(),
+			"rss_median_mib":      float64(samples[len(samples)/2]) / (1 << 20),
+			"rss_max_sampled_mib": float64(samples[len(samples)-1]) / (1 << 20),
+			"first_half_seconds":  half.Sub(start).Seconds(),
+		},
+		Note: "drain time includes hookd's start; per second is drained deliveries",
+	}
+	res.Ratio = res.PerSecond / r.baseline
+	return res, nil
+}
+
+// logquery: LogAttempts attempts stored (10 per delivery over 10 endpoints
+// and 5 event types, a tenth failed), then the event-log queries support
+// staff make, through the API, each timed over repetitions.
+func (r *run) logquery(ctx context.Context) (Result, error) {
+	paths := make([]string, 10)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/log/%d", i)
+	}
+	// hookd is stopped while the log is written, and every delivery is
+	// finished by then, so nothing is sent when it starts again.
+	pid, eps, err := r.project(ctx, "logquery", paths...)
+	if err != nil {
+		return Result{}, err
+	}
+	r.stopNodes()
+	s, err := r.openStore(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.Close()
+	const perDelivery = 10
+	deliveries := r.opt.LogAttempts / perDelivery
+	events := max(deliveries/len(eps), 1)
+	types := []string{"invoice.paid", "invoice.created", "customer.created", "customer.deleted", "tester.applied"}
+	r.logf("logquery: writing %d events → %d deliveries → %d attempts", events, events*len(eps), events*len(eps)*perDelivery)
+	fillStart := time.Now()
+	if _, err := fillEvents(ctx, s, pid, events, types); err != nil {
+		return Result{}, err
+	}
+	// Claim everything and record ten attempts per delivery.
+	now := time.Now().UTC()
+	for {
+		claimed, err := s.Claim(ctx, store.ClaimParams{Now: now.Add(time.Hour), Limit: 1000, Lease: time.Hour, Owner: "bench"})
+		if err != nil {
+			return Result{}, err
+		}
+		if len(claimed) == 0 {
+			break
+		}
+		outs := make([]store.Outcome, 0, len(claimed)*perDelivery)
+		for i, c := range claimed {
+			failed := i%10 == 0
+			for a := 1; a <= perDelivery; a++ {
+				o := store.Outcome{
+					DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
+					UpdatedAt: now,
+					Attempt: store.Attempt{DeliveryID: c.Delivery.ID, Number: a, StartedAt: now, Duration: 3 * time.Millisecond,
+						StatusCode: 500, Error: "endpoint answered HTTP 500", ResponseBody: "internal error"},
+					Status: store.StatusRetrying, NextAttemptAt: now.Add(time.Hour),
+				}
+				if a == perDelivery {
+					if failed {
+						o.Status = store.StatusFailed
+					} else {
+						o.Status = store.StatusSucceeded
+						o.Attempt.StatusCode, o.Attempt.Error, o.Attempt.ResponseBody = 200, "", "ok"
+					}
+					o.NextAttemptAt = time.Time{}
+				}
+				outs = append(outs, o)
+			}
+		}
+		if err := s.Complete(ctx, outs); err != nil {
+			return Result{}, err
+		}
+	}
+	fill := time.Since(fillStart)
+	r.logf("logquery: filled in %v; starting hookd", fill.Round(time.Second))
+	if err := r.ensureNodes(ctx); err != nil {
+		return Result{}, err
+	}
+	base := r.base(0) + "/v1/projects/" + pid + "/deliveries"
+	var firstPage struct {
+		Items      []struct{ ID string }
+		NextCursor string `json:"next_cursor"`
+	}
+	if _, err := r.api.do("GET", base+"?limit=50", nil, &firstPage); err != nil {
+		return Result{}, err
+	}
+	deep := ""
+	if len(firstPage.Items) > 0 {
+		deep = firstPage.Items[len(firstPage.Items)-1].ID
+	}
+	queries := map[string]string{
+		"page_newest":             "?limit=50",
+		"filter_status_failed":    "?status=failed&limit=50",
+		"filter_endpoint":         "?endpoint_id=" + eps[3] + "&limit=50",
+		"filter_event_type":       "?event_type=customer.deleted&limit=50",
+		"filter_endpoint_status":  "?endpoint_id=" + eps[7] + "&status=failed&limit=50",
+		"filter_since_last_hour":  "?since=" + url.QueryEscape(now.Add(-2*time.Hour).Format(time.RFC3339)) + "&status=failed&limit=50",
+		"next_page_cursor":        "?status=failed&limit=50&cursor=" + deep,
+		"one_delivery_with_10_at": "",
+	}
+	extra := map[string]float64{"fill_seconds": fill.Seconds(), "attempts_stored": float64(events * len(eps) * perDelivery)}
+	var worst float64
+	for name, q := range queries {
+		u := base + q
+		if name == "one_delivery_with_10_at" {
+			u = base + "/" + deep
+		}
+		var times []time.Duration
+		for range 21 {
+			t0 := time.Now()
+			if _, err := r.api.do("GET", u, nil, nil); err != nil {
+				return Result{}, fmt.Errorf("%s: %w", name, err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		slices.Sort(times)
+		ms := float64(times[len(times)/2]) / float64(time.Millisecond)
+		extra[name+"_median_ms"] = ms
+		worst = max(worst, ms)
+	}
+	return Result{
+		Scenario: fmt.Sprintf("event log at %d attempts", events*len(eps)*perDelivery), Events: events,
+		Deliveries: int64(events * len(eps)), Extra: extra,
+		Note: fmt.Sprintf("median of 21 API calls per query (HTTP round trip included); slowest median %.2f ms", worst),
+	}, nil
+}

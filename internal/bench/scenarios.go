@@ -1,0 +1,298 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookd/hookd/webhook"
+)
+
+// baselineRun POSTs the same kind of body hookd would send, signed the same
+// way, straight to the receiver: the rate the hardware allows.
+func (r *run) baselineRun(ctx context.Context) (Result, error) {
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		return Result{}, err
+	}
+	signer, err := webhook.NewSigner(secret)
+	if err != nil {
+		return Result{}, err
+	}
+	v, _ := webhook.NewVerifier([]string{secret})
+	r.recv.reset(v)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: r.opt.Concurrency * 2}, Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	url := r.recv.URL("/baseline")
+	n := r.opt.Events
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start := time.Now()
+	for range r.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				now := time.Now()
+				id := fmt.Sprintf("evt_baseline_%d", i)
+				body := fmt.Appendf(nil, `{"id":"%s","type":"bench.event","timestamp":"%s","data":{"i":%d,"t":%d}}`,
+					id, now.UTC().Format(time.RFC3339), i, now.UnixNano())
+				req, _ := http.NewRequest("POST", url, bytesReader(body))
+				for k, vs := range signer.Headers(id, now, body) {
+					req.Header[k] = vs
+				}
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	got := r.recv.got.Load()
+	res := Result{
+		Scenario: "baseline (plain HTTP)", Events: n, Deliveries: got, Seconds: el.Seconds(),
+		PerSecond: float64(got) / el.Seconds(), Latency: summarise(r.recv.latencies()),
+		BadSigs: r.recv.bad.Load(), Duplicates: r.recv.duplicates(),
+	}
+	if failed.Load() > 0 {
+		res.Note = fmt.Sprintf("%d requests failed", failed.Load())
+	}
+	return res, ctx.Err()
+}
+
+// steady: publish Events over the API as fast as the publishers can, one
+// endpoint; delivered events per second from first publish to last receipt.
+func (r *run) steady(ctx context.Context) (Result, error) {
+	pid, _, err := r.project(ctx, "steady", "/steady")
+	if err != nil {
+		return Result{}, err
+	}
+	n := r.opt.Events
+	cpu0 := r.cpu()
+	start := time.Now()
+	var profErr error
+	var profWG sync.WaitGroup
+	if r.opt.ProfileDir != "" {
+		profWG.Add(1)
+		go func() {
+			defer profWG.Done()
+			profErr = r.profile(filepath.Join(r.opt.ProfileDir, "steady-cpu.pprof"), 5)
+		}()
+	}
+	if err := r.publishAll(ctx, pid, n); err != nil {
+		return Result{}, err
+	}
+	published := time.Since(start)
+	end, err := r.waitReceived(ctx, int64(n), 10*time.Minute)
+	if err != nil {
+		return Result{}, err
+	}
+	el := end.Sub(start)
+	cpu := r.cpu() - cpu0
+	profWG.Wait()
+	res := Result{
+		Scenario: "steady (1 endpoint)", Events: n, Deliveries: r.recv.got.Load(), Seconds: el.Seconds(),
+		PerSecond: float64(n) / el.Seconds(), Baseline: r.baseline,
+		CPUPer1000: cpu.Seconds() / float64(n) * 1000,
+		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
+		Latency: summarise(r.recv.latencies()),
+		Extra:   map[string]float64{"publish_per_second": float64(n) / published.Seconds()},
+	}
+	res.Ratio = res.PerSecond / r.baseline
+	res.Note = "latency here is under saturation (publishers flat out), not the latency scenario"
+	if profErr != nil {
+		res.Note += "; profile failed: " + profErr.Error()
+	}
+	return res, nil
+}
+
+// profile fetches a CPU profile of node 0 (run with --pprof).
+func (r *run) profile(path string, seconds int) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.base(0), seconds))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("pprof: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+// latency: a fixed rate of Rate events/s for Duration; publish-call start to
+// receipt, per event.
+func (r *run) latency(ctx context.Context) (Result, error) {
+	pid, _, err := r.project(ctx, "latency", "/latency")
+	if err != nil {
+		return Result{}, err
+	}
+	n := int(r.opt.Duration.Seconds() * float64(r.opt.Rate))
+	interval := time.Second / time.Duration(r.opt.Rate)
+	jobs := make(chan int, n)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for g := range r.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			url := r.base(g) + "/v1/projects/" + pid + "/events"
+			for i := range jobs {
+				body := fmt.Appendf(nil, `{"type":"bench.event","data":{"i":%d,"t":%d}}`, i, time.Now().UnixNano())
+				if _, err := r.api.do("POST", url, body, nil); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	for i := range n {
+		// Open-loop: event i goes at start + i·interval whatever happened
+		// to the ones before it, so a slow response cannot hide latency.
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		return Result{}, fmt.Errorf("%d publishes failed", f)
+	}
+	end, err := r.waitReceived(ctx, int64(n), 5*time.Minute)
+	if err != nil {
+		return Result{}, err
+	}
+	el := end.Sub(start)
+	return Result{
+		Scenario: fmt.Sprintf("latency at %d/s", r.opt.Rate), Events: n, Deliveries: r.recv.got.Load(),
+		Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds(),
+		Latency: summarise(r.recv.latencies()), Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
+	}, nil
+}
+
+// fanout: every event goes to 10 endpoints.
+func (r *run) fanout(ctx context.Context) (Result, error) {
+	paths := make([]string, 10)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/fan/%d", i)
+	}
+	pid, _, err := r.project(ctx, "fanout", paths...)
+	if err != nil {
+		return Result{}, err
+	}
+	n := max(r.opt.Events/10, 1)
+	want := int64(n * len(paths))
+	cpu0 := r.cpu()
+	start := time.Now()
+	if err := r.publishAll(ctx, pid, n); err != nil {
+		return Result{}, err
+	}
+	end, err := r.waitReceived(ctx, want, 10*time.Minute)
+	if err != nil {
+		return Result{}, err
+	}
+	el := end.Sub(start)
+	cpu := r.cpu() - cpu0
+	res := Result{
+		Scenario: "fan-out (1 event → 10 endpoints)", Events: n, Deliveries: want, Seconds: el.Seconds(),
+		PerSecond: float64(want) / el.Seconds(), Baseline: r.baseline,
+		CPUPer1000: cpu.Seconds() / float64(want) * 1000,
+		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
+		Note: "per second counts deliveries (POSTs received), not events",
+	}
+	res.Ratio = res.PerSecond / r.baseline
+	return res, nil
+}
+
+// isolation: 10 endpoints, one of which never answers until hookd's
+// timeout. The nine healthy ones are compared with nine healthy endpoints
+// alone, same events.
+func (r *run) isolation(ctx context.Context) (Result, error) {
+	n := max(r.opt.Events/10, 1)
+	measure := func(name string, withDead bool) (float64, error) {
+		paths := make([]string, 9)
+		for i := range paths {
+			paths[i] = fmt.Sprintf("/%s/%d", name, i)
+		}
+		dead := "/" + name + "/dead"
+		if withDead {
+			paths = append(paths, dead)
+			r.recv.hangPath.Store(&dead)
+		}
+		pid, eps, err := r.project(ctx, name, paths...)
+		if err != nil {
+			return 0, err
+		}
+		want := int64(n * 9)
+		start := time.Now()
+		if err := r.publishAll(ctx, pid, n); err != nil {
+			return 0, err
+		}
+		end, err := r.waitReceived(ctx, want, 10*time.Minute)
+		if err != nil {
+			return 0, err
+		}
+		if withDead {
+			// Stop the dead endpoint's deliveries from holding workers in
+			// the scenarios that follow.
+			_, _ = r.api.do("DELETE", r.base(0)+"/v1/projects/"+pid+"/endpoints/"+eps[len(eps)-1], nil, nil)
+			r.recv.hangPath.Store(nil)
+		}
+		return float64(want) / end.Sub(start).Seconds(), nil
+	}
+	alone, err := measure("iso-ref", false)
+	if err != nil {
+		return Result{}, err
+	}
+	withDead, err := measure("iso", true)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{
+		Scenario: "isolation (9 healthy + 1 dead)", Events: n, Deliveries: int64(n * 9),
+		PerSecond: withDead, Baseline: alone, Ratio: withDead / alone,
+		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
+		Note: fmt.Sprintf("healthy deliveries/s with a dead endpoint vs. nine endpoints alone (%.0f/s); 'vs baseline' here is that ratio; dead endpoint holds each request %v",
+			alone, r.opt.Timeout),
+		Extra: map[string]float64{"healthy_alone_per_second": alone, "healthy_with_dead_per_second": withDead},
+	}, nil
+}
+
+type bytesReaderT struct {
+	b []byte
+	i int
+}
+
+func (r *bytesReaderT) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+func bytesReader(b []byte) io.Reader { return &bytesReaderT{b: b} }
