@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -316,6 +317,11 @@ func (c *completeTx) close() {
 }
 
 func (c *completeTx) complete(o store.Outcome) error {
+	switch o.Status {
+	case store.StatusSucceeded, store.StatusRetrying, store.StatusFailed, store.StatusCancelled:
+	default:
+		return fmt.Errorf("outcome status %q: want succeeded, retrying, failed or cancelled", o.Status)
+	}
 	var count, code int
 	var lastErr string
 	err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
@@ -356,7 +362,8 @@ func (c *completeTx) complete(o store.Outcome) error {
 	}
 	var next any
 	if o.Status == store.StatusRetrying {
-		next = micros(o.NextAttemptAt)
+		// A retry without a time would never come due again.
+		next = micros(cmp.Or(o.NextAttemptAt, o.UpdatedAt))
 	}
 	if _, err := c.update.ExecContext(c.ctx, o.Status, count, code, lastErr, next, micros(o.UpdatedAt),
 		o.DeliveryID, o.LeaseToken); err != nil {

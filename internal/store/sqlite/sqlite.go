@@ -54,6 +54,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	wq := cloneValues(common)
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous(FULL)")
+	// Readers can keep a checkpoint from resetting the WAL; cap what stays
+	// on disk once it does.
+	wq.Add("_pragma", "journal_size_limit(67108864)")
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {

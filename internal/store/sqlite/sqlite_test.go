@@ -309,3 +309,23 @@ func TestErrorsAfterClose(t *testing.T) {
 		t.Errorf("GetProject after Close: %v, want an error other than not found", err)
 	}
 }
+
+func TestCompleteRejectsUnknownStatus(t *testing.T) {
+	db := openTemp(t)
+	seed(t, db, 1)
+	cs, err := db.Claim(t.Context(), store.ClaimParams{Now: base, Limit: 1, Lease: time.Minute})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("Claim: %v, %d", err, len(cs))
+	}
+	c := cs[0].Delivery
+	for _, status := range []string{"", store.StatusPending, store.StatusDelivering, "done"} {
+		err := db.Complete(t.Context(), []store.Outcome{{DeliveryID: c.ID, LeaseToken: c.LeaseToken, Status: status, UpdatedAt: base}})
+		if err == nil {
+			t.Errorf("Complete accepted status %q", status)
+		}
+	}
+	d, err := db.GetDelivery(t.Context(), c.ProjectID, c.ID)
+	if err != nil || d.Status != store.StatusDelivering || d.LeaseToken != c.LeaseToken {
+		t.Errorf("delivery after refused outcomes: %+v, %v", d, err)
+	}
+}

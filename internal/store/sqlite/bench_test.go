@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Benchmarks of the hot paths on a real file with synchronous=FULL, so
+// each transaction pays for its fsync as in production. They print numbers
+// and assert nothing about speed.
+
+// BenchmarkPublish publishes batches of 100 events to a project with one
+// endpoint: one op is one Publish call (one transaction).
+func BenchmarkPublish(b *testing.B) {
+	for _, size := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			db := openTemp(b)
+			p := seed(b, db, 0)
+			ctx := context.Background()
+			body := []byte(`{"id":"evt_x","type":"tester.created","timestamp":"2026-11-26T12:00:00Z","data":{"name":"Ada","plan":"pro"}}`)
+			batch := make([]store.Event, size)
+			b.ResetTimer()
+			for i := range b.N {
+				at := base.Add(time.Duration(i) * time.Millisecond)
+				for j := range batch {
+					batch[j] = store.Event{ID: ids.New(ids.Event, at), ProjectID: p.ID, Type: "tester.created", Body: body, CreatedAt: at}
+				}
+				if _, err := db.Publish(ctx, batch, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkClaim claims 10 deliveries per op from a backlog of pending
+// ones; the backlog grows with b.N so that every op finds work.
+func BenchmarkClaim(b *testing.B) {
+	for _, backlog := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("backlog=%d", backlog), func(b *testing.B) {
+			db := openTemp(b)
+			seed(b, db, backlog+10*b.N)
+			ctx := context.Background()
+			now := base.Add(time.Hour)
+			b.ResetTimer()
+			for range b.N {
+				cs, err := db.Claim(ctx, store.ClaimParams{Now: now, Limit: 10, Lease: time.Hour, Owner: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != 10 {
+					b.Fatalf("claimed %d, want 10", len(cs))
+				}
+			}
+			b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkComplete records 10 successful attempts per op (one Complete
+// call), for deliveries claimed beforehand.
+func BenchmarkComplete(b *testing.B) {
+	db := openTemp(b)
+	ctx := context.Background()
+	seed(b, db, 10*b.N)
+	now := base.Add(time.Hour)
+	var claimed []store.Claimed
+	for len(claimed) < 10*b.N {
+		cs, err := db.Claim(ctx, store.ClaimParams{Now: now, Limit: 1000, Lease: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		claimed = append(claimed, cs...)
+	}
+	outcomes := make([]store.Outcome, 10)
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range outcomes {
+			c := claimed[i*10+j]
+			outcomes[j] = store.Outcome{
+				DeliveryID: c.Delivery.ID,
+				EndpointID: c.Delivery.EndpointID,
+				LeaseToken: c.Delivery.LeaseToken,
+				Attempt: store.Attempt{
+					Number:          1,
+					StartedAt:       now,
+					Duration:        42 * time.Millisecond,
+					StatusCode:      200,
+					ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
+					ResponseBody:    `{"ok":true}`,
+				},
+				Status:    store.StatusSucceeded,
+				UpdatedAt: now,
+			}
+		}
+		if err := db.Complete(ctx, outcomes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "deliveries/s")
+}
