@@ -201,11 +201,13 @@ WITH picked AS (
 SELECT upd.id, upd.project_id, upd.event_id, upd.endpoint_id, upd.event_type, upd.status, upd.attempt_count,
 	upd.next_attempt_at, upd.last_status_code, upd.last_error, upd.created_at, upd.updated_at,
 	upd.lease_expires_at, upd.lease_token,
-	e.body, coalesce(ep.url, ''), ep.id IS NULL OR NOT ep.enabled
+	-- Scalar subqueries, not joins: each claimed row probes an index,
+	-- where a join may make the planner hash the whole events table.
+	(SELECT body FROM events WHERE id = upd.event_id),
+	coalesce((SELECT url FROM endpoints WHERE id = upd.endpoint_id), ''),
+	coalesce((SELECT NOT enabled FROM endpoints WHERE id = upd.endpoint_id), true)
 FROM upd
 JOIN picked ON picked.id = upd.id
-JOIN events e ON e.id = upd.event_id
-LEFT JOIN endpoints ep ON ep.id = upd.endpoint_id
 ORDER BY picked.due_at, upd.id`
 
 // Claim takes up to p.Limit due deliveries and leases them to the caller.

@@ -1,0 +1,89 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/postgres"
+)
+
+// The benchmarks run on the test server (fsync off), so their numbers
+// compare versions of this driver rather than predict production.
+
+const benchBatch = 100
+
+// backlog publishes n events fanning out to one endpoint each, due at base.
+func backlog(b *testing.B, db *postgres.DB, projectID string, n int) {
+	b.Helper()
+	for n > 0 {
+		k := min(n, 500)
+		publish(b, db, events(projectID, k, base))
+		n -= k
+	}
+}
+
+func BenchmarkPublish(b *testing.B) {
+	db := open(b)
+	p, _ := setup(b, db, 3)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := db.Publish(ctx, events(p.ID, benchBatch, base), time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkClaim(b *testing.B) {
+	db := open(b)
+	p, _ := setup(b, db, 1)
+	backlog(b, db, p.ID, b.N*benchBatch)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs, err := db.Claim(ctx, store.ClaimParams{Now: base, Limit: benchBatch, Lease: time.Hour, Owner: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cs) != benchBatch {
+			b.Fatalf("claimed %d, want %d", len(cs), benchBatch)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+func BenchmarkComplete(b *testing.B) {
+	db := open(b)
+	p, _ := setup(b, db, 1)
+	backlog(b, db, p.ID, b.N*benchBatch)
+	ctx := context.Background()
+	var claimed []store.Claimed
+	for len(claimed) < b.N*benchBatch {
+		cs, err := db.Claim(ctx, store.ClaimParams{Now: base, Limit: 1000, Lease: time.Hour, Owner: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		claimed = append(claimed, cs...)
+	}
+	done := base.Add(time.Second)
+	outcomes := make([]store.Outcome, len(claimed))
+	for i, c := range claimed {
+		outcomes[i] = store.Outcome{
+			DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
+			Attempt: store.Attempt{DeliveryID: c.Delivery.ID, Number: 1, StartedAt: base, Duration: 40 * time.Millisecond,
+				StatusCode: 200, ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
+				ResponseBody: `{"ok":true}`},
+			Status: store.StatusSucceeded, UpdatedAt: done,
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := db.Complete(ctx, outcomes[i*benchBatch:(i+1)*benchBatch]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "deliveries/s")
+}
