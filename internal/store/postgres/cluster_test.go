@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/store"
@@ -122,6 +124,57 @@ func TestClaimAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestIdempotencyAcrossNodes: publishers on two nodes racing with one
+// idempotency key make one event; every other publish gets that event back.
+func TestIdempotencyAcrossNodes(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	nodes := []*postgres.DB{openURL(t, url), openURL(t, url)}
+	p, _ := setup(t, nodes[0], 2)
+	const publishers = 12
+	results := make([]store.PublishResult, publishers)
+	errs := make([]error, publishers)
+	var wg sync.WaitGroup
+	for i := range publishers {
+		wg.Go(func() {
+			ev := events(p.ID, 1, base.Add(time.Duration(i)*time.Millisecond))[0]
+			ev.IdempotencyKey = "order-42"
+			// Each batch also carries an event without a key, which must be
+			// stored whatever happens to the keyed one.
+			batch := append([]store.Event{ev}, events(p.ID, 1, base)...)
+			res, err := nodes[i%2].Publish(context.Background(), batch, base.Add(-time.Hour))
+			if err == nil {
+				results[i] = res[0]
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("publisher %d: %v", i, err)
+		}
+		if !results[i].Existing {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d publishers created the event, want 1", created)
+	}
+	for i, r := range results {
+		if r.Event.ID != results[0].Event.ID || len(r.Deliveries) != 2 {
+			t.Errorf("publisher %d got event %s with %d deliveries; publisher 0 got %s", i, r.Event.ID, len(r.Deliveries), results[0].Event.ID)
+		}
+	}
+	evs, err := nodes[1].ListEvents(context.Background(), p.ID, store.EventFilter{}, store.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != publishers+1 {
+		t.Errorf("%d events stored, want %d (one keyed, %d without key)", len(evs), publishers+1, publishers)
+	}
+}
+
 // recv waits for a value on ch; ok=false when ch was closed.
 func recv(t *testing.T, ch <-chan struct{}, what string) bool {
 	t.Helper()
@@ -180,8 +233,15 @@ func TestListenWakesOtherNodes(t *testing.T) {
 	}
 }
 
+// TestListenEndsWithClose: closing the DB ends its listeners, leaving no
+// goroutine behind.
 func TestListenEndsWithClose(t *testing.T) {
-	db := openURL(t, pgtest.NewDatabase(t))
+	url := pgtest.NewDatabase(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	db := openURL(t, url)
+	if _, err := db.TryLeader(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	wake := db.Listen(context.Background())
 	recv(t, wake, "once listening")
 	db.Close()
