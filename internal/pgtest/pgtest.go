@@ -1,6 +1,6 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, from the
-// system's own binaries (initdb and postgres, found in PATH or under
-// /usr/lib/postgresql/*/bin). A server lives in a temporary directory,
+// system's own binaries (initdb and postgres of PostgreSQL 13 or newer,
+// found in PATH or under /usr/lib/postgresql/*/bin). A server lives in a temporary directory,
 // listens on a free loopback port, trusts every local connection and runs
 // with fsync off: it is for tests only.
 //
@@ -122,14 +122,20 @@ func (s *Server) URL(dbname string) string {
 }
 
 // CreateDatabase creates an empty database and returns its URL. name must
-// be a plain identifier (letters, digits, underscore).
+// be a plain identifier (lower-case letters, digits, underscore).
 func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
 	if !plainIdent(name) {
 		return "", fmt.Errorf("pgtest: database name %q is not a plain identifier", name)
 	}
 	// FILE_COPY copies template1's files instead of WAL-logging every
 	// block; with fsync off it is the faster way to make a small database.
-	if err := s.exec(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY"); err != nil {
+	// Servers before PostgreSQL 15 know only that way and not the option.
+	err := s.exec(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42601" { // syntax_error
+		err = s.exec(ctx, "CREATE DATABASE "+name)
+	}
+	if err != nil {
 		return "", err
 	}
 	return s.URL(name), nil
