@@ -1,8 +1,8 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, from the
 // system's own binaries (initdb and postgres of PostgreSQL 13 or newer,
-// found in PATH or under /usr/lib/postgresql/*/bin). A server lives in a temporary directory,
-// listens on a free loopback port, trusts every local connection and runs
-// with fsync off: it is for tests only.
+// found in PATH or under /usr/lib/postgresql/*/bin). A server lives in a
+// temporary directory, listens on a free loopback port, trusts every local
+// connection and runs with fsync off: it is for tests only.
 //
 // PostgreSQL refuses to run as root. When the test binary runs as root,
 // pgtest runs initdb and postgres as an unprivileged user instead ("postgres"
