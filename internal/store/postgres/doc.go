@@ -8,9 +8,10 @@
 // maintenance with a session-level advisory lock. The schema migrates
 // itself on Open under an advisory lock, so nodes may start together.
 //
-// Errors are translated at this boundary: no row is store.ErrNotFound, a
-// unique (or foreign key) violation is store.ErrConflict (ErrNotFound),
-// and a lost or refused connection wraps store.ErrUnavailable. After a
+// Errors are translated at this boundary: no row, or a missing parent row
+// (foreign key violation), is store.ErrNotFound; a unique violation is
+// store.ErrConflict; a lost or refused connection wraps
+// store.ErrUnavailable. After a
 // connection error the pool drops all its connections, since a server
 // restart leaves every one of them dead; read-only calls are retried once
 // on a fresh connection.
