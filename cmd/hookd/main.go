@@ -128,6 +128,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer a.Close()
+	// Printed whatever the log level: scripts and tests wait for this line
+	// to learn the address (with --addr 127.0.0.1:0).
+	fmt.Fprintf(stderr, "hookd serving addr=%s db=%s version=%s\n", a.Addr(), a.DB(), app.Version)
 	// A second signal while draining exits at once.
 	go func() {
 		<-ctx.Done()

@@ -429,8 +429,10 @@ func (e *Engine) complete() {
 }
 
 // commit writes a batch of outcomes, retrying while the database is away:
-// the attempts happened and the log must say so. If it never comes back
-// the leases expire and the deliveries are sent again (at-least-once).
+// the attempts happened and the log must say so. If it never comes back the
+// leases expire and the deliveries are sent again (at-least-once). Other
+// errors are not worth many retries: the batch is logged and left to the
+// leases too.
 func (e *Engine) commit(batch []store.Outcome) {
 	backoff := 50 * time.Millisecond
 	for try := 1; ; try++ {
@@ -438,7 +440,11 @@ func (e *Engine) commit(batch []store.Outcome) {
 		if err == nil {
 			return
 		}
-		if try >= 20 {
+		limit := 3
+		if errors.Is(err, store.ErrUnavailable) {
+			limit = 20
+		}
+		if try >= limit {
 			e.cfg.Logger.Error("recording outcomes failed; their deliveries will be retried after the lease", "err", err, "outcomes", len(batch))
 			return
 		}

@@ -188,7 +188,9 @@ type Outcome struct {
 	// Attempt is inserted when Attempt.Number > 0; a delivery cancelled
 	// without sending (endpoint gone) has no attempt.
 	Attempt Attempt
-	// Status after this attempt: succeeded, retrying, failed or cancelled.
+	// Status after this attempt: succeeded, retrying, failed or cancelled;
+	// or pending with no attempt, when a claimant gives back a claim it did
+	// not use (due again at NextAttemptAt).
 	Status        string
 	NextAttemptAt time.Time // when Status is retrying
 	UpdatedAt     time.Time

@@ -291,7 +291,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(a.Error)
 		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
 		headers[i], headersNull[i] = headersJSON(a.ResponseHeaders)
-		if o.Status == store.StatusRetrying && !o.NextAttemptAt.IsZero() {
+		if (o.Status == store.StatusRetrying || o.Status == store.StatusPending) && !o.NextAttemptAt.IsZero() {
 			t := ts(o.NextAttemptAt)
 			next[i] = &t
 		}

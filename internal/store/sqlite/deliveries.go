@@ -319,8 +319,10 @@ func (c *completeTx) close() {
 func (c *completeTx) complete(o store.Outcome) error {
 	switch o.Status {
 	case store.StatusSucceeded, store.StatusRetrying, store.StatusFailed, store.StatusCancelled:
+	case store.StatusPending:
+		// A give-back: the claimant returns a claim it did not use.
 	default:
-		return fmt.Errorf("outcome status %q: want succeeded, retrying, failed or cancelled", o.Status)
+		return fmt.Errorf("outcome status %q: want succeeded, retrying, failed, cancelled or pending", o.Status)
 	}
 	var count, code int
 	var lastErr string
@@ -361,7 +363,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 		lastErr = o.Attempt.Error
 	}
 	var next any
-	if o.Status == store.StatusRetrying {
+	if o.Status == store.StatusRetrying || o.Status == store.StatusPending {
 		// A retry without a time would never come due again.
 		next = micros(cmp.Or(o.NextAttemptAt, o.UpdatedAt))
 	}

@@ -318,7 +318,7 @@ func TestCompleteRejectsUnknownStatus(t *testing.T) {
 		t.Fatalf("Claim: %v, %d", err, len(cs))
 	}
 	c := cs[0].Delivery
-	for _, status := range []string{"", store.StatusPending, store.StatusDelivering, "done"} {
+	for _, status := range []string{"", store.StatusDelivering, "done"} {
 		err := db.Complete(t.Context(), []store.Outcome{{DeliveryID: c.ID, LeaseToken: c.LeaseToken, Status: status, UpdatedAt: base}})
 		if err == nil {
 			t.Errorf("Complete accepted status %q", status)

@@ -17,6 +17,33 @@ var claimCases = []testCase{
 	{"ClaimSkipEndpoints", testClaimSkipEndpoints},
 	{"ClaimLeaseExpiry", testClaimLeaseExpiry},
 	{"ClaimConcurrent", testClaimConcurrent},
+	{"ClaimGiveBack", testClaimGiveBack},
+}
+
+// testClaimGiveBack: a claimant that cannot use a claim hands it back with a
+// pending outcome and no attempt; the delivery is due again at once and its
+// attempt count is unchanged.
+func testClaimGiveBack(t *testing.T, f *fixture) {
+	p := f.project()
+	f.endpoint(p.ID)
+	id := f.one(event(p.ID, "t.a", Base))
+	c := f.claimOnly(Base, id)
+	f.complete(store.Outcome{DeliveryID: id, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
+		Status: store.StatusPending, NextAttemptAt: Base.Add(time.Second), UpdatedAt: Base.Add(time.Second)})
+	d, err := f.s.GetDelivery(f.ctx, p.ID, id)
+	f.must(err, "GetDelivery")
+	if d.Status != store.StatusPending || d.AttemptCount != 0 || !d.NextAttemptAt.Equal(Base.Add(time.Second)) {
+		t.Fatalf("after give-back: status %s, attempts %d, next %v", d.Status, d.AttemptCount, d.NextAttemptAt)
+	}
+	atts, err := f.s.ListAttempts(f.ctx, p.ID, id)
+	f.must(err, "ListAttempts")
+	if len(atts) != 0 {
+		t.Fatalf("give-back recorded %d attempts", len(atts))
+	}
+	again := f.claimOnly(Base.Add(time.Second), id)
+	if again.Delivery.LeaseToken == c.Delivery.LeaseToken {
+		t.Fatal("re-claim kept the old lease token")
+	}
 }
 
 func testClaimDue(t *testing.T, f *fixture) {
