@@ -264,6 +264,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 // Addr is the address the API listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
+// DB is the database setting with any password hidden, for logs.
+func (a *App) DB() string { return redactDB(a.cfg.DB) }
+
 // Store is the app's store (for tests and the bench harness).
 func (a *App) Store() store.Store { return a.store }
 
@@ -286,7 +289,6 @@ func (a *App) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
-	a.log.Info("hookd serving", "addr", a.Addr(), "db", redactDB(a.cfg.DB), "version", Version)
 
 	var err error
 	select {
