@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -327,7 +328,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 	var count, code int
 	var lastErr string
 	err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		// Removed by retention after its claim could no longer matter;
 		// there is nothing to record against.
 		return nil

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishRes
 	var eventID string
 	var created int64
 	err := p.findKey.QueryRowContext(p.ctx, ev.ProjectID, ev.IdempotencyKey).Scan(&eventID, &created)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.PublishResult{}, false, nil
 	}
 	if err != nil {
@@ -139,7 +140,11 @@ func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishRes
 
 func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	created := micros(ev.CreatedAt)
-	if _, err := p.addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, ev.Body, nullString(ev.IdempotencyKey), created); err != nil {
+	body := ev.Body
+	if body == nil {
+		body = []byte{} // a nil slice would be bound as NULL
+	}
+	if _, err := p.addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created); err != nil {
 		return store.PublishResult{}, err
 	}
 	if ev.IdempotencyKey != "" {

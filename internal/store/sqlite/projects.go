@@ -143,6 +143,31 @@ func (db *DB) CountAdminKeys(ctx context.Context) (int, error) {
 	return n, translate(err)
 }
 
+// ListAPIKeys lists the keys of projectID ("" for admin keys), revoked ones
+// included, by id ascending after page.After.
+func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, project_id, hash, prefix, created_at, revoked_at
+		FROM api_keys WHERE project_id IS ? AND id > ? ORDER BY id LIMIT ?`,
+		nullString(projectID), page.After, limit(page))
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.APIKey
+	for rows.Next() {
+		var k store.APIKey
+		var project sql.NullString
+		var created, revoked sql.NullInt64
+		if err := rows.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked); err != nil {
+			return nil, translate(err)
+		}
+		k.ProjectID = project.String
+		k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
+		out = append(out, k)
+	}
+	return out, translate(rows.Err())
+}
+
 // mustAffect turns "no row matched" into store.ErrNotFound.
 func mustAffect(res sql.Result) error {
 	n, err := res.RowsAffected()
