@@ -20,6 +20,7 @@ var projectCases = []testCase{
 	{"Secrets", testSecrets},
 	{"RotateSecret", testRotateSecret},
 	{"APIKeys", testAPIKeys},
+	{"ListAPIKeys", testListAPIKeys},
 }
 
 func testPing(t *testing.T, f *fixture) {
@@ -241,4 +242,54 @@ func testAPIKeys(t *testing.T, f *fixture) {
 	if n != 2 {
 		t.Errorf("CountAdminKeys = %d, want 2", n)
 	}
+}
+
+func testListAPIKeys(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	// Keys of p, of q and admin keys, interleaved in time and created out
+	// of order: the list is by id, scoped to one owner.
+	byOwner := map[string][]store.APIKey{}
+	var all []store.APIKey
+	for i := range 9 {
+		owner := []string{p.ID, q.ID, ""}[i%3]
+		at := Base.Add(time.Duration(i) * time.Minute)
+		h := sha256.Sum256(fmt.Appendf(nil, "hk_list_%d", i))
+		k := store.APIKey{ID: ids.New(ids.APIKey, at), ProjectID: owner, Hash: h[:], Prefix: fmt.Sprintf("hk_%d", i), CreatedAt: at}
+		byOwner[owner] = append(byOwner[owner], k)
+		all = append(all, k)
+	}
+	for _, i := range rand.New(rand.NewPCG(3, 4)).Perm(len(all)) {
+		f.must(f.s.CreateAPIKey(f.ctx, all[i]), "CreateAPIKey")
+	}
+	// Revoked keys are listed too, with their revocation time.
+	revokedAt := Base.Add(time.Hour)
+	f.must(f.s.RevokeAPIKey(f.ctx, p.ID, byOwner[p.ID][1].ID, revokedAt), "RevokeAPIKey")
+	byOwner[p.ID][1].RevokedAt = revokedAt
+
+	list := func(projectID string, page store.Page) []store.APIKey {
+		t.Helper()
+		ks, err := f.s.ListAPIKeys(f.ctx, projectID, page)
+		f.must(err, "ListAPIKeys")
+		return ks
+	}
+	for _, owner := range []string{p.ID, q.ID, ""} {
+		equal(t, fmt.Sprintf("keys of %q", owner), list(owner, store.Page{Limit: 100}), byOwner[owner])
+	}
+
+	var paged []store.APIKey
+	after := ""
+	for range 10 {
+		page := list(p.ID, store.Page{After: after, Limit: 2})
+		if len(page) > 2 {
+			t.Fatalf("page of %d keys, limit 2", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after = page[len(page)-1].ID
+	}
+	equal(t, "pages", paged, byOwner[p.ID])
+
+	equal(t, "unknown project", list(ids.New(ids.Project, Base), store.Page{Limit: 100}), []store.APIKey(nil))
 }

@@ -19,6 +19,11 @@
 //     free number and never makes Complete fail.
 //   - Cancelling (UpdateEndpoint, DeleteEndpoint) stamps UpdatedAt with the
 //     time given (Endpoint.UpdatedAt, now).
+//   - Publish is all or nothing: a duplicate event id fails the whole batch
+//     with ErrConflict and stores none of it. An idempotency key matches an
+//     original created strictly after the cutoff; the order of
+//     PublishResult.Deliveries is unspecified.
+//   - RetryDelivery keeps AttemptCount, LastStatusCode and LastError.
 //
 // Every test uses fixed times around Base and never reads the wall clock.
 package storetest
