@@ -21,7 +21,6 @@ const (
 	codeRateLimited      = "rate_limited"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal"
-	codeUnimplemented    = "unimplemented"
 )
 
 var statusOf = map[string]int{
@@ -36,7 +35,6 @@ var statusOf = map[string]int{
 	codeRateLimited:      http.StatusTooManyRequests,
 	codeUnavailable:      http.StatusServiceUnavailable,
 	codeInternal:         http.StatusInternalServerError,
-	codeUnimplemented:    http.StatusNotImplemented,
 }
 
 // apiError is an error whose message is safe to return to the caller.

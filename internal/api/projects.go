@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -141,22 +140,12 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, c call) er
 	return nil
 }
 
-// apiKeyLister is the store method listing a project's keys. It is not in
-// store.Store yet, so it is asked for by type assertion.
-type apiKeyLister interface {
-	ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error)
-}
-
 func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request, c call) error {
-	lister, ok := s.store.(apiKeyLister)
-	if !ok {
-		return &apiError{Code: codeUnimplemented, Message: "listing API keys is not supported by this database driver"}
-	}
 	page, limit, err := pageQuery(r.URL.Query(), ids.APIKey)
 	if err != nil {
 		return err
 	}
-	rows, err := lister.ListAPIKeys(r.Context(), c.projectID, page)
+	rows, err := s.store.ListAPIKeys(r.Context(), c.projectID, page)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,9 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error
 	// CountAdminKeys tells whether an admin key was ever created.
 	CountAdminKeys(ctx context.Context) (int, error)
+	// ListAPIKeys lists the keys of projectID ("" for admin keys), revoked
+	// ones included, ordered by id ascending after page.After.
+	ListAPIKeys(ctx context.Context, projectID string, page Page) ([]APIKey, error)
 
 	// Endpoints.
 	CreateEndpoint(ctx context.Context, e Endpoint) error

@@ -104,6 +104,40 @@ func (db *DB) ActiveSecrets(ctx context.Context, projectID string, now time.Time
 	return out, err
 }
 
+// ListAPIKeys lists the keys of projectID ("" for admin keys), revoked ones
+// included, by id after page.After.
+func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error) {
+	var w where
+	if projectID == "" {
+		w.conds = append(w.conds, "project_id IS NULL")
+	} else {
+		w.add("project_id = ?", projectID)
+	}
+	if page.After != "" {
+		w.add("id > ?", page.After)
+	}
+	sql := `SELECT id, project_id, hash, prefix, created_at, revoked_at FROM api_keys` + w.String() +
+		` ORDER BY id LIMIT ` + w.arg(pageLimit(page))
+	var out []store.APIKey
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, sql, w.args...)
+		var err error
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.APIKey, error) {
+			var k store.APIKey
+			var project *string
+			var created, revoked *time.Time
+			err := row.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked)
+			if project != nil {
+				k.ProjectID = *project
+			}
+			k.CreatedAt, k.RevokedAt = fromTZ(created), fromTZ(revoked)
+			return k, err
+		})
+		return err
+	})
+	return out, err
+}
+
 // nullIfEmpty stores "" as NULL (admin keys have no project).
 func nullIfEmpty(s string) any {
 	if s == "" {
