@@ -1,0 +1,212 @@
+package maintenance_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/maintenance"
+	"github.com/hookd/hookd/internal/store"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// seeded is a SQLite store holding events on both sides of a 30-day
+// retention cutoff (seen from base), in every delivery status.
+type seeded struct {
+	f *fixture
+	s *counting
+	// gone: old events whose deliveries are finished; kept: the rest.
+	gone, kept []string
+}
+
+func seed(t *testing.T) *seeded {
+	t.Helper()
+	s := &counting{Store: openSQLite(t)}
+	f := newFixture(t, s)
+	old := base.Add(-40 * day)
+	sd := &seeded{f: f, s: s}
+	for i, status := range []string{
+		store.StatusSucceeded, store.StatusSucceeded, store.StatusSucceeded,
+		store.StatusFailed, store.StatusCancelled,
+	} {
+		sd.gone = append(sd.gone, f.event(old.Add(time.Duration(i)*time.Minute), status))
+	}
+	// Recent and finished: kept for its age alone.
+	sd.kept = append(sd.kept, f.event(base.Add(-29*day), store.StatusSucceeded))
+	// Old but unfinished: kept until the deliveries finish.
+	for i, status := range []string{store.StatusRetrying, store.StatusDelivering, store.StatusPending} {
+		sd.kept = append(sd.kept, f.event(old.Add(time.Hour+time.Duration(i)*time.Minute), status))
+	}
+	return sd
+}
+
+func (sd *seeded) check(t *testing.T, wantGone bool) {
+	t.Helper()
+	for _, id := range sd.gone {
+		if got := !sd.f.exists(id); got != wantGone {
+			t.Errorf("old finished event %s removed = %v, want %v", id, got, wantGone)
+		}
+	}
+	for _, id := range sd.kept {
+		if !sd.f.exists(id) {
+			t.Errorf("event %s (recent or unfinished) was removed", id)
+		}
+	}
+}
+
+func TestRunOnce(t *testing.T) {
+	t.Parallel()
+	errDown := errors.New("database away")
+	for _, tc := range []struct {
+		name      string
+		leader    func(context.Context) (bool, error)
+		retention time.Duration
+		batch     int
+		want      maintenance.Round
+		wantErr   error
+		deletes   int32 // DeleteBefore calls
+	}{
+		{
+			name: "leader removes old finished events in batches",
+			// 5 to remove, 2 per batch: 2, 2, 1.
+			batch: 2, want: maintenance.Round{Leading: true, Deleted: 5}, deletes: 3,
+		},
+		{
+			name: "batch limit reached exactly takes one empty batch more",
+			// 5 to remove, 5 per batch: 5, 0.
+			batch: 5, want: maintenance.Round{Leading: true, Deleted: 5}, deletes: 2,
+		},
+		{
+			name:   "follower does nothing",
+			leader: func(context.Context) (bool, error) { return false, nil },
+			want:   maintenance.Round{},
+		},
+		{
+			name:    "unknown leadership does nothing",
+			leader:  func(context.Context) (bool, error) { return true, errDown },
+			want:    maintenance.Round{},
+			wantErr: errDown,
+		},
+		{
+			name:      "negative retention keeps everything",
+			retention: -1,
+			want:      maintenance.Round{Leading: true},
+		},
+		{
+			name:      "nothing older than a longer retention",
+			retention: 60 * day,
+			want:      maintenance.Round{Leading: true}, deletes: 1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sd := seed(t)
+			r, err := maintenance.New(maintenance.Config{
+				Store:      sd.s,
+				Leader:     tc.leader,
+				Clock:      clock.NewFake(base),
+				Retention:  tc.retention,
+				BatchLimit: tc.batch,
+				Logger:     quiet,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.RunOnce(context.Background())
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("RunOnce error = %v, want %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("RunOnce = %+v, want %+v", got, tc.want)
+			}
+			if n := sd.s.deletes.Load(); n != tc.deletes {
+				t.Errorf("DeleteBefore called %d times, want %d", n, tc.deletes)
+			}
+			sd.check(t, tc.want.Deleted > 0)
+		})
+	}
+}
+
+// TestDefaults: with no Retention set, 30 days apply.
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	sd := seed(t)
+	r, err := maintenance.New(maintenance.Config{Store: sd.s, Clock: clock.NewFake(base), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.RunOnce(context.Background())
+	if err != nil || got != (maintenance.Round{Leading: true, Deleted: 5}) {
+		t.Fatalf("RunOnce = %+v, %v; want 5 removed", got, err)
+	}
+	sd.check(t, true)
+	if _, err := maintenance.New(maintenance.Config{}); err == nil {
+		t.Error("New without a Store succeeded")
+	}
+}
+
+// TestRun drives the loop with a fake clock and a wait the test controls:
+// a round at once, the next one after Interval, and an event that ages past
+// the retention in between goes in the second round.
+func TestRun(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
+	sd := seed(t)
+	clk := clock.NewFake(base)
+	rounds := make(chan struct{})
+	waits := make(chan time.Duration, 1)
+	tick := make(chan time.Time)
+	r, err := maintenance.New(maintenance.Config{
+		Store: sd.s,
+		Leader: func(ctx context.Context) (bool, error) {
+			rounds <- struct{}{}
+			return true, nil
+		},
+		Clock:    clk,
+		Interval: 5 * time.Minute,
+		Logger:   quiet,
+		After: func(d time.Duration) <-chan time.Time {
+			waits <- d
+			return tick
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	<-rounds
+	if d := <-waits; d != 5*time.Minute {
+		t.Errorf("waits %v between rounds, want the Interval 5m", d)
+	}
+	sd.check(t, true)
+
+	// The recent event (29 days old) passes 30 days.
+	clk.Advance(2 * day)
+	tick <- clk.Now()
+	<-rounds
+	<-waits // the second round has finished
+	for _, id := range sd.kept[:1] {
+		if sd.f.exists(id) {
+			t.Errorf("event %s, now 31 days old and finished, was kept", id)
+		}
+	}
+	for _, id := range sd.kept[1:] {
+		if !sd.f.exists(id) {
+			t.Errorf("unfinished event %s was removed", id)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil after cancel", err)
+	}
+}
