@@ -84,6 +84,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.Workers, "workers", 64, "concurrent webhook requests on this node")
 	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", 16, "concurrent webhook requests to one endpoint")
 	fs.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery stays with this node before another may take it (default the larger of 2m and 4×timeout)")
+	fs.DurationVar(&cfg.Retention, "retention", 720*time.Hour, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 256<<10, "largest API request body")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -93,6 +94,9 @@ func serve(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookd serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = -1 // app.Config's zero is the default, not "never"
 	}
 	if schedule != "" {
 		d, err := retry.ParseSchedule(schedule)

@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/retry"
@@ -77,6 +78,10 @@ type Config struct {
 	PollInterval time.Duration
 	// Lease of a claimed delivery; default the larger of 2m and 4×Timeout.
 	Lease time.Duration
+	// Retention: events older than this are removed once all their
+	// deliveries are finished (on one elected node per cluster); default
+	// 30 days, negative keeps events forever.
+	Retention time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof  bool
@@ -91,6 +96,7 @@ type App struct {
 	store     store.Store
 	batcher   *publish.Batcher
 	engine    *delivery.Engine
+	maint     *maintenance.Runner
 	client    *outbound.Client
 	keys      *delivery.Keys
 	listener  net.Listener
@@ -211,6 +217,21 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	var leader func(context.Context) (bool, error) // nil: SQLite, always leads
+	if a.pg != nil {
+		leader = a.pg.TryLeader
+	}
+	a.maint, err = maintenance.New(maintenance.Config{
+		Store:     a.store,
+		Leader:    leader,
+		Clock:     cfg.Clock,
+		Retention: cfg.Retention,
+		Logger:    cfg.Logger,
+		Metrics:   maintenance.NewMetrics(reg),
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.batcher = publish.New(publish.Config{
 		Store:      a.store,
 		Clock:      cfg.Clock,
@@ -278,6 +299,8 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- a.engine.Run(engineCtx) }()
+	maintDone := make(chan error, 1)
+	go func() { maintDone <- a.maint.Run(engineCtx) }()
 
 	if a.pg != nil {
 		go func() {
@@ -304,6 +327,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.batcher.Close()
 	stopEngine()
 	<-engineDone
+	<-maintDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
