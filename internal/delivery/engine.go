@@ -184,10 +184,14 @@ func (e *Engine) Run(ctx context.Context) error {
 // is nothing due.
 func (e *Engine) dispatch(ctx context.Context) {
 	backoff := time.Duration(0)
+	// Each claim is a write transaction; claiming one or two deliveries at
+	// a time as single workers free up would spend the database on claims.
+	// So while work is running, wait until a quarter of the workers are free.
+	minClaim := max(1, min(e.cfg.Workers, e.cfg.ClaimBatch)/4)
 	for ctx.Err() == nil {
 		free, skip := e.capacity()
-		if free <= 0 {
-			// Every worker busy: wait for one to finish.
+		if free <= 0 || (free < minClaim && free < e.cfg.Workers) {
+			// Wait for workers to finish (each finish wakes us).
 			if !e.sleep(ctx, e.cfg.PollInterval) {
 				return
 			}
@@ -221,8 +225,16 @@ func (e *Engine) dispatch(ctx context.Context) {
 			continue
 		}
 		// Nothing due: sleep until the next retry is due, a wake-up, or
-		// the poll interval, whichever is first.
+		// the poll interval, whichever is first. When endpoints were
+		// skipped, what is due may all be theirs: only a finished request
+		// (which wakes us) can change that, so don't poll for it.
 		wait := e.cfg.PollInterval
+		if len(skip) > 0 {
+			if !e.sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
 		if t, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
 			if d := t.Sub(e.cfg.Clock.Now()); d < wait {
 				wait = max(d, time.Millisecond)
