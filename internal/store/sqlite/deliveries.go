@@ -169,40 +169,62 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 	return d, nil
 }
 
-// claimQuery selects due deliveries with what a worker needs to send them;
-// its arguments are now, the skip endpoint ids and the limit. CROSS JOIN
-// makes deliveries the outer loop, so the scan walks the due index in order
-// and stops at the limit.
-func claimQuery(skip int) string {
-	q := `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
+// claimScanQuery lists the oldest due deliveries from the covering due
+// index; its arguments are now and how many to scan.
+const claimScanQuery = `SELECT id, endpoint_id FROM deliveries
+	WHERE ` + unfinished + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+
+// claimByEndpointQuery lists one endpoint's oldest due deliveries; its
+// arguments are the endpoint, now and a limit.
+const claimByEndpointQuery = `SELECT id FROM deliveries
+	WHERE endpoint_id = ? AND ` + unfinished + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+
+// claimRowsQuery loads what a worker needs for n chosen deliveries.
+func claimRowsQuery(n int) string {
+	return `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
 		FROM deliveries d
-		CROSS JOIN events ev ON ev.id = d.event_id
+		JOIN events ev ON ev.id = d.event_id
 		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
-		WHERE d.` + unfinished + ` AND d.next_attempt_at <= ?`
-	if skip > 0 {
-		q += ` AND d.endpoint_id NOT IN (?` + strings.Repeat(`, ?`, skip-1) + `)`
-	}
-	return q + ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
+		WHERE d.id IN (?` + strings.Repeat(`, ?`, n-1) + `)
+		ORDER BY d.next_attempt_at, d.id`
 }
+
+// claimScanExtra is how many due deliveries of skipped endpoints one claim
+// may step over before it looks endpoint by endpoint instead.
+const claimScanExtra = 512
 
 // Claim leases up to p.Limit due deliveries, oldest due first. SQLite has
 // no SKIP LOCKED; none is needed, because the select and the updates run in
 // one write transaction and writes are serialized.
+//
+// Skipped endpoints (at their concurrency limit) may own most of what is
+// due — a slow endpoint with a large backlog does — and stepping over all
+// of it on every claim would cost time in proportion to that backlog. So
+// the scan of the due index is bounded; when it ends among skipped
+// endpoints' deliveries, the rest of the claim goes endpoint by endpoint
+// through the per-endpoint index, starting after the endpoint where the
+// previous such claim stopped, so every endpoint gets its turn.
 func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
 	now := p.Now.UnixMicro()
 	leaseExpiry := p.Now.Add(p.Lease)
+	skip := make(map[string]bool, len(p.SkipEndpoints))
+	for _, id := range p.SkipEndpoints {
+		skip[id] = true
+	}
 	var out []store.Claimed
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		args := []any{now}
-		for _, id := range p.SkipEndpoints {
-			args = append(args, id)
+		chosen, err := db.chooseDue(ctx, tx, now, p.Limit, skip)
+		if err != nil || len(chosen) == 0 {
+			return err
 		}
-		args = append(args, p.Limit)
-		q := claimQuery(len(p.SkipEndpoints))
-		rows, err := tx.QueryContext(ctx, q, args...)
+		args := make([]any, len(chosen))
+		for i, id := range chosen {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, claimRowsQuery(len(chosen)), args...)
 		if err != nil {
 			return err
 		}
@@ -225,9 +247,6 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		}
 		if err := rows.Err(); err != nil {
 			return err
-		}
-		if len(out) == 0 {
-			return nil
 		}
 		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries
 			SET status = 'delivering', next_attempt_at = ?, lease_expires_at = ?, lease_token = ?, lease_owner = ?, updated_at = ?
@@ -253,6 +272,133 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// chooseDue picks the ids of up to limit due deliveries of endpoints not in
+// skip.
+func (db *DB) chooseDue(ctx context.Context, tx *sql.Tx, now int64, limit int, skip map[string]bool) ([]string, error) {
+	scan := limit + min(claimScanExtra, len(skip)*claimScanExtra)
+	rows, err := tx.QueryContext(ctx, claimScanQuery, now, scan)
+	if err != nil {
+		return nil, err
+	}
+	var chosen []string
+	seen := 0
+	for rows.Next() {
+		var id, ep string
+		if err := rows.Scan(&id, &ep); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		seen++
+		if !skip[ep] && len(chosen) < limit {
+			chosen = append(chosen, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(chosen) == limit || seen < scan {
+		// Enough, or the scan saw every due delivery.
+		return chosen, nil
+	}
+	return db.chooseByEndpoint(ctx, tx, now, limit, skip, chosen)
+}
+
+// chooseByEndpoint tops chosen up to limit endpoint by endpoint, in id
+// order starting after the endpoint the previous call stopped at.
+func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit int, skip map[string]bool, chosen []string) ([]string, error) {
+	have := make(map[string]bool, len(chosen))
+	for _, id := range chosen {
+		have[id] = true
+	}
+	db.claimMu.Lock()
+	after := db.claimCursor
+	db.claimMu.Unlock()
+	byEndpoint, err := tx.PrepareContext(ctx, claimByEndpointQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer byEndpoint.Close()
+	// Two passes: from the cursor to the end, then from the start.
+	for pass := 0; pass < 2 && len(chosen) < limit; pass++ {
+		from := after
+		if pass == 1 {
+			from = ""
+		}
+		eps, err := distinctDueEndpoints(ctx, tx, from)
+		if err != nil {
+			return nil, err
+		}
+		for _, ep := range eps {
+			if len(chosen) >= limit {
+				break
+			}
+			after = ep
+			if skip[ep] {
+				continue
+			}
+			ids, err := queryStrings(ctx, byEndpoint, ep, now, limit-len(chosen))
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				if !have[id] {
+					have[id] = true
+					chosen = append(chosen, id)
+				}
+			}
+		}
+		if pass == 0 && len(chosen) < limit {
+			after = ""
+		}
+	}
+	db.claimMu.Lock()
+	db.claimCursor = after
+	db.claimMu.Unlock()
+	return chosen, nil
+}
+
+// distinctDueEndpoints lists endpoints that have unfinished deliveries, in
+// id order after from, hopping through the per-endpoint index one endpoint
+// at a time (so the cost is the number of endpoints, not of deliveries).
+func distinctDueEndpoints(ctx context.Context, tx *sql.Tx, from string) ([]string, error) {
+	const maxEndpoints = 1000
+	var eps []string
+	next, err := tx.PrepareContext(ctx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+unfinished)
+	if err != nil {
+		return nil, err
+	}
+	defer next.Close()
+	for len(eps) < maxEndpoints {
+		var ep sql.NullString
+		if err := next.QueryRowContext(ctx, from).Scan(&ep); err != nil {
+			return nil, err
+		}
+		if !ep.Valid {
+			break
+		}
+		eps = append(eps, ep.String)
+		from = ep.String
+	}
+	return eps, nil
+}
+
+func queryStrings(ctx context.Context, st *sql.Stmt, args ...any) ([]string, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // Complete records the outcomes in one transaction.

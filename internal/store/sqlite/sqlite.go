@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -29,6 +30,11 @@ var _ store.Store = (*DB)(nil)
 type DB struct {
 	w *sql.DB // the only writer; every write goes through it
 	r *sql.DB // read-only connections
+
+	// claimCursor is the endpoint where the last endpoint-by-endpoint
+	// claim stopped (see Claim), so the next one starts after it.
+	claimMu     sync.Mutex
+	claimCursor string
 }
 
 // busyTimeout is how long a write waits for another process holding the

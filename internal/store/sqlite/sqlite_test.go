@@ -192,8 +192,9 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		want  string
 	}{
-		{"Claim", claimQuery(2), []any{0, "a", "b", 10}, "USING INDEX deliveries_due"},
-		{"NextDue", nextDueQuery, nil, "USING INDEX deliveries_due"},
+		{"Claim scan", claimScanQuery, []any{0, 10}, "USING COVERING INDEX deliveries_due"},
+		{"Claim by endpoint", claimByEndpointQuery, []any{"e", 0, 10}, "USING INDEX deliveries_unfinished_by_endpoint"},
+		{"NextDue", nextDueQuery, nil, "USING COVERING INDEX deliveries_due"},
 		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, "USING INDEX deliveries_unfinished_by_endpoint"},
 	} {
 		rows, err := db.w.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)

@@ -18,6 +18,42 @@ var claimCases = []testCase{
 	{"ClaimLeaseExpiry", testClaimLeaseExpiry},
 	{"ClaimConcurrent", testClaimConcurrent},
 	{"ClaimGiveBack", testClaimGiveBack},
+	{"ClaimPastSkippedBacklog", testClaimPastSkippedBacklog},
+}
+
+// testClaimPastSkippedBacklog: a skipped endpoint with a large backlog of
+// older due deliveries does not hide another endpoint's due work, and
+// several other endpoints each get their turn.
+func testClaimPastSkippedBacklog(t *testing.T, f *fixture) {
+	p := f.project()
+	busy := f.endpoint(p.ID, "a.*")
+	others := []store.Endpoint{f.endpoint(p.ID, "b.*"), f.endpoint(p.ID, "c.*"), f.endpoint(p.ID, "d.*")}
+	var backlog []store.Event
+	for i := range 1500 {
+		backlog = append(backlog, event(p.ID, "a.x", Base.Add(time.Duration(i)*time.Millisecond)))
+	}
+	f.publish(backlog...)
+	want := map[string]string{}
+	for i, ep := range others {
+		id := f.one(event(p.ID, string(rune('b'+i))+".x", Base.Add(time.Minute)))
+		want[id] = ep.ID
+	}
+	got := f.claim(Base.Add(time.Minute), 10, busy.ID)
+	if len(got) != len(others) {
+		t.Fatalf("Claim skipping the busy endpoint = %v, want the %d deliveries of the other endpoints", claimedIDs(got), len(others))
+	}
+	for _, c := range got {
+		if want[c.Delivery.ID] != c.Delivery.EndpointID {
+			t.Errorf("claimed %s of endpoint %s, not one of the others' deliveries", c.Delivery.ID, c.Delivery.EndpointID)
+		}
+	}
+	// Without the skip the oldest (the busy endpoint's) come first.
+	got = f.claim(Base.Add(time.Minute), 3)
+	for _, c := range got {
+		if c.Delivery.EndpointID != busy.ID {
+			t.Errorf("oldest due = endpoint %s, want the busy one", c.Delivery.EndpointID)
+		}
+	}
 }
 
 // testClaimGiveBack: a claimant that cannot use a claim hands it back with a
