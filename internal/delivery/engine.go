@@ -252,19 +252,20 @@ func (e *Engine) capacity() (int, []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var skip []string
-	for ep, n := range e.running {
-		if n+len(e.queued[ep]) >= e.cfg.PerEndpoint {
+	for ep := range e.running {
+		if len(e.queued[ep]) >= e.queueCap() {
 			skip = append(skip, ep)
 		}
 	}
 	// Queued deliveries must not use up worker capacity (that would let a
 	// slow endpoint starve the rest through its queue), but their number
-	// is bounded too.
-	return min(e.cfg.Workers-e.busy, e.cfg.Workers-e.waiting), skip
+	// is bounded too: room for the queues of Workers/PerEndpoint slow
+	// endpoints, as many as can hold every worker anyway.
+	return min(e.cfg.Workers-e.busy, 4*e.cfg.Workers-e.waiting), skip
 }
 
 // take hands claimed deliveries to workers, keeping at most PerEndpoint
-// running per endpoint and as many queued behind them. The rest — one claim
+// running per endpoint and queueCap queued behind them. The rest — one claim
 // can return many deliveries of one endpoint — go back to the store as
 // outcomes that make them due again at once, so a slow endpoint never holds
 // more leases than it can use before they expire.
@@ -278,7 +279,7 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 			e.running[ep]++
 			e.busy++
 			e.jobs <- &job{c: c}
-		case len(e.queued[ep]) < e.cfg.PerEndpoint:
+		case len(e.queued[ep]) < e.queueCap():
 			e.queued[ep] = append(e.queued[ep], c)
 			e.waiting++
 		default:
@@ -287,6 +288,12 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 	}
 	return overflow
 }
+
+// queueCap is how many claimed deliveries may wait behind one endpoint's
+// running ones. Enough that a fast endpoint always has the next batch at
+// hand; few enough that a slow one (every request taking the timeout)
+// reaches the last of them in 4 rounds, well within the lease.
+func (e *Engine) queueCap() int { return 4 * e.cfg.PerEndpoint }
 
 // giveBack is the outcome that returns an unsent claim to the pool as it
 // was before the claim.

@@ -215,7 +215,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		skip[id] = true
 	}
 	var out []store.Claimed
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.writeRelaxed(ctx, func(tx *sql.Tx) error {
 		chosen, err := db.chooseDue(ctx, tx, now, p.Limit, skip)
 		if err != nil || len(chosen) == 0 {
 			return err
@@ -406,7 +406,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.writeRelaxed(ctx, func(tx *sql.Tx) error {
 		c := completeTx{ctx: ctx, tx: tx}
 		defer c.close()
 		if err := c.prepare(); err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -121,9 +122,43 @@ func (db *DB) Close() error {
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
-// write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
+// write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
+// durably (synchronous=FULL: the WAL is fsynced before Commit returns).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// writeRelaxed is write without the fsync at commit (synchronous=NORMAL).
+// It is for claims and attempt outcomes only: a process crash loses none
+// of them (the OS has the WAL), and the power loss that could is repaired
+// by at-least-once delivery — a lost claim or outcome means the delivery is
+// sent again after its lease. The next durable commit (an accepted event)
+// fsyncs the WAL, these frames included. Accepted events never go through
+// here: hookd answers 202 only after an fsync.
+func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return translate(err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			// Never leave the shared write connection relaxed: drop it.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
 	}
