@@ -83,7 +83,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.EncryptionKey, "encryption-key", os.Getenv("HOOKD_ENCRYPTION_KEY"), "encrypt signing secrets at rest (env HOOKD_ENCRYPTION_KEY): 32 bytes base64 or a passphrase of 16+ characters")
 	fs.IntVar(&cfg.Workers, "workers", 64, "concurrent webhook requests on this node")
 	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", 16, "concurrent webhook requests to one endpoint")
-	fs.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery stays with this node before another may take it (default the larger of 2m and 4×timeout)")
+	fs.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery stays with this node before another may take it (default the larger of 2m and 6×timeout)")
 	fs.DurationVar(&cfg.Retention, "retention", 720*time.Hour, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 256<<10, "largest API request body")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")

@@ -76,7 +76,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// PollInterval: longest idle sleep of the delivery engine; default 1s.
 	PollInterval time.Duration
-	// Lease of a claimed delivery; default the larger of 2m and 4×Timeout.
+	// Lease of a claimed delivery; default the larger of 2m and 6×Timeout.
 	Lease time.Duration
 	// Retention: events older than this are removed once all their
 	// deliveries are finished (on one elected node per cluster); default
@@ -134,8 +134,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.Lease <= 0 {
 		// The lease must outlast a request at the timeout plus its wait
-		// behind the endpoint's other requests (see delivery.Engine.take).
-		cfg.Lease = max(2*time.Minute, 4*cfg.Timeout)
+		// behind the endpoint's other requests: up to 4 rounds of the
+		// timeout (see delivery.Engine.queueCap).
+		cfg.Lease = max(2*time.Minute, 6*cfg.Timeout)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger}
 	ok := false
