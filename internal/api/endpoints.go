@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/ids"
@@ -44,8 +45,9 @@ func renderEndpoint(e store.Endpoint) endpointJSON {
 
 func (s *server) checkURL(u string) error {
 	if err := outbound.CheckURL(u, s.requireHTTPS); err != nil {
-		// CheckURL's messages are written for users.
-		return invalid("url", err.Error())
+		// CheckURL's messages are written for users and already name
+		// the field.
+		return invalid("url", strings.TrimPrefix(err.Error(), "url: "))
 	}
 	return nil
 }
