@@ -362,10 +362,14 @@ func (a *App) seedAdminKey(ctx context.Context) error {
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		return a.store.CreateAPIKey(ctx, store.APIKey{
+		err = a.store.CreateAPIKey(ctx, store.APIKey{
 			ID: ids.New(ids.APIKey, now), Hash: api.HashKey(a.cfg.AdminKey),
 			Prefix: keyPrefix(a.cfg.AdminKey), CreatedAt: now,
 		})
+		if errors.Is(err, store.ErrConflict) {
+			return nil // another node starting at the same moment stored it
+		}
+		return err
 	}
 	n, err := a.store.CountAdminKeys(ctx)
 	if err != nil || n > 0 {
