@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/webhook"
 )
@@ -380,5 +382,34 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	// endpoint, so they add none.
 	if dups > workers {
 		t.Errorf("%d duplicate deliveries; the killed node could have had at most %d (--workers) in flight", dups, workers)
+	}
+}
+
+// TestNodesStartTogether starts several nodes on one fresh database at the
+// same moment, as an orchestrator starting replicas does: migrations and
+// storing the shared admin key must not make any of them fail.
+func TestNodesStartTogether(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	const n = 4
+	var (
+		wg   sync.WaitGroup
+		errs [n]error
+		apps [n]*app.App
+	)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i := range n {
+		wg.Go(func() {
+			apps[i], errs[i] = app.New(context.Background(), app.Config{
+				Addr: "127.0.0.1:0", DB: db, AdminKey: crashAdminKey, Logger: quiet,
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("node %d: %v", i, errs[i])
+			continue
+		}
+		apps[i].Close()
 	}
 }
