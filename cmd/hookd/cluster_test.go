@@ -305,8 +305,8 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	args := []string{"--db", db, "--allow-private-networks",
 		"--retry-schedule", "50ms,100ms,200ms,500ms,1s,1s,1s,1s,1s,1s",
 		"--timeout", "1s", "--lease", "3s", "--workers", strconv.Itoa(workers), "--log-level", "warn"}
-	// One after the other: nodes that start together race to store the
-	// same admin key.
+	// One after the other, since startProc fails the test on its goroutine
+	// (TestNodesStartTogether covers nodes starting at once).
 	var nodes []*proc
 	for range 3 {
 		nodes = append(nodes, startProc(t, args...))
