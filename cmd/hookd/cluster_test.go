@@ -378,8 +378,8 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	// its request is committed, and queued deliveries are not sent, so at
 	// the kill the node had at most --workers such deliveries. The live
 	// nodes' leases (3s) far outlast a request (20 ms of work, 1 s
-	// timeout) and its wait behind at most --workers others of the same
-	// endpoint, so they add none.
+	// timeout) and its wait in the node's queue for the endpoint (a few
+	// rounds of 20 ms), so they add none.
 	if dups > workers {
 		t.Errorf("%d duplicate deliveries; the killed node could have had at most %d (--workers) in flight", dups, workers)
 	}
