@@ -248,7 +248,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries
+		upd, err := db.prepared(ctx, tx, `UPDATE deliveries
 			SET status = 'delivering', next_attempt_at = ?, lease_expires_at = ?, lease_token = ?, lease_owner = ?, updated_at = ?
 			WHERE id = ?`)
 		if err != nil {
@@ -315,7 +315,7 @@ func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit
 	db.claimMu.Lock()
 	after := db.claimCursor
 	db.claimMu.Unlock()
-	byEndpoint, err := tx.PrepareContext(ctx, claimByEndpointQuery)
+	byEndpoint, err := db.prepared(ctx, tx, claimByEndpointQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit
 		if pass == 1 {
 			from = ""
 		}
-		eps, err := distinctDueEndpoints(ctx, tx, from)
+		eps, err := db.distinctDueEndpoints(ctx, tx, from)
 		if err != nil {
 			return nil, err
 		}
@@ -362,10 +362,10 @@ func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit
 // distinctDueEndpoints lists endpoints that have unfinished deliveries, in
 // id order after from, hopping through the per-endpoint index one endpoint
 // at a time (so the cost is the number of endpoints, not of deliveries).
-func distinctDueEndpoints(ctx context.Context, tx *sql.Tx, from string) ([]string, error) {
+func (db *DB) distinctDueEndpoints(ctx context.Context, tx *sql.Tx, from string) ([]string, error) {
 	const maxEndpoints = 1000
 	var eps []string
-	next, err := tx.PrepareContext(ctx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+unfinished)
+	next, err := db.prepared(ctx, tx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+unfinished)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +407,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		return nil
 	}
 	return db.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		c := completeTx{ctx: ctx, tx: tx}
+		c := completeTx{ctx: ctx, tx: tx, db: db}
 		defer c.close()
 		if err := c.prepare(); err != nil {
 			return err
@@ -422,6 +422,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 }
 
 type completeTx struct {
+	db         *DB
 	ctx        context.Context
 	tx         *sql.Tx
 	current    *sql.Stmt
@@ -446,7 +447,7 @@ func (c *completeTx) prepare() error {
 			WHERE id = ? AND status = 'delivering' AND lease_token = ? AND lease_token <> ''`},
 		{&c.disable, `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`},
 	} {
-		st, err := c.tx.PrepareContext(c.ctx, s.sql)
+		st, err := c.db.prepared(c.ctx, c.tx, s.sql)
 		if err != nil {
 			return err
 		}

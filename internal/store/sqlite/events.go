@@ -29,6 +29,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (store.Event, error) {
 // publishTx holds the statements of one Publish transaction, prepared once
 // and reused for every event of the batch.
 type publishTx struct {
+	db        *DB
 	ctx       context.Context
 	tx        *sql.Tx
 	findKey   *sql.Stmt
@@ -58,7 +59,7 @@ func (p *publishTx) prepare() error {
 			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`},
 		{&p.endpoints, `SELECT id, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
 	} {
-		st, err := p.tx.PrepareContext(p.ctx, s.sql)
+		st, err := p.db.prepared(p.ctx, p.tx, s.sql)
 		if err != nil {
 			return err
 		}
@@ -177,7 +178,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	}
 	results := make([]store.PublishResult, len(events))
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		p := &publishTx{ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint)}
+		p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint)}
 		defer p.close()
 		if err := p.prepare(); err != nil {
 			return err

@@ -36,6 +36,42 @@ type DB struct {
 	// claim stopped (see Claim), so the next one starts after it.
 	claimMu     sync.Mutex
 	claimCursor string
+
+	// stmts caches statements prepared on the write connection, so hot
+	// transactions bind and run them instead of parsing SQL every time.
+	stmts     sync.Map // query → *sql.Stmt
+	toPrepare sync.Map // query → true, waiting for prepareQueued
+}
+
+// prepared returns q prepared for use in tx (a write transaction). A query
+// seen for the first time is prepared in the transaction only (the single
+// write connection is busy with it) and queued to be prepared on the pool
+// once the transaction ends; from then on it is only bound and run.
+func (db *DB) prepared(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(q); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	db.toPrepare.Store(q, true)
+	return tx.PrepareContext(ctx, q)
+}
+
+// prepareQueued prepares the queries prepared() met for the first time.
+// Called with no transaction open on this goroutine.
+func (db *DB) prepareQueued(ctx context.Context) {
+	db.toPrepare.Range(func(q, _ any) bool {
+		db.toPrepare.Delete(q)
+		if _, ok := db.stmts.Load(q); ok {
+			return true
+		}
+		st, err := db.w.PrepareContext(ctx, q.(string))
+		if err != nil {
+			return true // prepared in each transaction instead
+		}
+		if _, loaded := db.stmts.LoadOrStore(q, st); loaded {
+			st.Close()
+		}
+		return true
+	})
 }
 
 // busyTimeout is how long a write waits for another process holding the
@@ -119,12 +155,17 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
 // write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
 // durably (synchronous=FULL: the WAL is fsynced before Commit returns).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer db.prepareQueued(context.WithoutCancel(ctx))
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
@@ -144,6 +185,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // fsyncs the WAL, these frames included. Accepted events never go through
 // here: hookd answers 202 only after an fsync.
 func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	// Deferred first, so it runs after conn.Close below has returned the
+	// write connection to the pool.
+	defer db.prepareQueued(context.WithoutCancel(ctx))
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return translate(err)
