@@ -101,7 +101,10 @@ type run struct {
 	opt   Options
 	recv  *receiver
 	nodes []*node
+	// api publishes and reads with the current scenario's project key, as
+	// an application would; admin creates projects.
 	api   *apiClient
+	admin *apiClient
 	dir   string
 	db    string
 	log   io.Writer
@@ -166,7 +169,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	r := &run{opt: opt, dir: dir, log: opt.Log, api: newAPIClient(adminKey, opt.Concurrency)}
+	r := &run{opt: opt, dir: dir, log: opt.Log, api: newAPIClient(adminKey, opt.Concurrency), admin: newAPIClient(adminKey, 2)}
 	r.db = opt.DB
 	if r.db == "" {
 		r.db = filepath.Join(dir, "hookd.db")
@@ -288,9 +291,14 @@ func (r *run) project(ctx context.Context, name string, paths ...string) (string
 		return "", nil, err
 	}
 	var p struct{ ID string }
-	if err := r.api.post(r.base(0)+"/v1/projects", map[string]any{"name": name}, &p); err != nil {
+	if err := r.admin.post(r.base(0)+"/v1/projects", map[string]any{"name": name}, &p); err != nil {
 		return "", nil, err
 	}
+	var k struct{ Key string }
+	if err := r.admin.post(r.base(0)+"/v1/projects/"+p.ID+"/api-keys", map[string]any{}, &k); err != nil {
+		return "", nil, err
+	}
+	r.api.key = k.Key
 	var sec struct{ Secret string }
 	if _, err := r.api.do("GET", r.base(0)+"/v1/projects/"+p.ID+"/secret", nil, &sec); err != nil {
 		return "", nil, err

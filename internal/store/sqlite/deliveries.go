@@ -426,7 +426,6 @@ type completeTx struct {
 	ctx        context.Context
 	tx         *sql.Tx
 	current    *sql.Stmt
-	maxNumber  *sql.Stmt
 	addAttempt *sql.Stmt
 	update     *sql.Stmt
 	disable    *sql.Stmt
@@ -438,9 +437,10 @@ func (c *completeTx) prepare() error {
 		sql string
 	}{
 		{&c.current, `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`},
-		{&c.maxNumber, `SELECT COALESCE(MAX(number), 0) FROM attempts WHERE delivery_id = ?`},
 		{&c.addAttempt, `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
-			response_headers, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+			response_headers, response_body)
+			VALUES (?1, MAX(?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1)), ?3, ?4, ?5, ?6, ?7, ?8)
+			RETURNING number`},
 		{&c.update, `UPDATE deliveries
 			SET status = ?, attempt_count = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,
 			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
@@ -457,7 +457,7 @@ func (c *completeTx) prepare() error {
 }
 
 func (c *completeTx) close() {
-	for _, st := range []*sql.Stmt{c.current, c.maxNumber, c.addAttempt, c.update, c.disable} {
+	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.update, c.disable} {
 		if st != nil {
 			st.Close()
 		}
@@ -474,26 +474,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 	}
 	var count, code int
 	var lastErr string
-	err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Removed by retention after its claim could no longer matter;
-		// there is nothing to record against.
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	if a := o.Attempt; a.Number > 0 {
-		// A claimant whose lease expired may already have recorded this
-		// number; the attempt still happened, so it takes the next one.
-		var top int
-		if err := c.maxNumber.QueryRowContext(c.ctx, o.DeliveryID).Scan(&top); err != nil {
-			return err
-		}
-		number := a.Number
-		if number <= top {
-			number = top + 1
-		}
 		headers := "{}"
 		if len(a.ResponseHeaders) > 0 {
 			b, err := json.Marshal(a.ResponseHeaders)
@@ -502,13 +483,31 @@ func (c *completeTx) complete(o store.Outcome) error {
 			}
 			headers = string(b)
 		}
-		if _, err := c.addAttempt.ExecContext(c.ctx, o.DeliveryID, number, micros(a.StartedAt), int64(a.Duration),
-			a.StatusCode, a.Error, headers, a.ResponseBody); err != nil {
+		// A claimant whose lease expired may already have recorded this
+		// number; the attempt still happened, so it takes the next one
+		// (the statement numbers it max(a.Number, highest + 1)).
+		err := c.addAttempt.QueryRowContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
+			a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count)
+		if isForeignKeyError(err) {
+			// The delivery was removed by retention after its claim could
+			// no longer matter; there is nothing to record against.
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		count, code, lastErr = number, a.StatusCode, a.Error
-	} else if o.Attempt.Error != "" {
-		lastErr = o.Attempt.Error
+		code, lastErr = a.StatusCode, a.Error
+	} else {
+		err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // removed by retention, as above
+		}
+		if err != nil {
+			return err
+		}
+		if o.Attempt.Error != "" {
+			lastErr = o.Attempt.Error
+		}
 	}
 	var next any
 	if o.Status == store.StatusRetrying || o.Status == store.StatusPending {

@@ -348,3 +348,9 @@ func nullString(s string) any {
 func limit(p store.Page) int {
 	return max(p.Limit, 1)
 }
+
+// isForeignKeyError reports a violated foreign key: the parent row is gone.
+func isForeignKeyError(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
