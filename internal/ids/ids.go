@@ -28,8 +28,11 @@ var (
 	entropy = ulid.Monotonic(rand.Reader, 0)
 )
 
-// New returns prefix + "_" + a ULID for time t. Ids made in the same
-// millisecond by this process still sort in the order they were made.
+// New returns prefix + "_" + a ULID for time t. Ids sort by t at
+// millisecond precision; within one millisecond, consecutive calls for the
+// same t sort in call order, but an id made for another t in between
+// restarts the random part, so callers must not rely on order within a
+// millisecond.
 func New(prefix string, t time.Time) string {
 	mu.Lock()
 	id, err := ulid.New(ulid.Timestamp(t), entropy)
