@@ -69,14 +69,14 @@ type Config struct {
 	RequireHTTPS bool
 	// EncryptionKey encrypts signing secrets at rest when set.
 	EncryptionKey string
-	// Workers and PerEndpoint bound concurrent requests (defaults 64, 16).
+	// Workers and PerEndpoint bound concurrent requests (defaults 128, 16).
 	Workers     int
 	PerEndpoint int
 	// MaxBodyBytes caps API request bodies; default 256 KiB.
 	MaxBodyBytes int64
 	// PollInterval: longest idle sleep of the delivery engine; default 1s.
 	PollInterval time.Duration
-	// Lease of a claimed delivery; default the larger of 2m and 6×Timeout.
+	// Lease of a claimed delivery; default the larger of 5m and 10×Timeout.
 	Lease time.Duration
 	// Retention: events older than this are removed once all their
 	// deliveries are finished (on one elected node per cluster); default
@@ -134,9 +134,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.Lease <= 0 {
 		// The lease must outlast a request at the timeout plus its wait
-		// behind the endpoint's other requests: up to 4 rounds of the
+		// behind the endpoint's other requests: up to 8 rounds of the
 		// timeout (see delivery.Engine.queueCap).
-		cfg.Lease = max(2*time.Minute, 6*cfg.Timeout)
+		cfg.Lease = max(5*time.Minute, 10*cfg.Timeout)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger}
 	ok := false

@@ -27,10 +27,9 @@ type receiver struct {
 	got  atomic.Int64
 	bad  atomic.Int64
 	mu   sync.Mutex
-	seen map[string]int         // webhook-id → count (duplicates)
+	seen map[string]int         // path + webhook-id → count (duplicates)
 	lat  []time.Duration        // publish→receipt, when the body carries "t"
 	path map[string]int64       // deliveries per path
-	done map[string]chan string // wait for a given count per key
 }
 
 func newReceiver() (*receiver, error) {
@@ -86,7 +85,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	sent, hasT := sentAt(body)
 	r.mu.Lock()
-	r.seen[req.Header.Get("webhook-id")]++
+	// One event goes to several endpoints (paths) with the same id; only
+	// a second arrival at the same endpoint is a duplicate.
+	r.seen[req.URL.Path+" "+req.Header.Get("webhook-id")]++
 	r.path[req.URL.Path]++
 	if hasT {
 		r.lat = append(r.lat, now.Sub(sent))

@@ -232,6 +232,7 @@ func (r *run) fanout(ctx context.Context) (Result, error) {
 // alone, same events.
 func (r *run) isolation(ctx context.Context) (Result, error) {
 	n := max(r.opt.Events/10, 1)
+	var withDeadSeconds float64
 	measure := func(name string, withDead bool) (float64, error) {
 		paths := make([]string, 9)
 		for i := range paths {
@@ -256,6 +257,7 @@ func (r *run) isolation(ctx context.Context) (Result, error) {
 			return 0, err
 		}
 		if withDead {
+			withDeadSeconds = end.Sub(start).Seconds()
 			// Stop the dead endpoint's deliveries from holding workers in
 			// the scenarios that follow.
 			_, _ = r.api.do("DELETE", r.base(0)+"/v1/projects/"+pid+"/endpoints/"+eps[len(eps)-1], nil, nil)
@@ -273,7 +275,7 @@ func (r *run) isolation(ctx context.Context) (Result, error) {
 	}
 	return Result{
 		Scenario: "isolation (9 healthy + 1 dead)", Events: n, Deliveries: int64(n * 9),
-		PerSecond: withDead, Baseline: alone, Ratio: withDead / alone,
+		Seconds: withDeadSeconds, PerSecond: withDead, Baseline: alone, Ratio: withDead / alone,
 		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
 		Note: fmt.Sprintf("healthy deliveries/s with a dead endpoint vs. nine endpoints alone (%.0f/s); 'vs baseline' here is that ratio; dead endpoint holds each request %v",
 			alone, r.opt.Timeout),

@@ -30,7 +30,7 @@ type Config struct {
 	// Metrics: may be nil.
 	Metrics *Metrics
 
-	// Workers bounds the requests in flight on this node; default 64.
+	// Workers bounds the requests in flight on this node; default 128.
 	Workers int
 	// PerEndpoint bounds the requests in flight to one endpoint, so one
 	// slow endpoint cannot take every worker; default 16.
@@ -53,6 +53,8 @@ type Config struct {
 type Engine struct {
 	cfg  Config
 	wake chan struct{}
+	// room: a full endpoint can take a claim again (see full).
+	room chan struct{}
 	jobs chan *job
 	done chan outcomeMsg
 
@@ -66,6 +68,10 @@ type Engine struct {
 	waiting int // queued, all endpoints
 	// stopping: Run is draining; queued deliveries are given back, not sent.
 	stopping bool
+	// gone: endpoints that answered 410, and when. Deliveries of theirs
+	// claimed before the store disabled the endpoint are cancelled instead
+	// of sent; after a lease every such claim is over, and the mark goes.
+	gone map[string]time.Time
 }
 
 type job struct {
@@ -92,7 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 64
+		cfg.Workers = 128
 	}
 	if cfg.PerEndpoint <= 0 {
 		cfg.PerEndpoint = 16
@@ -118,6 +124,7 @@ func New(cfg Config) (*Engine, error) {
 		jobs:    make(chan *job, cfg.Workers),
 		done:    make(chan outcomeMsg, cfg.Workers*2),
 		running: make(map[string]int),
+		gone:    make(map[string]time.Time),
 		queued:  make(map[string][]store.Claimed),
 	}, nil
 }
@@ -144,7 +151,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() {
 			defer workers.Done()
 			for j := range e.jobs {
-				e.done <- e.attempt(sendCtx, j.c)
+				msg := e.attempt(sendCtx, j.c)
+				// The endpoint's slot is free as soon as its response is
+				// in: the limit is on concurrent requests to the receiver.
+				// The lease covers the delivery until its outcome is
+				// committed, so nobody claims it meanwhile.
+				e.release(msg.endpoint)
+				e.done <- msg
 			}
 		}()
 	}
@@ -200,7 +213,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		now := e.cfg.Clock.Now()
 		claimed, err := e.cfg.Store.Claim(ctx, store.ClaimParams{
 			Now:           now,
-			Limit:         min(free, e.cfg.ClaimBatch),
+			Limit:         min(free, e.claimLimit()),
 			Lease:         e.cfg.Lease,
 			SkipEndpoints: skip,
 			Owner:         e.cfg.Owner,
@@ -230,9 +243,20 @@ func (e *Engine) dispatch(ctx context.Context) {
 		// (which wakes us) can change that, so don't poll for it.
 		wait := e.cfg.PollInterval
 		if len(skip) > 0 {
-			if !e.sleep(ctx, wait) {
+			// Publishes keep waking us, but only a skipped endpoint
+			// making room (or, rarely, new work for another endpoint)
+			// changes what a claim would find: wait for the first, and
+			// look now and then for the second, instead of spending a
+			// write transaction on every wake-up.
+			t := time.NewTimer(starvedRecheck)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-e.room:
+			case <-t.C:
 			}
+			t.Stop()
 			continue
 		}
 		if t, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
@@ -253,7 +277,7 @@ func (e *Engine) capacity() (int, []string) {
 	defer e.mu.Unlock()
 	var skip []string
 	for ep := range e.running {
-		if len(e.queued[ep]) >= e.queueCap() {
+		if e.full(ep) {
 			skip = append(skip, ep)
 		}
 	}
@@ -289,11 +313,28 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 	return overflow
 }
 
+// claimLimit caps one claim: at most ClaimBatch, and no more than half an
+// endpoint's queue, so that whatever a claim returns fits behind any
+// endpoint that was not skipped (see full) and none has to be given back.
+func (e *Engine) claimLimit() int { return max(1, min(e.cfg.ClaimBatch, e.queueCap()/2)) }
+
+// full reports whether endpoint ep cannot take a whole claim more; such
+// endpoints are skipped by claims. Called with e.mu held.
+func (e *Engine) full(ep string) bool {
+	return e.running[ep] >= e.cfg.PerEndpoint && len(e.queued[ep]) > e.queueCap()-e.claimLimit()
+}
+
+// starvedRecheck is how often the engine looks for work of other endpoints
+// while every endpoint with due work is full.
+const starvedRecheck = 50 * time.Millisecond
+
 // queueCap is how many claimed deliveries may wait behind one endpoint's
-// running ones. Enough that a fast endpoint always has the next batch at
-// hand; few enough that a slow one (every request taking the timeout)
-// reaches the last of them in 4 rounds, well within the lease.
-func (e *Engine) queueCap() int { return 4 * e.cfg.PerEndpoint }
+// running ones. Enough that a fast endpoint always has the next claim's
+// worth at hand (claims are write transactions and compete with accepting
+// events, so each should carry many deliveries); few enough that a slow
+// one (every request taking the timeout) reaches the last of them in 8
+// rounds, within the default lease of 10 timeouts.
+func (e *Engine) queueCap() int { return 8 * e.cfg.PerEndpoint }
 
 // giveBack is the outcome that returns an unsent claim to the pool as it
 // was before the claim.
@@ -313,10 +354,11 @@ func giveBack(c store.Claimed, now time.Time) store.Outcome {
 	}
 }
 
-// release frees a slot of endpoint after its outcome is committed and moves
-// the next queued delivery of that endpoint to a worker.
+// release frees a slot of endpoint once its request is answered (or failed)
+// and moves the next queued delivery of that endpoint to a worker.
 func (e *Engine) release(endpoint string) {
 	e.mu.Lock()
+	wasFull := e.full(endpoint)
 	if q := e.queued[endpoint]; len(q) > 0 && !e.stopping {
 		next := q[0]
 		e.waiting--
@@ -331,9 +373,19 @@ func (e *Engine) release(endpoint string) {
 		e.busy--
 		if e.running[endpoint]--; e.running[endpoint] <= 0 {
 			delete(e.running, endpoint)
+			if t, ok := e.gone[endpoint]; ok && e.cfg.Clock.Now().Sub(t) > e.cfg.Lease {
+				delete(e.gone, endpoint)
+			}
 		}
 	}
+	madeRoom := wasFull && !e.full(endpoint)
 	e.mu.Unlock()
+	if madeRoom {
+		select {
+		case e.room <- struct{}{}:
+		default:
+		}
+	}
 	e.Wake()
 }
 
@@ -359,9 +411,17 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 		LeaseToken: d.LeaseToken,
 	}
 	msg := outcomeMsg{endpoint: d.EndpointID}
-	if c.EndpointGone {
+	e.mu.Lock()
+	goneAt, gone := e.gone[d.EndpointID]
+	e.mu.Unlock()
+	gone = gone && e.cfg.Clock.Now().Sub(goneAt) <= e.cfg.Lease
+	if c.EndpointGone || gone {
 		out.Status = store.StatusCancelled
 		out.UpdatedAt = e.cfg.Clock.Now()
+		out.Attempt.Error = "endpoint disabled"
+		if c.EndpointGone {
+			out.Attempt.Error = "endpoint deleted or disabled"
+		}
 		msg.out = out
 		return msg
 	}
@@ -403,6 +463,9 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 		out.Attempt.Error = "endpoint answered 410 Gone: endpoint disabled"
 		out.DisableEndpoint = true
 		out.DisabledReason = fmt.Sprintf("endpoint answered 410 Gone at %s", finished.Format(time.RFC3339))
+		e.mu.Lock()
+		e.gone[d.EndpointID] = finished
+		e.mu.Unlock()
 	default:
 		if out.Attempt.Error == "" {
 			out.Attempt.Error = fmt.Sprintf("endpoint answered HTTP %d", res.StatusCode)
@@ -423,10 +486,8 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 // next outcomes queue up and go in the next one.
 func (e *Engine) complete() {
 	batch := make([]store.Outcome, 0, 256)
-	endpoints := make([]string, 0, 256)
 	for first := range e.done {
 		batch = append(batch[:0], first.out)
-		endpoints = append(endpoints[:0], first.endpoint)
 	fill:
 		for len(batch) < cap(batch) {
 			select {
@@ -435,15 +496,11 @@ func (e *Engine) complete() {
 					break fill
 				}
 				batch = append(batch, m.out)
-				endpoints = append(endpoints, m.endpoint)
 			default:
 				break fill
 			}
 		}
 		e.commit(batch)
-		for _, ep := range endpoints {
-			e.release(ep)
-		}
 	}
 }
 
