@@ -27,9 +27,9 @@ type receiver struct {
 	got  atomic.Int64
 	bad  atomic.Int64
 	mu   sync.Mutex
-	seen map[string]int         // path + webhook-id → count (duplicates)
-	lat  []time.Duration        // publish→receipt, when the body carries "t"
-	path map[string]int64       // deliveries per path
+	seen map[string]int   // path + webhook-id → count (duplicates)
+	lat  []time.Duration  // publish→receipt, when the body carries "t"
+	path map[string]int64 // deliveries per path
 }
 
 func newReceiver() (*receiver, error) {
