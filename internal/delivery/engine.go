@@ -197,6 +197,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // is nothing due.
 func (e *Engine) dispatch(ctx context.Context) {
 	backoff := time.Duration(0)
+	starved := time.Duration(0) // current wait while every due endpoint is full
 	// Each claim is a write transaction; claiming one or two deliveries at
 	// a time as single workers free up would spend the database on claims.
 	// So while work is running, wait until a quarter of the workers are free.
@@ -231,6 +232,9 @@ func (e *Engine) dispatch(ctx context.Context) {
 			continue
 		}
 		backoff = 0
+		if len(claimed) > 0 {
+			starved = 0
+		}
 		if overflow := e.take(claimed); len(overflow) > 0 {
 			e.commit(overflow)
 		}
@@ -248,12 +252,16 @@ func (e *Engine) dispatch(ctx context.Context) {
 			// changes what a claim would find: wait for the first, and
 			// look now and then for the second, instead of spending a
 			// write transaction on every wake-up.
-			t := time.NewTimer(starvedRecheck)
+			// The look costs a claim that steps over the full endpoints'
+			// due work, so it backs off while nothing changes.
+			starved = min(max(2*starved, starvedRecheck), e.cfg.PollInterval)
+			t := time.NewTimer(starved)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-e.room:
+				starved = 0
 			case <-t.C:
 			}
 			t.Stop()
@@ -324,8 +332,9 @@ func (e *Engine) full(ep string) bool {
 	return e.running[ep] >= e.cfg.PerEndpoint && len(e.queued[ep]) > e.queueCap()-e.claimLimit()
 }
 
-// starvedRecheck is how often the engine looks for work of other endpoints
-// while every endpoint with due work is full.
+// starvedRecheck is how soon the engine first looks again for work of other
+// endpoints while every endpoint with due work is full (doubling up to the
+// poll interval while that lasts).
 const starvedRecheck = 50 * time.Millisecond
 
 // queueCap is how many claimed deliveries may wait behind one endpoint's
