@@ -356,8 +356,13 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "api: internal error",
 			"method", r.Method, "route", r.Pattern, "err", err)
 	}
-	if e.Code == codeUnauthenticated {
+	switch e.Code {
+	case codeUnauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookd"`)
+	case codeUnavailable:
+		// Publishers should come back soon, not hammer a database that
+		// is restarting; with the same Idempotency-Key a retry is safe.
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.status(), struct {
 		Error *apiError `json:"error"`

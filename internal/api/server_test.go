@@ -21,7 +21,11 @@ func TestHealth(t *testing.T) {
 	}
 	e.do("GET", "/readyz", "", nil).decode(t, 200, &body)
 	e.db.Close()
-	e.do("GET", "/readyz", "", nil).wantError(t, 503, "unavailable", "database")
+	down := e.do("GET", "/readyz", "", nil)
+	down.wantError(t, 503, "unavailable", "database")
+	if down.header.Get("Retry-After") != "1" {
+		t.Errorf("503 without Retry-After: %v", down.header)
+	}
 	e.do("GET", "/healthz", "", nil).decode(t, 200, &body)
 }
 
