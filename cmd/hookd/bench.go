@@ -37,7 +37,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&extra, "hookd-args", "", "extra flags for every hookd node, space-separated")
 	fs.StringVar(&opt.Binary, "binary", "", "hookd binary to benchmark (default: this one)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	opt.Scenarios = strings.Split(scenarios, ",")
 	opt.ExtraArgs = strings.Fields(extra)

@@ -89,7 +89,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookd serve: unexpected argument %q\n", fs.Arg(0))
@@ -169,7 +169,7 @@ func verify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Int64Var(&at, "at", 0, "check the timestamp against this Unix time instead of now (for captured requests)")
 	fs.DurationVar(&tolerance, "tolerance", webhook.DefaultTolerance, "accepted clock difference")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if len(secrets) == 0 || id == "" || ts == "" || signature == "" {
 		fmt.Fprintln(stderr, "hookd verify: --secret, --id, --timestamp and --signature are required; the body is read from stdin")
@@ -206,4 +206,13 @@ func (m *multiFlag) Set(v string) error {
 	}
 	*m = append(*m, v)
 	return nil
+}
+
+// parseExit is the exit code after a flag parse error: 0 for -h (the
+// usage was asked for and printed), 2 otherwise.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
