@@ -154,7 +154,10 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 		}
 		outs := make([]store.Outcome, 0, len(claimed)*perDelivery)
 		for i, c := range claimed {
-			failed := i%10 == 0
+			// A tenth fail, spread over the endpoints (deliveries of one
+			// event are claimed next to each other, so i%10 alone would
+			// put every failure on the same endpoint).
+			failed := (i+i/len(eps))%10 == 0
 			for a := 1; a <= perDelivery; a++ {
 				// Only the last outcome carries the lease token: the
 				// earlier ones are recorded as attempts without
