@@ -24,24 +24,40 @@ const (
 )
 
 var (
-	mu      sync.Mutex
-	entropy = ulid.Monotonic(rand.Reader, 0)
+	mu sync.Mutex
+	// perMillisecond keeps a monotonic entropy source for each recently
+	// used millisecond, so ids for the same millisecond sort in the order
+	// they were made even when ids for other times are made in between
+	// (injected clocks, backfills). Bounded: the oldest is dropped.
+	perMillisecond = map[uint64]*ulid.MonotonicEntropy{}
+	recent         []uint64
 )
 
+const rememberedMilliseconds = 4096
+
 // New returns prefix + "_" + a ULID for time t. Ids sort by t at
-// millisecond precision; within one millisecond, consecutive calls for the
-// same t sort in call order, but an id made for another t in between
-// restarts the random part, so callers must not rely on order within a
-// millisecond.
+// millisecond precision, and ids made by this process for the same
+// millisecond sort in the order they were made.
 func New(prefix string, t time.Time) string {
+	ms := ulid.Timestamp(t)
 	mu.Lock()
-	id, err := ulid.New(ulid.Timestamp(t), entropy)
+	entropy, ok := perMillisecond[ms]
+	if !ok {
+		entropy = ulid.Monotonic(rand.Reader, 0)
+		perMillisecond[ms] = entropy
+		recent = append(recent, ms)
+		if len(recent) > rememberedMilliseconds {
+			delete(perMillisecond, recent[0])
+			recent = recent[1:]
+		}
+	}
+	id, err := ulid.New(ms, entropy)
+	mu.Unlock()
 	if err != nil {
 		// Monotonic entropy overflows only after 2^80 ids in one
 		// millisecond; fall back to fresh entropy rather than fail.
-		id = ulid.MustNew(ulid.Timestamp(t), io.Reader(rand.Reader))
+		id = ulid.MustNew(ms, io.Reader(rand.Reader))
 	}
-	mu.Unlock()
 	return prefix + "_" + id.String()
 }
 

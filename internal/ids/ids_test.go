@@ -13,9 +13,9 @@ func TestNewSortsByTimeAndValidates(t *testing.T) {
 	if !strings.HasPrefix(a, "evt_") || a >= b {
 		t.Fatalf("ids %q, %q: want evt_ prefix and time order", a, b)
 	}
-	same1, same2 := New(Event, base), New(Event, base)
+	same1, _, same2 := New(Event, base), New(Event, base.Add(time.Hour)), New(Event, base)
 	if same1 == same2 || same1 >= same2 {
-		t.Fatalf("ids made one after the other in one millisecond: %q, %q", same1, same2)
+		t.Fatalf("ids made one after the other in one millisecond, another time's id between: %q, %q", same1, same2)
 	}
 	if !Valid(Event, a) || Valid(Delivery, a) || Valid(Event, "evt_") || Valid(Event, "evt_not-a-ulid") || Valid(Event, a+"x") {
 		t.Fatal("Valid accepts or rejects the wrong ids")
