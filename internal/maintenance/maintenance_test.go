@@ -156,7 +156,9 @@ func TestDefaults(t *testing.T) {
 // a round at once, the next one after Interval, and an event that ages past
 // the retention in between goes in the second round.
 func TestRun(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		// The package's shared PostgreSQL (other tests) outlives this test.
+		goleak.IgnoreAnyFunction("github.com/hookd/hookd/internal/pgtest.(*Server).start.func1"))
 	sd := seed(t)
 	clk := clock.NewFake(base)
 	rounds := make(chan struct{})
