@@ -39,6 +39,7 @@ type DB struct {
 
 	// stmts caches statements prepared on the write connection, so hot
 	// transactions bind and run them instead of parsing SQL every time.
+	gate      gate     // orders waiting write transactions
 	stmts     sync.Map // query → *sql.Stmt
 	toPrepare sync.Map // query → true, waiting for prepareQueued
 }
@@ -166,6 +167,10 @@ func (db *DB) Close() error {
 // durably (synchronous=FULL: the WAL is fsynced before Commit returns).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer db.prepareQueued(context.WithoutCancel(ctx))
+	if err := db.gate.acquire(ctx, false); err != nil {
+		return err
+	}
+	defer db.gate.release()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
@@ -188,6 +193,10 @@ func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error
 	// Deferred first, so it runs after conn.Close below has returned the
 	// write connection to the pool.
 	defer db.prepareQueued(context.WithoutCancel(ctx))
+	if err := db.gate.acquire(ctx, true); err != nil {
+		return err
+	}
+	defer db.gate.release()
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return translate(err)
