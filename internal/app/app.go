@@ -69,7 +69,7 @@ type Config struct {
 	RequireHTTPS bool
 	// EncryptionKey encrypts signing secrets at rest when set.
 	EncryptionKey string
-	// Workers and PerEndpoint bound concurrent requests (defaults 128, 16).
+	// Workers and PerEndpoint bound concurrent requests (defaults 256, 32).
 	Workers     int
 	PerEndpoint int
 	// MaxBodyBytes caps API request bodies; default 256 KiB.
@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		AllowCIDRs:           cfg.AllowCIDRs,
 		CAFile:               cfg.CAFile,
 		UserAgent:            "hookd/" + Version,
-		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, 16),
+		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, 32),
 	})
 	if err != nil {
 		return nil, err

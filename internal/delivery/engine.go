@@ -30,10 +30,10 @@ type Config struct {
 	// Metrics: may be nil.
 	Metrics *Metrics
 
-	// Workers bounds the requests in flight on this node; default 128.
+	// Workers bounds the requests in flight on this node; default 256.
 	Workers int
 	// PerEndpoint bounds the requests in flight to one endpoint, so one
-	// slow endpoint cannot take every worker; default 16.
+	// slow endpoint cannot take every worker; default 32.
 	PerEndpoint int
 	// Lease is how long a claim stays ours; it must outlast the request
 	// timeout plus the wait in the local queue. Default 2 min.
@@ -98,10 +98,10 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 128
+		cfg.Workers = 256
 	}
 	if cfg.PerEndpoint <= 0 {
-		cfg.PerEndpoint = 16
+		cfg.PerEndpoint = 32
 	}
 	if cfg.PerEndpoint > cfg.Workers {
 		cfg.PerEndpoint = cfg.Workers
