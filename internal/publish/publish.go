@@ -52,6 +52,7 @@ type Batcher struct {
 	cfg      Config
 	requests chan *request
 	quit     chan struct{}
+	closed   chan struct{} // closed when Close has returned
 	wg       sync.WaitGroup
 	once     sync.Once
 }
@@ -71,6 +72,7 @@ func New(cfg Config) *Batcher {
 		cfg:      cfg,
 		requests: make(chan *request, cfg.MaxBatch*cfg.Committers),
 		quit:     make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	for range cfg.Committers {
 		b.wg.Add(1)
@@ -85,6 +87,11 @@ func New(cfg Config) *Batcher {
 func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResult, error) {
 	r := &request{ctx: ctx, event: e, done: make(chan response, 1)}
 	select {
+	case <-b.quit:
+		return store.PublishResult{}, ErrClosed
+	default:
+	}
+	select {
 	case b.requests <- r:
 	case <-b.quit:
 		return store.PublishResult{}, ErrClosed
@@ -94,6 +101,15 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 	select {
 	case resp := <-r.done:
 		return resp.res, resp.err
+	case <-b.closed:
+		// Every committer has stopped; a request that slipped into the
+		// queue after Close drained it will never be committed.
+		select {
+		case resp := <-r.done:
+			return resp.res, resp.err
+		default:
+			return store.PublishResult{}, ErrClosed
+		}
 	case <-ctx.Done():
 		return store.PublishResult{}, ctx.Err()
 	}
@@ -102,16 +118,20 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 // Close stops accepting events and waits until every batch already taken is
 // committed; requests still queued are answered with ErrClosed.
 func (b *Batcher) Close() {
-	b.once.Do(func() { close(b.quit) })
-	b.wg.Wait()
-	for {
-		select {
-		case r := <-b.requests:
-			r.done <- response{err: ErrClosed}
-		default:
-			return
+	b.once.Do(func() {
+		close(b.quit)
+		b.wg.Wait()
+		for {
+			select {
+			case r := <-b.requests:
+				r.done <- response{err: ErrClosed}
+			default:
+				close(b.closed)
+				return
+			}
 		}
-	}
+	})
+	<-b.closed
 }
 
 func (b *Batcher) commitLoop() {
