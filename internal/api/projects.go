@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,17 +35,9 @@ func (s *server) createProject(w http.ResponseWriter, r *http.Request, _ call) e
 	if name == "" || utf8.RuneCountInString(name) > maxNameLen {
 		return invalid("name", "must be 1 to "+strconv.Itoa(maxNameLen)+" characters")
 	}
-	scheme, err := parseScheme(in.SignatureScheme, schemeHMAC)
+	_, sealed, err := s.newSecret(in.SignatureScheme, schemeHMAC)
 	if err != nil {
 		return err
-	}
-	value, err := newSecretValue(scheme)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.seal(value)
-	if err != nil {
-		return fmt.Errorf("seal new secret: %w", err)
 	}
 	now := s.now()
 	p := store.Project{ID: ids.New(ids.Project, now), Name: name, CreatedAt: now}

@@ -112,17 +112,9 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request, c call) er
 		}
 		current = schemeOf(v)
 	}
-	scheme, err := parseScheme(in.SignatureScheme, current)
+	value, sealed, err := s.newSecret(in.SignatureScheme, current)
 	if err != nil {
 		return err
-	}
-	value, err := newSecretValue(scheme)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.seal(value)
-	if err != nil {
-		return fmt.Errorf("seal new secret: %w", err)
 	}
 	sec := store.Secret{ID: ids.New(ids.Secret, now), ProjectID: c.projectID, Value: sealed, CreatedAt: now}
 	grace := time.Duration(in.GracePeriodSeconds) * time.Second
@@ -136,4 +128,21 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request, c call) er
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// newSecret makes a signing secret of the requested scheme (fallback when
+// the request names none) and returns it plain, for the one response that
+// shows it, and sealed, for the store.
+func (s *server) newSecret(requested, fallback string) (value, sealed string, err error) {
+	scheme, err := parseScheme(requested, fallback)
+	if err != nil {
+		return "", "", err
+	}
+	if value, err = newSecretValue(scheme); err != nil {
+		return "", "", err
+	}
+	if sealed, err = s.seal(value); err != nil {
+		return "", "", fmt.Errorf("seal new secret: %w", err)
+	}
+	return value, sealed, nil
 }
