@@ -125,7 +125,7 @@ type storePublisher struct {
 }
 
 func (p storePublisher) Publish(ctx context.Context, e store.Event) (store.PublishResult, error) {
-	res, err := p.st.Publish(ctx, []store.Event{e}, p.clock.Now().Add(-24*time.Hour))
+	res, err := p.st.Publish(ctx, []store.Event{e}, p.clock.Now().Add(-24*time.Hour), nil)
 	if err != nil {
 		return store.PublishResult{}, err
 	}

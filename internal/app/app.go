@@ -238,6 +238,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Clock:      cfg.Clock,
 		Committers: committers,
 		OnCommit:   a.engine.Wake,
+		Direct:     a.engine.Direct,
+		Deliver:    a.engine.Deliver,
 	})
 
 	handler, err := api.New(api.Config{

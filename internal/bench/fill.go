@@ -40,7 +40,7 @@ func fillEvents(ctx context.Context, s store.Store, pid string, n int, types []s
 				Body: fmt.Appendf(nil, `{"id":"%s","type":"%s","timestamp":"%s","data":{"i":%d}}`, id, typ, t.Format(time.RFC3339), i),
 			})
 		}
-		if _, err := s.Publish(ctx, events, t.Add(-24*time.Hour)); err != nil {
+		if _, err := s.Publish(ctx, events, t.Add(-24*time.Hour), nil); err != nil {
 			return 0, err
 		}
 	}

@@ -133,6 +133,9 @@ func (r *run) profile(path string, seconds int) error {
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("pprof: status %d", resp.StatusCode)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err

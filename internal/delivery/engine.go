@@ -306,12 +306,18 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 	defer e.mu.Unlock()
 	for _, c := range claimed {
 		ep := c.Delivery.EndpointID
+		// Claims never exceed the free workers, but deliveries claimed by
+		// a publish (Deliver) are only estimated to fit, so both limits
+		// are checked; a delivery queues only behind a running one of its
+		// endpoint, whose finish will start it.
 		switch {
-		case e.running[ep] < e.cfg.PerEndpoint:
+		case e.stopping:
+			overflow = append(overflow, giveBack(c, e.cfg.Clock.Now()))
+		case e.running[ep] < e.cfg.PerEndpoint && e.busy < e.cfg.Workers:
 			e.running[ep]++
 			e.busy++
 			e.jobs <- &job{c: c}
-		case len(e.queued[ep]) < e.queueCap():
+		case e.running[ep] > 0 && len(e.queued[ep]) < e.queueCap():
 			e.queued[ep] = append(e.queued[ep], c)
 			e.waiting++
 		default:
@@ -319,6 +325,55 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 		}
 	}
 	return overflow
+}
+
+// Direct returns the claim a publish batch made at now may make for this
+// node (see store.DirectClaim), or nil while the engine is stopping. Take
+// accepts a delivery while its endpoint has fewer than PerEndpoint running
+// plus half a queue waiting — the other half stays for Claim, so an
+// endpoint's older due work (retries, a backlog) keeps moving while fresh
+// events arrive — and the node has fewer than Workers taken in all.
+func (e *Engine) Direct(now time.Time) *store.DirectClaim {
+	e.mu.Lock()
+	stopping := e.stopping
+	e.mu.Unlock()
+	if stopping {
+		return nil
+	}
+	// What this batch has taken so far: Take is asked before the batch
+	// commits, and nothing reaches the counts below until Deliver.
+	taken := make(map[string]int)
+	total := 0
+	perEndpoint := e.cfg.PerEndpoint + e.queueCap()/2
+	return &store.DirectClaim{
+		Now:   now,
+		Lease: e.cfg.Lease,
+		Owner: e.cfg.Owner,
+		Take: func(ep string) bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.stopping ||
+				e.running[ep]+len(e.queued[ep])+taken[ep] >= perEndpoint ||
+				e.busy+e.waiting+total >= e.cfg.Workers {
+				return false
+			}
+			if _, ok := e.gone[ep]; ok {
+				return false // let Claim and the 410 mark deal with it
+			}
+			taken[ep]++
+			total++
+			return true
+		},
+	}
+}
+
+// Deliver takes deliveries that a publish claimed for this node (see
+// Direct). Any that no longer fit are given back at once.
+func (e *Engine) Deliver(claimed []store.Claimed) {
+	if overflow := e.take(claimed); len(overflow) > 0 {
+		e.commit(overflow)
+		e.Wake()
+	}
 }
 
 // claimLimit caps one claim: at most ClaimBatch, and no more than half an

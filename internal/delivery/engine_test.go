@@ -108,7 +108,7 @@ func (f *fixture) publish(n int) []store.DeliveryRef {
 		id := ids.New(ids.Event, now)
 		events = append(events, store.Event{ID: id, ProjectID: f.pid, Type: "tester.created", Body: []byte(`{"id":"` + id + `"}`), CreatedAt: now})
 	}
-	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour))
+	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

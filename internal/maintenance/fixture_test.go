@@ -72,7 +72,7 @@ func (f *fixture) event(at time.Time, status string) string {
 	id := ids.New(ids.Event, at)
 	ev := store.Event{ID: id, ProjectID: f.project, Type: "tester.created",
 		Body: fmt.Appendf(nil, `{"id":%q,"type":"tester.created","data":{}}`, id), CreatedAt: at}
-	res, err := f.s.Publish(ctx, []store.Event{ev}, time.Time{})
+	res, err := f.s.Publish(ctx, []store.Event{ev}, time.Time{}, nil)
 	if err != nil {
 		f.tb.Fatal(err)
 	}

@@ -32,8 +32,14 @@ type Config struct {
 	// 1 for SQLite (one writer anyway), more for PostgreSQL. Default 1.
 	Committers int
 	// OnCommit runs after each committed batch that created deliveries
-	// (the delivery engine's wake-up). May be nil.
+	// left for the delivery engine to claim (its wake-up). May be nil.
 	OnCommit func()
+	// Direct, when set, is asked before each batch for the claim the batch
+	// makes for this node's delivery engine (store.DirectClaim; nil: none),
+	// and Deliver receives what the committed batch claimed. Fresh events
+	// then reach the workers without a claim transaction of their own.
+	Direct  func(now time.Time) *store.DirectClaim
+	Deliver func([]store.Claimed)
 }
 
 type request struct {
@@ -170,24 +176,45 @@ func (b *Batcher) commit(batch []*request, events []store.Event) {
 		events = append(events, r.event)
 	}
 	now := b.cfg.Clock.Now()
+	var direct *store.DirectClaim
+	if b.cfg.Direct != nil && b.cfg.Deliver != nil {
+		direct = b.cfg.Direct(now)
+	}
 	// The commit must not be cut short by one caller's context: the batch
 	// belongs to everyone in it.
-	results, err := b.cfg.Store.Publish(context.Background(), events, now.Add(-IdempotencyWindow))
+	results, err := b.cfg.Store.Publish(context.Background(), events, now.Add(-IdempotencyWindow), direct)
 	if err == nil && len(results) != len(batch) {
 		err = errors.New("publish: store returned a result count that does not match the batch")
 	}
-	created := false
-	for i, r := range batch {
-		if err != nil {
+	if err != nil {
+		for _, r := range batch {
 			r.done <- response{err: err}
+		}
+		return
+	}
+	// Claimed deliveries go to the workers first: they are leased to this
+	// node from now on, and the sooner they are sent the better.
+	var claimed []store.Claimed
+	unclaimed := false
+	for _, res := range results {
+		if res.Existing {
 			continue
 		}
-		if !results[i].Existing && len(results[i].Deliveries) > 0 {
-			created = true
+		claimed = append(claimed, res.Claimed...)
+		if len(res.Claimed) < len(res.Deliveries) {
+			unclaimed = true
 		}
-		r.done <- response{res: results[i]}
 	}
-	if created && b.cfg.OnCommit != nil {
+	if len(claimed) > 0 {
+		b.cfg.Deliver(claimed)
+	}
+	for i, r := range batch {
+		// The caller sees what was stored, not the claims.
+		res := results[i]
+		res.Claimed = nil
+		r.done <- response{res: res}
+	}
+	if unclaimed && b.cfg.OnCommit != nil {
 		b.cfg.OnCommit()
 	}
 }

@@ -26,13 +26,13 @@ type countingStore struct {
 	fail   atomic.Pointer[error]
 }
 
-func (c *countingStore) Publish(ctx context.Context, evs []store.Event, cutoff time.Time) ([]store.PublishResult, error) {
+func (c *countingStore) Publish(ctx context.Context, evs []store.Event, cutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
 	if err := c.fail.Load(); err != nil {
 		return nil, *err
 	}
 	c.calls.Add(1)
 	c.events.Add(int32(len(evs)))
-	return c.Store.Publish(ctx, evs, cutoff)
+	return c.Store.Publish(ctx, evs, cutoff, direct)
 }
 
 func setup(t *testing.T) (*countingStore, string) {

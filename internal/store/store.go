@@ -78,7 +78,12 @@ type Store interface {
 	// IdempotencyKey was used in the same project by an event created after
 	// idempotencyCutoff is not inserted: its result carries the original
 	// event and Existing=true. Results are in the order of the input.
-	Publish(ctx context.Context, events []Event, idempotencyCutoff time.Time) ([]PublishResult, error)
+	//
+	// With direct non-nil, each new delivery that direct.Take accepts is
+	// created claimed instead (status delivering, LeaseExpiresAt =
+	// direct.Now + direct.Lease, a fresh LeaseToken) and returned in the
+	// result's Claimed, as Claim would return it.
+	Publish(ctx context.Context, events []Event, idempotencyCutoff time.Time, direct *DirectClaim) ([]PublishResult, error)
 	GetEvent(ctx context.Context, projectID, id string) (Event, error)
 	// ListEvents: newest first (id descending), before page.After when set.
 	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)

@@ -85,6 +85,25 @@ type PublishResult struct {
 	Event      Event         // the stored event (the original one when Existing)
 	Existing   bool          // true when the idempotency key matched an earlier event
 	Deliveries []DeliveryRef // deliveries the event fanned out to
+	// Claimed are the deliveries of Deliveries that Publish claimed for the
+	// caller (see DirectClaim), ready to send; none when Existing.
+	Claimed []Claimed
+}
+
+// DirectClaim asks Publish to claim new deliveries for the publishing node
+// in the same transaction that creates them, so they go straight to its
+// workers: no separate claim transaction, no re-reading of the body. Each
+// such delivery is stored as delivering with a lease, exactly as if Claim
+// had taken it, so if the node dies before the outcome is recorded another
+// node takes it when the lease expires.
+type DirectClaim struct {
+	Now   time.Time
+	Lease time.Duration
+	Owner string
+	// Take is asked once per new delivery whether the caller wants it
+	// claimed. It must be quick and must not use the store (it may run
+	// inside the write transaction).
+	Take func(endpointID string) bool
 }
 
 // DeliveryRef names one delivery of an event.

@@ -30,7 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := db.Publish(ctx, events(p.ID, benchBatch, base), time.Time{}); err != nil {
+		if _, err := db.Publish(ctx, events(p.ID, benchBatch, base), time.Time{}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -59,7 +59,7 @@ func events(projectID string, n int, at time.Time) []store.Event {
 
 func publish(tb testing.TB, s store.Store, evs []store.Event) []store.PublishResult {
 	tb.Helper()
-	res, err := s.Publish(context.Background(), evs, time.Time{})
+	res, err := s.Publish(context.Background(), evs, time.Time{}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestIdempotencyAcrossNodes(t *testing.T) {
 			// Each batch also carries an event without a key, which must be
 			// stored whatever happens to the keyed one.
 			batch := append([]store.Event{ev}, events(p.ID, 1, base)...)
-			res, err := nodes[i%2].Publish(context.Background(), batch, base.Add(-time.Hour))
+			res, err := nodes[i%2].Publish(context.Background(), batch, base.Add(-time.Hour), nil)
 			if err == nil {
 				results[i] = res[0]
 			}
@@ -341,7 +341,7 @@ func TestServerRestart(t *testing.T) {
 	}{
 		{"Ping", func() error { return db.Ping(ctx) }},
 		{"GetProject", func() error { _, err := db.GetProject(ctx, p.ID); return err }},
-		{"Publish", func() error { _, err := db.Publish(ctx, events(p.ID, 2, base), time.Time{}); return err }},
+		{"Publish", func() error { _, err := db.Publish(ctx, events(p.ID, 2, base), time.Time{}, nil); return err }},
 		{"Claim", func() error {
 			_, err := db.Claim(ctx, store.ClaimParams{Now: base, Limit: 10, Lease: time.Minute})
 			return err

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // publishSQL inserts a batch of events and the deliveries of those that
 // were inserted, in one statement: an event whose idempotency key is taken
 // is skipped by ON CONFLICT, and the join on its RETURNING drops its
-// deliveries with it.
+// deliveries with it. A delivery with a lease token is created claimed
+// (store.DirectClaim): delivering, leased until $11 by $13.
 const publishSQL = `
 WITH ins AS (
 	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at)
@@ -25,10 +27,16 @@ WITH ins AS (
 	RETURNING id, project_id, type, created_at
 ), dlv AS (
 	INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-		next_attempt_at, created_at, updated_at)
-	SELECT d.id, ins.project_id, ins.id, d.endpoint_id, ins.type, 'pending',
-		ins.created_at, ins.created_at, ins.created_at
-	FROM unnest($7::text[], $8::text[], $9::text[]) AS d (id, event_id, endpoint_id)
+		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
+	SELECT d.id, ins.project_id, ins.id, d.endpoint_id, ins.type,
+		CASE WHEN d.token = '' THEN 'pending' ELSE 'delivering' END,
+		CASE WHEN d.token = '' THEN ins.created_at ELSE $11::timestamptz END,
+		ins.created_at,
+		CASE WHEN d.token = '' THEN ins.created_at ELSE $12::timestamptz END,
+		CASE WHEN d.token = '' THEN NULL ELSE $11::timestamptz END,
+		d.token,
+		CASE WHEN d.token = '' THEN '' ELSE $13::text END
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) AS d (id, event_id, endpoint_id, token)
 	JOIN ins ON ins.id = d.event_id
 )
 SELECT id FROM ins`
@@ -41,7 +49,7 @@ SELECT id FROM ins`
 // The endpoints are read before the write transaction. An endpoint disabled
 // or deleted in between still gets pending deliveries; Claim reports them
 // as EndpointGone and the worker cancels them, so no request is sent.
-func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time) ([]store.PublishResult, error) {
+func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -81,11 +89,20 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 
 	var (
 		evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
+		dlvToken                                              []string // "": pending
 		evKey                                                 []*string // nil: no key
 		evBody                                                [][]byte
 		evCreated                                             []time.Time
 		keyProject, keyKey                                    []string
 	)
+	var leaseExpiry, claimedAt time.Time
+	var owner string
+	if direct != nil {
+		claimedAt = ts(direct.Now)
+		leaseExpiry = ts(direct.Now.Add(direct.Lease))
+		owner = direct.Owner
+	}
+	pending := false // some delivery is left for Claim: wake the nodes
 	for i, ev := range events {
 		if firstOf[i] != i {
 			continue
@@ -100,6 +117,23 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
 				res.Deliveries = append(res.Deliveries, ref)
 				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
+				token := ""
+				if direct != nil && direct.Take(ep.ID) {
+					token = rand.Text()
+					res.Claimed = append(res.Claimed, store.Claimed{
+						Delivery: store.Delivery{
+							ID: ref.ID, ProjectID: ev.ProjectID, EventID: ev.ID, EndpointID: ep.ID, EventType: ev.Type,
+							Status:        store.StatusDelivering,
+							NextAttemptAt: leaseExpiry, LeaseExpiresAt: leaseExpiry, LeaseToken: token,
+							CreatedAt: ev.CreatedAt, UpdatedAt: claimedAt,
+						},
+						Body: ev.Body,
+						URL:  ep.URL,
+					})
+				} else {
+					pending = true
+				}
+				dlvToken = append(dlvToken, token)
 			}
 		}
 		results[i] = res
@@ -126,7 +160,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 		}
 		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
-			dlvID, dlvEvent, dlvEndpoint).
+			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id string
@@ -137,7 +171,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				}
 				return rows.Err()
 			})
-		if len(dlvID) > 0 {
+		if pending {
 			b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 		}
 		return db.pool.SendBatch(ctx, b).Close()
@@ -175,6 +209,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		if j := firstOf[i]; j != i {
 			results[i] = results[j]
 			results[i].Existing = true
+			results[i].Claimed = nil // handed out once, with the first
 		}
 	}
 	return results, nil

@@ -30,7 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 				for j := range batch {
 					batch[j] = store.Event{ID: ids.New(ids.Event, at), ProjectID: p.ID, Type: "tester.created", Body: body, CreatedAt: at}
 				}
-				if _, err := db.Publish(ctx, batch, time.Time{}); err != nil {
+				if _, err := db.Publish(ctx, batch, time.Time{}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -39,9 +40,15 @@ type publishTx struct {
 	addEvent  *sql.Stmt
 	addDlv    *sql.Stmt
 	endpoints *sql.Stmt
-	// Enabled endpoints (ID and EventTypes only) of each project seen in
-	// this batch, loaded once.
+	// Enabled endpoints (ID, URL and EventTypes only) of each project seen
+	// in this batch, loaded once.
 	byProject map[string][]store.Endpoint
+	// direct, when set, claims new deliveries for the publishing node.
+	direct *store.DirectClaim
+	// Filled in when direct is set: the values each claimed delivery is
+	// inserted with.
+	leaseExpiry time.Time
+	owner       string
 }
 
 func (p *publishTx) prepare() error {
@@ -56,8 +63,9 @@ func (p *publishTx) prepare() error {
 		{&p.getRefs, `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`},
 		{&p.addEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&p.addDlv, `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`},
-		{&p.endpoints, `SELECT id, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
+			next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&p.endpoints, `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
 	} {
 		st, err := p.db.prepared(p.ctx, p.tx, s.sql)
 		if err != nil {
@@ -89,7 +97,7 @@ func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 	for rows.Next() {
 		var e store.Endpoint
 		var types string
-		if err := rows.Scan(&e.ID, &types); err != nil {
+		if err := rows.Scan(&e.ID, &e.URL, &types); err != nil {
 			return nil, err
 		}
 		if e.EventTypes, err = decodeTypes(types); err != nil {
@@ -163,7 +171,15 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 			continue
 		}
 		id := ids.New(ids.Delivery, ev.CreatedAt)
-		if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, created, created, created); err != nil {
+		if p.direct != nil && p.direct.Take(e.ID) {
+			c := p.claimed(id, ev, e)
+			if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
+				micros(p.leaseExpiry), created, micros(p.direct.Now), micros(p.leaseExpiry), c.Delivery.LeaseToken, p.owner); err != nil {
+				return store.PublishResult{}, err
+			}
+			res.Claimed = append(res.Claimed, c)
+		} else if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusPending,
+			created, created, created, nil, "", ""); err != nil {
 			return store.PublishResult{}, err
 		}
 		res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: id, EndpointID: e.ID})
@@ -171,14 +187,33 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	return res, nil
 }
 
+// claimed is what Claim would have returned for a delivery that Publish
+// creates claimed.
+func (p *publishTx) claimed(id string, ev store.Event, e store.Endpoint) store.Claimed {
+	return store.Claimed{
+		Delivery: store.Delivery{
+			ID: id, ProjectID: ev.ProjectID, EventID: ev.ID, EndpointID: e.ID, EventType: ev.Type,
+			Status:        store.StatusDelivering,
+			NextAttemptAt: p.leaseExpiry, LeaseExpiresAt: p.leaseExpiry, LeaseToken: rand.Text(),
+			CreatedAt: ev.CreatedAt, UpdatedAt: p.direct.Now,
+		},
+		Body: ev.Body,
+		URL:  e.URL,
+	}
+}
+
 // Publish stores the batch and its deliveries in one transaction.
-func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time) ([]store.PublishResult, error) {
+func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
 	results := make([]store.PublishResult, len(events))
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint)}
+		p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint), direct: direct}
+		if direct != nil {
+			p.leaseExpiry = direct.Now.Add(direct.Lease)
+			p.owner = direct.Owner
+		}
 		defer p.close()
 		if err := p.prepare(); err != nil {
 			return err

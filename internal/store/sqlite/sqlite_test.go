@@ -66,7 +66,7 @@ func seed(t testing.TB, s store.Store, n int) store.Project {
 				Body: []byte(`{"type":"t.a","data":{"n":1}}`), CreatedAt: at})
 			done++
 		}
-		if _, err := s.Publish(ctx, batch, time.Time{}); err != nil {
+		if _, err := s.Publish(ctx, batch, time.Time{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -130,7 +130,7 @@ func testPublishNoEndpoints(t *testing.T, f *fixture) {
 			t.Errorf("%s: %d deliveries, want none", p.Name, len(ds))
 		}
 	}
-	res, err := f.s.Publish(f.ctx, nil, time.Time{})
+	res, err := f.s.Publish(f.ctx, nil, time.Time{}, nil)
 	f.must(err, "Publish(nothing)")
 	if len(res) != 0 {
 		t.Errorf("Publish(nothing) = %v", res)
@@ -205,7 +205,7 @@ func testPublishIsAtomic(t *testing.T, f *fixture) {
 		}},
 	} {
 		batch := tc.batch()
-		_, err := f.s.Publish(f.ctx, batch, time.Time{})
+		_, err := f.s.Publish(f.ctx, batch, time.Time{}, nil)
 		wantErr(t, tc.name, err, store.ErrConflict)
 		for _, ev := range batch {
 			if ev.ID == first.ID {
@@ -234,7 +234,7 @@ func testPublishIdempotency(t *testing.T, f *fixture) {
 	}
 	publish := func(cutoff time.Time, evs ...store.Event) []store.PublishResult {
 		t.Helper()
-		res, err := f.s.Publish(f.ctx, evs, cutoff)
+		res, err := f.s.Publish(f.ctx, evs, cutoff, nil)
 		f.must(err, "Publish")
 		return res
 	}
