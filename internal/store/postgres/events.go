@@ -89,7 +89,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 
 	var (
 		evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
-		dlvToken                                              []string // "": pending
+		dlvToken                                              []string  // "": pending
 		evKey                                                 []*string // nil: no key
 		evBody                                                [][]byte
 		evCreated                                             []time.Time
