@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		eventCases,
 		deliveryCases,
 		claimCases,
+		directCases,
 	} {
 		cases = append(cases, group...)
 	}
