@@ -142,3 +142,279 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 }
+
+// engineSide plays the delivery engine's part in a batcher with direct
+// claims: it hands out DirectClaims whose Take follows take (nil Direct when
+// stopping is set), and records what reaches Deliver and OnCommit. Deliver
+// checks that each claim is already committed, as the engine relies on.
+type engineSide struct {
+	t        testing.TB
+	st       store.Store
+	pid      string
+	take     func(endpointID string) bool
+	stopping bool
+
+	mu        sync.Mutex
+	directs   []time.Time // now of each Direct call
+	delivered []store.Claimed
+	delivers  int // Deliver calls
+	wakes     atomic.Int32
+}
+
+func (e *engineSide) direct(now time.Time) *store.DirectClaim {
+	e.mu.Lock()
+	e.directs = append(e.directs, now)
+	e.mu.Unlock()
+	if e.stopping {
+		return nil
+	}
+	return &store.DirectClaim{Now: now, Lease: time.Minute, Owner: "node-1", Take: e.take}
+}
+
+func (e *engineSide) deliver(cs []store.Claimed) {
+	for _, c := range cs {
+		// Runs on the committer's goroutine while the publisher waits, so
+		// reporting through e.t is safe.
+		d, err := e.st.GetDelivery(context.Background(), e.pid, c.Delivery.ID)
+		if err != nil || d.Status != store.StatusDelivering || d.LeaseToken != c.Delivery.LeaseToken {
+			e.t.Errorf("Deliver got %s before it was committed as claimed: %+v, %v", c.Delivery.ID, d, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.delivers++
+	e.delivered = append(e.delivered, cs...)
+}
+
+// config is a batcher config wired to e.
+func (e *engineSide) config(st store.Store, clk clock.Clock) publish.Config {
+	return publish.Config{Store: st, Clock: clk, Direct: e.direct, Deliver: e.deliver, OnCommit: func() { e.wakes.Add(1) }}
+}
+
+// deliveredIDs counts how often each delivery reached Deliver.
+func (e *engineSide) deliveredIDs() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]int{}
+	for _, c := range e.delivered {
+		out[c.Delivery.ID]++
+	}
+	return out
+}
+
+func takeAll(string) bool { return true }
+
+// addEndpoint gives the project of setup one more endpoint.
+func addEndpoint(t testing.TB, st store.Store, pid string) string {
+	t.Helper()
+	id := ids.New(ids.Endpoint, t0)
+	ep := store.Endpoint{ID: id, ProjectID: pid, URL: "https://example.com/h2", Enabled: true, CreatedAt: t0, UpdatedAt: t0}
+	if err := st.CreateEndpoint(context.Background(), ep); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestDirectClaimsReachDeliver: with Direct and Deliver set, every delivery
+// a batch claims reaches Deliver exactly once, after its commit; callers
+// see their deliveries but not the claims, and with nothing left to claim
+// the engine is not woken.
+func TestDirectClaimsReachDeliver(t *testing.T) {
+	st, pid := setup(t)
+	e := &engineSide{t: t, st: st, pid: pid, take: takeAll}
+	clk := clock.NewFake(t0)
+	b := publish.New(e.config(st, clk))
+	defer b.Close()
+	const n = 100
+	var wg sync.WaitGroup
+	results := make([]store.PublishResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { results[i], errs[i] = b.Publish(context.Background(), event(pid, "")) })
+	}
+	wg.Wait()
+	got := e.deliveredIDs()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("publish %d: %v", i, errs[i])
+		}
+		r := results[i]
+		if r.Claimed != nil {
+			t.Errorf("publish %d: caller sees claims %+v", i, r.Claimed)
+		}
+		if len(r.Deliveries) != 1 {
+			t.Fatalf("publish %d: deliveries %v, want 1", i, r.Deliveries)
+		}
+		if c := got[r.Deliveries[0].ID]; c != 1 {
+			t.Errorf("delivery %s reached Deliver %d times, want once", r.Deliveries[0].ID, c)
+		}
+	}
+	if len(got) != n {
+		t.Errorf("Deliver got %d deliveries, want %d", len(got), n)
+	}
+	e.mu.Lock()
+	directs, delivers := len(e.directs), e.delivers
+	for _, now := range e.directs {
+		if !now.Equal(t0) {
+			t.Errorf("Direct asked at %v, want the batcher's clock, %v", now, t0)
+		}
+	}
+	e.mu.Unlock()
+	// One DirectClaim and one Deliver per transaction.
+	if calls := int(st.calls.Load()); directs != calls || delivers != calls {
+		t.Errorf("%d transactions, %d Direct calls, %d Deliver calls; want them equal", calls, directs, delivers)
+	}
+	// OnCommit runs after the callers are answered; Close waits for it.
+	b.Close()
+	if w := e.wakes.Load(); w != 0 {
+		t.Errorf("OnCommit called %d times with every delivery claimed", w)
+	}
+}
+
+// TestDirectClaimOnCommit: OnCommit wakes the engine exactly when a batch
+// leaves a new delivery for Claim; Deliver gets only what was claimed.
+func TestDirectClaimOnCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		take      func(endpointID string) bool
+		stopping  bool // Direct returns nil
+		noDeliver bool // Config.Deliver unset: Direct must not be used
+		wantSent  int  // deliveries that reach Deliver
+		wantWakes int32
+	}{
+		{name: "all claimed", take: takeAll, wantSent: 2},
+		{name: "none claimed", take: func(string) bool { return false }, wantWakes: 1},
+		{name: "one of two claimed", take: nil /* set below: the first endpoint */, wantSent: 1, wantWakes: 1},
+		{name: "Direct nil", take: takeAll, stopping: true, wantWakes: 1},
+		{name: "no Deliver", take: takeAll, noDeliver: true, wantWakes: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, pid := setup(t)
+			second := addEndpoint(t, st, pid)
+			take := tc.take
+			if take == nil {
+				take = func(ep string) bool { return ep != second }
+			}
+			e := &engineSide{t: t, st: st, pid: pid, take: take, stopping: tc.stopping}
+			cfg := e.config(st, clock.NewFake(t0))
+			if tc.noDeliver {
+				cfg.Deliver = nil
+			}
+			b := publish.New(cfg)
+			defer b.Close()
+			res, err := b.Publish(context.Background(), event(pid, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Deliveries) != 2 || res.Claimed != nil {
+				t.Fatalf("result: deliveries %v, claimed %v; want 2 deliveries, no claims", res.Deliveries, res.Claimed)
+			}
+			// OnCommit runs after the callers are answered; Close waits
+			// for it.
+			b.Close()
+			sent := e.deliveredIDs()
+			if len(sent) != tc.wantSent {
+				t.Errorf("Deliver got %d deliveries, want %d", len(sent), tc.wantSent)
+			}
+			e.mu.Lock()
+			if tc.noDeliver && len(e.directs) != 0 {
+				t.Errorf("Direct asked %d times without a Deliver to hand the claims to", len(e.directs))
+			}
+			if len(sent) == 0 && e.delivers != 0 {
+				t.Errorf("Deliver called %d times with nothing claimed", e.delivers)
+			}
+			e.mu.Unlock()
+			if w := e.wakes.Load(); w != tc.wantWakes {
+				t.Errorf("OnCommit called %d times, want %d", w, tc.wantWakes)
+			}
+			// What was not sent is pending, for Claim.
+			for _, r := range res.Deliveries {
+				d, err := st.GetDelivery(context.Background(), pid, r.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := store.StatusPending
+				if sent[r.ID] > 0 {
+					want = store.StatusDelivering
+				}
+				if d.Status != want {
+					t.Errorf("delivery %s: %s, want %s", r.ID, d.Status, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDirectClaimReplay: a replayed idempotency key creates nothing, so
+// nothing reaches Deliver and the engine is not woken.
+func TestDirectClaimReplay(t *testing.T) {
+	st, pid := setup(t)
+	e := &engineSide{t: t, st: st, pid: pid, take: takeAll}
+	b := publish.New(e.config(st, clock.NewFake(t0)))
+	defer b.Close()
+	first, err := b.Publish(context.Background(), event(pid, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.Publish(context.Background(), event(pid, "k"))
+	if err != nil || !again.Existing || again.Event.ID != first.Event.ID {
+		t.Fatalf("replay: %+v, %v", again, err)
+	}
+	if again.Claimed != nil || len(again.Deliveries) != 1 {
+		t.Errorf("replay result: deliveries %v, claimed %v; want the original's delivery, no claims", again.Deliveries, again.Claimed)
+	}
+	b.Close() // OnCommit runs after the callers are answered
+	if got := e.deliveredIDs(); len(got) != 1 || got[first.Deliveries[0].ID] != 1 {
+		t.Errorf("Deliver got %v, want the first publish's delivery once", got)
+	}
+	if w := e.wakes.Load(); w != 0 {
+		t.Errorf("OnCommit called %d times; nothing was left to claim", w)
+	}
+}
+
+// TestDirectClaimStoreFails: when the store's Publish fails, every caller
+// gets the error and nothing reaches Deliver (the claims were never
+// committed) or wakes the engine.
+func TestDirectClaimStoreFails(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// breakIt makes the next Publish of ev fail, and returns the error
+		// expected.
+		breakIt func(t *testing.T, st *countingStore, ev store.Event) error
+	}{
+		{"unavailable", func(t *testing.T, st *countingStore, ev store.Event) error {
+			down := error(store.ErrUnavailable)
+			st.fail.Store(&down)
+			return store.ErrUnavailable
+		}},
+		{"conflict", func(t *testing.T, st *countingStore, ev store.Event) error {
+			// The event id is taken: the real store rejects the batch.
+			if _, err := st.Store.Publish(context.Background(), []store.Event{ev}, time.Time{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			return store.ErrConflict
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, pid := setup(t)
+			e := &engineSide{t: t, st: st, pid: pid, take: takeAll}
+			b := publish.New(e.config(st, clock.NewFake(t0)))
+			defer b.Close()
+			ev := event(pid, "")
+			want := tc.breakIt(t, st, ev)
+			if _, err := b.Publish(context.Background(), ev); !errors.Is(err, want) {
+				t.Fatalf("err = %v, want %v", err, want)
+			}
+			b.Close()
+			e.mu.Lock()
+			delivers := e.delivers
+			e.mu.Unlock()
+			if delivers != 0 {
+				t.Errorf("Deliver called %d times after a failed commit", delivers)
+			}
+			if w := e.wakes.Load(); w != 0 {
+				t.Errorf("OnCommit called %d times after a failed commit", w)
+			}
+		})
+	}
+}
