@@ -401,24 +401,61 @@ func queryStrings(ctx context.Context, st *sql.Stmt, args ...any) ([]string, err
 	return out, rows.Err()
 }
 
-// Complete records the outcomes in one transaction.
+// Complete records the outcomes in one transaction: its own, or that of
+// the next Publish if one takes them first (see combine.go). It returns
+// once they are committed.
 func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return db.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		c := completeTx{ctx: ctx, tx: tx, db: db}
-		defer c.close()
-		if err := c.prepare(); err != nil {
+	for _, o := range outcomes {
+		if err := checkOutcome(o); err != nil {
 			return err
 		}
-		for _, o := range outcomes {
-			if err := c.complete(o); err != nil {
-				return fmt.Errorf("delivery %s: %w", o.DeliveryID, err)
+	}
+	b := &outcomeBatch{outcomes: outcomes, done: make(chan error, 1)}
+	db.outcomes.add(b)
+	if db.publishing.Load() > 0 {
+		// A publish is under way and takes b when it commits; only if it
+		// took the queue just before b arrived, and no other follows,
+		// does b need a transaction of its own.
+		t := time.NewTimer(combineWait)
+		select {
+		case err := <-b.done:
+			t.Stop()
+			return err
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			if db.outcomes.remove(b) {
+				return ctx.Err()
 			}
+			return <-b.done
 		}
-		return nil
+	}
+	if err := db.gate.acquire(ctx, true); err != nil {
+		if db.outcomes.remove(b) {
+			return err
+		}
+		return <-b.done // a publish has it; its commit decides
+	}
+	// Holding the writer: either a publish took b and has finished with
+	// it, or b (and whatever queued since) is for this transaction.
+	batches := db.outcomes.take()
+	if len(batches) == 0 {
+		db.gate.release()
+		return <-b.done
+	}
+	var errs []error
+	err := db.relaxedTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		errs, err = db.applyOutcomes(ctx, tx, batches)
+		return err
 	})
+	db.gate.release()
+	db.prepareQueued(context.WithoutCancel(ctx))
+	finishOutcomes(batches, errs, err)
+	return <-b.done
 }
 
 type completeTx struct {
@@ -465,12 +502,8 @@ func (c *completeTx) close() {
 }
 
 func (c *completeTx) complete(o store.Outcome) error {
-	switch o.Status {
-	case store.StatusSucceeded, store.StatusRetrying, store.StatusFailed, store.StatusCancelled:
-	case store.StatusPending:
-		// A give-back: the claimant returns a claim it did not use.
-	default:
-		return fmt.Errorf("outcome status %q: want succeeded, retrying, failed, cancelled or pending", o.Status)
+	if err := checkOutcome(o); err != nil {
+		return err
 	}
 	var count, code int
 	var lastErr string

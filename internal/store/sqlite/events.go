@@ -207,7 +207,11 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	if len(events) == 0 {
 		return nil, nil
 	}
+	db.publishing.Add(1)
+	defer db.publishing.Add(-1)
 	results := make([]store.PublishResult, len(events))
+	var batches []*outcomeBatch
+	var outcomeErrs []error
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint), direct: direct}
 		if direct != nil {
@@ -235,8 +239,13 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 			}
 			results[i] = res
 		}
-		return nil
+		// Outcomes waiting for the writer go in this commit too.
+		batches = db.outcomes.take()
+		var err error
+		outcomeErrs, err = db.applyOutcomes(ctx, tx, batches)
+		return err
 	})
+	finishOutcomes(batches, outcomeErrs, err)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -39,9 +40,13 @@ type DB struct {
 
 	// stmts caches statements prepared on the write connection, so hot
 	// transactions bind and run them instead of parsing SQL every time.
-	gate      gate     // orders waiting write transactions
-	stmts     sync.Map // query → *sql.Stmt
-	toPrepare sync.Map // query → true, waiting for prepareQueued
+	gate     gate         // orders waiting write transactions
+	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
+	// publishing counts Publish calls under way: Complete waits for one
+	// of them to take its outcomes rather than write them itself.
+	publishing atomic.Int32
+	stmts      sync.Map // query → *sql.Stmt
+	toPrepare  sync.Map // query → true, waiting for prepareQueued
 }
 
 // prepared returns q prepared for use in tx (a write transaction). A query
@@ -190,13 +195,19 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // fsyncs the WAL, these frames included. Accepted events never go through
 // here: hookd answers 202 only after an fsync.
 func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	// Deferred first, so it runs after conn.Close below has returned the
-	// write connection to the pool.
+	// Deferred first, so it runs after the write connection is back in
+	// the pool.
 	defer db.prepareQueued(context.WithoutCancel(ctx))
 	if err := db.gate.acquire(ctx, true); err != nil {
 		return err
 	}
 	defer db.gate.release()
+	return db.relaxedTx(ctx, fn)
+}
+
+// relaxedTx runs fn in a transaction committed without fsync; the caller
+// holds the gate.
+func (db *DB) relaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return translate(err)

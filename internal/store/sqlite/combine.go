@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Outcomes ride along with accepted events. SQLite has one writer, and
+// under load most write transactions are group commits of published events
+// (fsynced) and of attempt outcomes, alternating. Each commit rewrites the
+// index pages at the right edge of the deliveries table (new deliveries
+// and recently finished ones live there), so two transactions dirty and
+// write mostly the same pages twice. Complete therefore queues its
+// outcomes; the next Publish applies them in its own transaction after its
+// events, and Complete only runs a transaction of its own when no publish
+// took them first (an idle publisher, or outcomes arriving between
+// batches). Each queued batch is applied under a savepoint, so a batch
+// that fails is rolled back alone and reported to its own caller, and
+// never costs a publisher its commit.
+
+// combineWait is how long Complete waits for a publish under way to take
+// its outcomes before it writes them itself. Publishes under load commit
+// every millisecond or two.
+const combineWait = 5 * time.Millisecond
+
+// outcomeBatch is one Complete call waiting to be written.
+type outcomeBatch struct {
+	outcomes []store.Outcome
+	done     chan error // buffered: receives the result once
+}
+
+// outcomeQueue holds Complete calls not yet taken by a transaction.
+type outcomeQueue struct {
+	mu      sync.Mutex
+	batches []*outcomeBatch
+}
+
+func (q *outcomeQueue) add(b *outcomeBatch) {
+	q.mu.Lock()
+	q.batches = append(q.batches, b)
+	q.mu.Unlock()
+}
+
+// take removes and returns every queued batch.
+func (q *outcomeQueue) take() []*outcomeBatch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	bs := q.batches
+	q.batches = nil
+	return bs
+}
+
+// remove takes b out of the queue; false when a transaction has it already.
+func (q *outcomeQueue) remove(b *outcomeBatch) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, x := range q.batches {
+		if x == b {
+			q.batches = append(q.batches[:i], q.batches[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// applyOutcomes writes batches in tx, each under its own savepoint, and
+// returns each batch's error (nil when applied). The transaction is still
+// to be committed: callers report through finishOutcomes after the commit.
+func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeBatch) ([]error, error) {
+	errs := make([]error, len(batches))
+	if len(batches) == 0 {
+		return errs, nil
+	}
+	c := completeTx{ctx: ctx, tx: tx, db: db}
+	defer c.close()
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	for i, b := range batches {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT outcomes`); err != nil {
+			return nil, err
+		}
+		for _, o := range b.outcomes {
+			if err := c.complete(o); err != nil {
+				errs[i] = translate(fmt.Errorf("delivery %s: %w", o.DeliveryID, err))
+				break
+			}
+		}
+		if errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO outcomes`); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE outcomes`); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+// finishOutcomes tells each batch how its transaction ended: commitErr
+// when the commit failed (nothing of it is stored), else its own result.
+func finishOutcomes(batches []*outcomeBatch, errs []error, commitErr error) {
+	for i, b := range batches {
+		err := commitErr
+		if err == nil && errs != nil {
+			err = errs[i]
+		}
+		b.done <- err
+	}
+}
+
+// checkOutcome rejects what no transaction could store, before it is
+// queued with others.
+func checkOutcome(o store.Outcome) error {
+	switch o.Status {
+	case store.StatusSucceeded, store.StatusRetrying, store.StatusFailed, store.StatusCancelled:
+	case store.StatusPending:
+		// A give-back: the claimant returns a claim it did not use.
+	default:
+		return fmt.Errorf("delivery %s: outcome status %q: want succeeded, retrying, failed, cancelled or pending", o.DeliveryID, o.Status)
+	}
+	return nil
+}
