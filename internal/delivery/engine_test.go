@@ -2,9 +2,11 @@ package delivery_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -346,4 +348,313 @@ func TestSignatureVerifies(t *testing.T) {
 	if err := v.Verify(r.body, r.h); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
+}
+
+// publishDirect stores n events, claiming their deliveries through d as the
+// publish batcher does, and returns the claims.
+func (f *fixture) publishDirect(d *store.DirectClaim, n int) []store.Claimed {
+	f.t.Helper()
+	var events []store.Event
+	for range n {
+		now := f.clk.Now()
+		id := ids.New(ids.Event, now)
+		events = append(events, store.Event{ID: id, ProjectID: f.pid, Type: "tester.created", Body: []byte(`{"id":"` + id + `"}`), CreatedAt: now})
+	}
+	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour), d)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var claimed []store.Claimed
+	for _, r := range res {
+		claimed = append(claimed, r.Claimed...)
+	}
+	return claimed
+}
+
+// accepted asks take about ep n times and returns how many it accepted.
+func accepted(take func(string) bool, ep string, n int) int {
+	got := 0
+	for range n {
+		if take(ep) {
+			got++
+		}
+	}
+	return got
+}
+
+// blocker is a receiver that holds every request until released.
+type blocker struct {
+	srv      *httptest.Server
+	release  chan struct{}
+	once     sync.Once
+	received atomic.Int32
+}
+
+func newBlocker(t *testing.T) *blocker {
+	t.Helper()
+	b := &blocker{release: make(chan struct{})}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.received.Add(1)
+		select {
+		case <-b.release:
+		case <-r.Context().Done():
+		}
+	}))
+	// Cleanups run last first: release, then close (which waits for the
+	// handlers).
+	t.Cleanup(b.srv.Close)
+	t.Cleanup(b.unblock)
+	return b
+}
+
+func (b *blocker) unblock() { b.once.Do(func() { close(b.release) }) }
+
+// TestDirectTakeLimits: one DirectClaim accepts, per endpoint, PerEndpoint
+// running plus half a queue (4*PerEndpoint), and Workers in all, counting
+// what it has already accepted; a new DirectClaim starts its own count
+// from what the engine holds.
+func TestDirectTakeLimits(t *testing.T) {
+	type ask struct {
+		ep      string
+		n, want int
+	}
+	for _, tc := range []struct {
+		name             string
+		workers, perEndp int
+		asks             []ask
+	}{
+		{"per endpoint", 100, 2, []ask{{"ep_a", 20, 10}, {"ep_b", 20, 10}, {"ep_a", 1, 0}}},
+		{"workers in all", 12, 2, []ask{{"ep_a", 20, 10}, {"ep_b", 20, 2}, {"ep_c", 5, 0}}},
+		{"workers below one endpoint's share", 3, 2, []ask{{"ep_a", 5, 3}, {"ep_b", 5, 0}}},
+		// PerEndpoint is capped at Workers.
+		{"PerEndpoint above Workers", 4, 8, []ask{{"ep_a", 10, 4}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, delivery.Config{Workers: tc.workers, PerEndpoint: tc.perEndp})
+			for round := range 2 {
+				d := f.eng.Direct(f.clk.Now())
+				if d == nil {
+					t.Fatal("Direct = nil before Run")
+				}
+				for _, a := range tc.asks {
+					if got := accepted(d.Take, a.ep, a.n); got != a.want {
+						t.Errorf("round %d: Take(%s) accepted %d of %d, want %d", round, a.ep, got, a.n, a.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDirectTakeCountsEngineLoad: what the engine is running and has
+// queued counts against a new DirectClaim, per endpoint and in all.
+func TestDirectTakeCountsEngineLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		workers      int
+		wantA, wantB int // accepted of 20 asks each, after 3 deliveries of A are held
+	}{
+		// A: 2 running + 1 queued of its 2+8; B is free.
+		{"per endpoint", 100, 10 - 3, 10},
+		// 2 running + 1 queued of 6 workers.
+		{"workers in all", 6, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := newBlocker(t)
+			f := newFixture(t, delivery.Config{Workers: tc.workers, PerEndpoint: 2, Lease: time.Hour})
+			a := f.endpoint(recv.srv.URL)
+			f.run()
+			held := f.publishDirect(f.eng.Direct(f.clk.Now()), 3)
+			if len(held) != 3 {
+				t.Fatalf("claimed %d at publish, want 3", len(held))
+			}
+			f.eng.Deliver(held)
+			d := f.eng.Direct(f.clk.Now())
+			if got := accepted(d.Take, a, 20); got != tc.wantA {
+				t.Errorf("Take(busy endpoint) accepted %d, want %d", got, tc.wantA)
+			}
+			if got := accepted(d.Take, "ep_other", 20); got != tc.wantB {
+				t.Errorf("Take(other endpoint) accepted %d, want %d", got, tc.wantB)
+			}
+			f.waitFor("two requests at the receiver", func() bool { return recv.received.Load() == 2 })
+			recv.unblock()
+			f.waitFor("all sent", func() bool {
+				for _, c := range held {
+					if f.delivery(c.Delivery.ID).Status != store.StatusSucceeded {
+						return false
+					}
+				}
+				return true
+			})
+			if n := recv.received.Load(); n != 3 {
+				t.Errorf("receiver got %d requests, want 3", n)
+			}
+		})
+	}
+}
+
+// TestDirectRefusesGoneEndpoint: an endpoint that answered 410 gets no
+// direct claims (Claim and the 410 mark deal with what is left of it).
+func TestDirectRefusesGoneEndpoint(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410) }))
+	defer srv.Close()
+	f := newFixture(t, delivery.Config{})
+	ep := f.endpoint(srv.URL)
+	d := f.publish(1)[0]
+	f.run()
+	f.waitFor("410 recorded", func() bool { return f.delivery(d.ID).Status == store.StatusFailed })
+	take := f.eng.Direct(f.clk.Now()).Take
+	if take(ep) {
+		t.Error("Take accepted the endpoint that answered 410")
+	}
+	if !take("ep_other") {
+		t.Error("Take refused another endpoint")
+	}
+}
+
+// TestDirectAfterStop: once Run has stopped, Direct offers no claim, and a
+// DirectClaim handed out before refuses.
+func TestDirectAfterStop(t *testing.T) {
+	f := newFixture(t, delivery.Config{})
+	f.run()
+	before := f.eng.Direct(f.clk.Now())
+	if before == nil {
+		t.Fatal("Direct = nil while running")
+	}
+	f.stop()
+	if d := f.eng.Direct(f.clk.Now()); d != nil {
+		t.Errorf("Direct after stop = %+v, want nil", d)
+	}
+	if before.Take("ep_a") {
+		t.Error("a DirectClaim from before the stop accepted a delivery after it")
+	}
+}
+
+// TestDeliverSendsDirectClaim: a delivery claimed at publish and handed to
+// Deliver is sent once, with its body, and its outcome recorded.
+func TestDeliverSendsDirectClaim(t *testing.T) {
+	type req struct {
+		id   string
+		body string
+	}
+	reqs := make(chan req, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		reqs <- req{r.Header.Get("webhook-id"), string(b)}
+	}))
+	defer srv.Close()
+	// The fake clock never reaches the publish claim's lease expiry, so
+	// Claim cannot hand this delivery to the engine: if it is sent, it
+	// went through Deliver.
+	f := newFixture(t, delivery.Config{Owner: "node-1"})
+	f.endpoint(srv.URL)
+	f.run()
+	claimed := f.publishDirect(f.eng.Direct(f.clk.Now()), 1)
+	if len(claimed) != 1 {
+		t.Fatalf("claimed %d at publish, want 1", len(claimed))
+	}
+	c := claimed[0]
+	f.eng.Deliver(claimed)
+	f.waitFor("delivered", func() bool { return f.delivery(c.Delivery.ID).Status == store.StatusSucceeded })
+	f.stop()
+	if r := <-reqs; r.id != c.Delivery.EventID || r.body != string(c.Body) {
+		t.Errorf("receiver got id %q, body %q; want %q, %q", r.id, r.body, c.Delivery.EventID, c.Body)
+	}
+	if n := len(reqs); n != 0 {
+		t.Errorf("receiver got %d more requests, want the one", n)
+	}
+	d := f.delivery(c.Delivery.ID)
+	if d.AttemptCount != 1 || d.LastStatusCode != 200 || d.LeaseToken != "" {
+		t.Errorf("delivery after the attempt: %+v", d)
+	}
+	atts, err := f.st.ListAttempts(context.Background(), f.pid, c.Delivery.ID)
+	if err != nil || len(atts) != 1 || atts[0].StatusCode != 200 {
+		t.Errorf("attempts: %+v, %v; want one answered 200", atts, err)
+	}
+}
+
+// TestDeliverGivesBack: deliveries that reach Deliver when they cannot run
+// — the engine is stopping, or a concurrent batch's claims took the
+// workers — go back to the pool at once: pending, due now, no lease.
+func TestDeliverGivesBack(t *testing.T) {
+	wantBack := func(t *testing.T, f *fixture, cs []store.Claimed) {
+		t.Helper()
+		for _, c := range cs {
+			d := f.delivery(c.Delivery.ID)
+			if d.Status != store.StatusPending || d.LeaseToken != "" || !d.LeaseExpiresAt.IsZero() ||
+				!d.NextAttemptAt.Equal(f.clk.Now()) || d.AttemptCount != 0 {
+				t.Errorf("given back: %+v, want pending, due at %v, no lease", d, f.clk.Now())
+			}
+		}
+	}
+
+	t.Run("stopping", func(t *testing.T) {
+		var got atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+		defer srv.Close()
+		f := newFixture(t, delivery.Config{Lease: time.Hour})
+		f.endpoint(srv.URL)
+		f.run()
+		// The batch commits while the engine shuts down.
+		claimed := f.publishDirect(f.eng.Direct(f.clk.Now()), 2)
+		if len(claimed) != 2 {
+			t.Fatalf("claimed %d at publish, want 2", len(claimed))
+		}
+		f.stop()
+		f.clk.Advance(time.Second)
+		f.eng.Deliver(claimed)
+		wantBack(t, f, claimed)
+		if n := got.Load(); n != 0 {
+			t.Errorf("receiver got %d requests from a stopped engine", n)
+		}
+	})
+
+	t.Run("no free worker", func(t *testing.T) {
+		recv := newBlocker(t)
+		f := newFixture(t, delivery.Config{Workers: 2, PerEndpoint: 2, Lease: time.Hour})
+		f.endpoint(recv.srv.URL)
+		// Two batches ask before either is delivered: each may take both
+		// workers (Direct only estimates).
+		d1, d2 := f.eng.Direct(f.clk.Now()), f.eng.Direct(f.clk.Now())
+		first := f.publishDirect(d1, 2)
+		f.clk.Advance(time.Second)
+		second := f.publishDirect(d2, 2)
+		if len(first) != 2 || len(second) != 2 {
+			t.Fatalf("claimed %d and %d at publish, want 2 and 2", len(first), len(second))
+		}
+		f.run()
+		f.eng.Deliver(first)
+		// Both workers are held by the receiver: the second batch's
+		// deliveries queue behind them (same endpoint, room in its queue).
+		f.eng.Deliver(second)
+		f.waitFor("two requests at the receiver", func() bool { return recv.received.Load() == 2 })
+		for _, c := range second {
+			if s := f.delivery(c.Delivery.ID).Status; s != store.StatusDelivering {
+				t.Errorf("queued %s: %s, want still delivering (queued behind the running ones)", c.Delivery.ID, s)
+			}
+		}
+		// A third endpoint's delivery has no running one to queue behind
+		// and no worker: given back.
+		other := f.endpoint(recv.srv.URL)
+		d3 := f.eng.Direct(f.clk.Now())
+		if d3.Take(other) {
+			t.Error("Take accepted with every worker busy")
+		}
+		forced := f.publishDirect(&store.DirectClaim{Now: f.clk.Now(), Lease: time.Hour, Owner: "hookd",
+			Take: func(ep string) bool { return ep == other }}, 1)
+		if len(forced) != 1 {
+			t.Fatalf("claimed %d for the other endpoint, want 1", len(forced))
+		}
+		f.eng.Deliver(forced)
+		wantBack(t, f, forced)
+		recv.unblock()
+		f.waitFor("all sent", func() bool {
+			for _, c := range slices.Concat(first, second, forced) {
+				if f.delivery(c.Delivery.ID).Status != store.StatusSucceeded {
+					return false
+				}
+			}
+			return true
+		})
+	})
 }
