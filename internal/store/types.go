@@ -102,7 +102,10 @@ type DirectClaim struct {
 	Owner string
 	// Take is asked once per new delivery whether the caller wants it
 	// claimed. It must be quick and must not use the store (it may run
-	// inside the write transaction).
+	// inside the write transaction). A driver that fans out before its
+	// write transaction (PostgreSQL) may, rarely, ask about a delivery
+	// that is then not created: another node's publish took the same
+	// idempotency key in between.
 	Take func(endpointID string) bool
 }
 

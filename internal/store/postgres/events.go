@@ -48,7 +48,9 @@ SELECT id FROM ins`
 //
 // The endpoints are read before the write transaction. An endpoint disabled
 // or deleted in between still gets pending deliveries; Claim reports them
-// as EndpointGone and the worker cancels them, so no request is sent.
+// as EndpointGone and the worker cancels them, so no request is sent. One
+// claimed directly in that window (milliseconds) is sent, as one claimed
+// just before the endpoint was disabled would be.
 func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -56,7 +58,6 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	results := make([]store.PublishResult, len(events))
 	// firstOf points a repeated (project, key) of this batch to its first
 	// occurrence, which alone is written.
-	type projectKey struct{ project, key string }
 	firstOf := make([]int, len(events))
 	seen := make(map[projectKey]int)
 	projects := make(map[string]bool)
@@ -78,9 +79,19 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	}
 
 	var endpoints map[string][]store.Endpoint
+	var taken map[projectKey]bool // keys an earlier event holds
 	err := db.read(ctx, func() error {
 		var err error
-		endpoints, err = db.enabledEndpoints(ctx, projectIDs)
+		if endpoints, err = db.enabledEndpoints(ctx, projectIDs); err != nil {
+			return err
+		}
+		if direct != nil && len(seen) > 0 {
+			// Which keys the write will find taken is decided there (ON
+			// CONFLICT); asking now keeps direct.Take from counting the
+			// deliveries of repeats that will not be created. A key taken
+			// in between by another node's publish is the rare exception.
+			taken, err = db.takenKeys(ctx, seen, idempotencyCutoff)
+		}
 		return err
 	})
 	if err != nil {
@@ -118,7 +129,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				res.Deliveries = append(res.Deliveries, ref)
 				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
 				token := ""
-				if direct != nil && direct.Take(ep.ID) {
+				if direct != nil && !taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
 					token = rand.Text()
 					res.Claimed = append(res.Claimed, store.Claimed{
 						Delivery: store.Delivery{
@@ -213,6 +224,28 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		}
 	}
 	return results, nil
+}
+
+// projectKey is an idempotency key in its project.
+type projectKey struct{ project, key string }
+
+// takenKeys reports which of the batch's idempotency keys an event created
+// after cutoff holds.
+func (db *DB) takenKeys(ctx context.Context, seen map[projectKey]int, cutoff time.Time) (map[projectKey]bool, error) {
+	var project, key []string
+	for k := range seen {
+		project, key = append(project, k.project), append(key, k.key)
+	}
+	rows, _ := db.pool.Query(ctx, `SELECT project_id, live_idempotency_key FROM events
+		WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		AND created_at > $3`, project, key, ts(cutoff))
+	out := make(map[projectKey]bool)
+	var k projectKey
+	_, err := pgx.ForEachRow(rows, []any{&k.project, &k.key}, func() error {
+		out[k] = true
+		return nil
+	})
+	return out, err
 }
 
 // enabledEndpoints returns the enabled endpoints of the given projects, by
