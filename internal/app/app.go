@@ -155,7 +155,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		box = b
 	}
 
-	committers := 1
+	// Two batches in flight on SQLite: while one waits for its fsync the
+	// next is written (the fsync runs after the single writer is released).
+	committers := 2
 	if isPostgres(cfg.DB) {
 		db, err := postgres.Open(ctx, cfg.DB)
 		if err != nil {

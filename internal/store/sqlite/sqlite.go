@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -38,15 +37,17 @@ type DB struct {
 	claimMu     sync.Mutex
 	claimCursor string
 
-	// stmts caches statements prepared on the write connection, so hot
-	// transactions bind and run them instead of parsing SQL every time.
 	gate     gate         // orders waiting write transactions
+	wal      *walSync     // makes commits durable after the writer moves on
 	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
 	// publishing counts Publish calls under way: Complete waits for one
 	// of them to take its outcomes rather than write them itself.
 	publishing atomic.Int32
-	stmts      sync.Map // query → *sql.Stmt
-	toPrepare  sync.Map // query → true, waiting for prepareQueued
+
+	// stmts caches statements prepared on the write connection, so hot
+	// transactions bind and run them instead of parsing SQL every time.
+	stmts     sync.Map // query → *sql.Stmt
+	toPrepare sync.Map // query → true, waiting for prepareQueued
 }
 
 // prepared returns q prepared for use in tx (a write transaction). A query
@@ -102,7 +103,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 	wq := cloneValues(common)
 	wq.Add("_pragma", "journal_mode(WAL)")
-	wq.Add("_pragma", "synchronous(FULL)")
+	// Commits are made durable by walSync, after the writer is released.
+	wq.Add("_pragma", "synchronous(NORMAL)")
 	// Readers can keep a checkpoint from resetting the WAL; cap what stays
 	// on disk once it does.
 	wq.Add("_pragma", "journal_size_limit(67108864)")
@@ -140,7 +142,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, translate(err))
 	}
-	return &DB{w: w, r: r}, nil
+	db := &DB{w: w, r: r, wal: newWALSync(abs)}
+	// Migrations committed without an fsync of their own.
+	if err := db.wal.wait(db.wal.committed()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -165,35 +173,52 @@ func (db *DB) Close() error {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.w.Close(), db.wal.close())
 }
 
-// write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
-// durably (synchronous=FULL: the WAL is fsynced before Commit returns).
+// write runs fn in one write transaction (BEGIN IMMEDIATE) and returns once
+// the commit is on disk (see walSync: the fsync runs after the writer is
+// released, shared with other commits).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer db.prepareQueued(context.WithoutCancel(ctx))
+	if err := db.wal.failed(); err != nil {
+		return err
+	}
 	if err := db.gate.acquire(ctx, false); err != nil {
 		return err
 	}
-	defer db.gate.release()
+	seq, err := db.writeTx(ctx, fn)
+	db.gate.release()
+	if err != nil {
+		return err
+	}
+	return db.wal.wait(seq)
+}
+
+// writeTx runs fn in a transaction; the caller holds the gate. It returns
+// the commit's number for walSync.wait.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) (uint64, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return translate(err)
+		return 0, translate(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return translate(err)
+		return 0, translate(err)
 	}
-	return translate(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return 0, translate(err)
+	}
+	return db.wal.committed(), nil
 }
 
-// writeRelaxed is write without the fsync at commit (synchronous=NORMAL).
-// It is for claims and attempt outcomes only: a process crash loses none
-// of them (the OS has the WAL), and the power loss that could is repaired
-// by at-least-once delivery — a lost claim or outcome means the delivery is
-// sent again after its lease. The next durable commit (an accepted event)
-// fsyncs the WAL, these frames included. Accepted events never go through
-// here: hookd answers 202 only after an fsync.
+// writeRelaxed is write without waiting for the fsync. It is for claims
+// and attempt outcomes only: a process crash loses none of them (the OS has
+// the WAL), and the power loss that could is repaired by at-least-once
+// delivery — a lost claim or outcome means the delivery is sent again after
+// its lease. The next durable commit (an accepted event) fsyncs the WAL,
+// these frames included. Accepted events never go through here: hookd
+// answers 202 only after an fsync.
 func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	// Deferred first, so it runs after the write connection is back in
 	// the pool.
@@ -205,32 +230,11 @@ func (db *DB) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error
 	return db.relaxedTx(ctx, fn)
 }
 
-// relaxedTx runs fn in a transaction committed without fsync; the caller
-// holds the gate.
+// relaxedTx runs fn in a transaction and does not wait for its fsync; the
+// caller holds the gate.
 func (db *DB) relaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		return translate(err)
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
-			// Never leave the shared write connection relaxed: drop it.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return translate(err)
-	}
-	return translate(tx.Commit())
+	_, err := db.writeTx(ctx, fn)
+	return err
 }
 
 //go:embed migrations/*.sql

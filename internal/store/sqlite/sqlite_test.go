@@ -154,7 +154,7 @@ func TestPragmas(t *testing.T) {
 		want   string
 	}{
 		{"w", "journal_mode", "wal"},
-		{"w", "synchronous", "2"}, // FULL
+		{"w", "synchronous", "1"}, // NORMAL: durable writes fsync through walSync
 		{"w", "foreign_keys", "1"},
 		{"w", "busy_timeout", "10000"},
 		{"w", "query_only", "0"},
