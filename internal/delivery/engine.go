@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
@@ -68,6 +69,9 @@ type Engine struct {
 	waiting int // queued, all endpoints
 	// stopping: Run is draining; queued deliveries are given back, not sent.
 	stopping bool
+	// wantRoom: the claim loop waits for workers to finish (release
+	// wakes it only then).
+	wantRoom atomic.Bool
 	// gone: endpoints that answered 410, and when. Deliveries of theirs
 	// claimed before the store disabled the endpoint are cancelled instead
 	// of sent; after a lease every such claim is over, and the mark goes.
@@ -121,6 +125,7 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
+		room:    make(chan struct{}, 1),
 		jobs:    make(chan *job, cfg.Workers),
 		done:    make(chan outcomeMsg, cfg.Workers*2),
 		running: make(map[string]int),
@@ -205,10 +210,16 @@ func (e *Engine) dispatch(ctx context.Context) {
 	for ctx.Err() == nil {
 		free, skip := e.capacity()
 		if free <= 0 || (free < minClaim && free < e.cfg.Workers) {
-			// Wait for workers to finish (each finish wakes us).
-			if !e.sleep(ctx, e.cfg.PollInterval) {
-				return
+			// Wait for workers to finish: finishes wake us only while we
+			// wait for them, so that deliveries handed over by publishes
+			// (Deliver) do not cost a futile claim each time one ends.
+			e.wantRoom.Store(true)
+			if free, _ = e.capacity(); free <= 0 || (free < minClaim && free < e.cfg.Workers) {
+				if !e.sleep(ctx, e.cfg.PollInterval) {
+					return
+				}
 			}
+			e.wantRoom.Store(false)
 			continue
 		}
 		now := e.cfg.Clock.Now()
@@ -450,7 +461,9 @@ func (e *Engine) release(endpoint string) {
 		default:
 		}
 	}
-	e.Wake()
+	if e.wantRoom.Load() {
+		e.Wake()
+	}
 }
 
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {

@@ -16,7 +16,7 @@ import (
 
 // unfinished is the WHERE clause of the partial indexes on deliveries;
 // queries repeat it verbatim so that SQLite can use those indexes.
-const unfinished = `status IN ('pending', 'retrying', 'delivering')`
+const unfinished = `(status = 'pending' OR status = 'retrying' OR status = 'delivering')`
 
 const deliveryCols = `d.id, d.project_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count,
 	d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.lease_expires_at, d.lease_token`
@@ -446,17 +446,25 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		db.gate.release()
 		return <-b.done
 	}
-	var errs []error
 	err := db.relaxedTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		errs, err = db.applyOutcomes(ctx, tx, batches)
-		return err
+		return db.applyOutcomes(ctx, tx, batches)
 	})
 	db.gate.release()
 	db.prepareQueued(context.WithoutCancel(ctx))
-	finishOutcomes(batches, errs, err)
+	finishOutcomes(batches, err)
 	return <-b.done
 }
+
+// The statements every recorded attempt runs (see TestHotStatements).
+const (
+	insertAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+			response_headers, response_body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, number) DO NOTHING`
+	completeDeliverySQL = `UPDATE deliveries
+			SET status = ?, attempt_count = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,
+			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE id = ? AND status = 'delivering' AND lease_token = ? AND lease_token <> ''`
+)
 
 type completeTx struct {
 	db         *DB
@@ -464,8 +472,10 @@ type completeTx struct {
 	tx         *sql.Tx
 	current    *sql.Stmt
 	addAttempt *sql.Stmt
-	update     *sql.Stmt
-	disable    *sql.Stmt
+	// addLateAttempt numbers an attempt after the highest stored one.
+	addLateAttempt *sql.Stmt
+	update         *sql.Stmt
+	disable        *sql.Stmt
 }
 
 func (c *completeTx) prepare() error {
@@ -474,14 +484,12 @@ func (c *completeTx) prepare() error {
 		sql string
 	}{
 		{&c.current, `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`},
-		{&c.addAttempt, `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+		{&c.addAttempt, insertAttemptSQL},
+		{&c.addLateAttempt, `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
 			response_headers, response_body)
-			VALUES (?1, MAX(?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1)), ?3, ?4, ?5, ?6, ?7, ?8)
+			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
 			RETURNING number`},
-		{&c.update, `UPDATE deliveries
-			SET status = ?, attempt_count = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,
-			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
-			WHERE id = ? AND status = 'delivering' AND lease_token = ? AND lease_token <> ''`},
+		{&c.update, completeDeliverySQL},
 		{&c.disable, `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`},
 	} {
 		st, err := c.db.prepared(c.ctx, c.tx, s.sql)
@@ -494,7 +502,7 @@ func (c *completeTx) prepare() error {
 }
 
 func (c *completeTx) close() {
-	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.update, c.disable} {
+	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.addLateAttempt, c.update, c.disable} {
 		if st != nil {
 			st.Close()
 		}
@@ -517,10 +525,9 @@ func (c *completeTx) complete(o store.Outcome) error {
 			headers = string(b)
 		}
 		// A claimant whose lease expired may already have recorded this
-		// number; the attempt still happened, so it takes the next one
-		// (the statement numbers it max(a.Number, highest + 1)).
-		err := c.addAttempt.QueryRowContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
-			a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count)
+		// number; the attempt still happened, so it takes the next one.
+		res, err := c.addAttempt.ExecContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
+			a.StatusCode, a.Error, headers, a.ResponseBody)
 		if isForeignKeyError(err) {
 			// The delivery was removed by retention after its claim could
 			// no longer matter; there is nothing to record against.
@@ -528,6 +535,15 @@ func (c *completeTx) complete(o store.Outcome) error {
 		}
 		if err != nil {
 			return err
+		}
+		count = a.Number
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if err := c.addLateAttempt.QueryRowContext(c.ctx, o.DeliveryID, micros(a.StartedAt), int64(a.Duration),
+				a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count); err != nil {
+				return err
+			}
 		}
 		code, lastErr = a.StatusCode, a.Error
 	} else {
@@ -589,7 +605,7 @@ func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, er
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT e.id, e.project_id, e.idempotency_key FROM events e
 			WHERE e.created_at < ? AND NOT EXISTS (
-				SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.`+unfinished+`)
+				SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND `+unfinished+`)
 			ORDER BY e.created_at LIMIT ?`, t.UnixMicro(), limit)
 		if err != nil {
 			return err

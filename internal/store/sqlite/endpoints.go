@@ -115,7 +115,7 @@ func cancelWaiting(ctx context.Context, tx *sql.Tx, endpointID, reason string, n
 // clause so that SQLite can prove the index usable.
 const cancelWaitingQuery = `UPDATE deliveries
 	SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
-	WHERE endpoint_id = ? AND ` + unfinished + ` AND status IN ('pending', 'retrying')`
+	WHERE endpoint_id = ? AND ` + unfinished + ` AND status <> 'delivering'`
 
 // DeleteEndpoint removes the endpoint and cancels its unfinished
 // deliveries, which stay in the log.

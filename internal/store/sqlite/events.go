@@ -27,6 +27,14 @@ func scanEvent(sc interface{ Scan(...any) error }) (store.Event, error) {
 	return e, nil
 }
 
+// The statements every published event runs (see TestHotStatements).
+const (
+	insertEventSQL    = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	insertDeliverySQL = `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
+			next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 // publishTx holds the statements of one Publish transaction, prepared once
 // and reused for every event of the batch.
 type publishTx struct {
@@ -61,10 +69,8 @@ func (p *publishTx) prepare() error {
 			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`},
 		{&p.getEvent, `SELECT ` + eventCols + ` FROM events WHERE id = ?`},
 		{&p.getRefs, `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`},
-		{&p.addEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&p.addDlv, `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-			next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&p.addEvent, insertEventSQL},
+		{&p.addDlv, insertDeliverySQL},
 		{&p.endpoints, `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
 	} {
 		st, err := p.db.prepared(p.ctx, p.tx, s.sql)
@@ -211,45 +217,59 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	defer db.publishing.Add(-1)
 	results := make([]store.PublishResult, len(events))
 	var batches []*outcomeBatch
-	var outcomeErrs []error
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint), direct: direct}
-		if direct != nil {
-			p.leaseExpiry = direct.Now.Add(direct.Lease)
-			p.owner = direct.Owner
-		}
-		defer p.close()
-		if err := p.prepare(); err != nil {
-			return err
-		}
-		for i, ev := range events {
-			if ev.IdempotencyKey != "" {
-				res, ok, err := p.existing(ev, idempotencyCutoff)
+	var outcomeErr error
+	withOutcomes := true
+	for {
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			p := &publishTx{db: db, ctx: ctx, tx: tx, byProject: make(map[string][]store.Endpoint), direct: direct}
+			if direct != nil {
+				p.leaseExpiry = direct.Now.Add(direct.Lease)
+				p.owner = direct.Owner
+			}
+			defer p.close()
+			if err := p.prepare(); err != nil {
+				return err
+			}
+			for i, ev := range events {
+				if ev.IdempotencyKey != "" {
+					res, ok, err := p.existing(ev, idempotencyCutoff)
+					if err != nil {
+						return err
+					}
+					if ok {
+						results[i] = res
+						continue
+					}
+				}
+				res, err := p.insert(ev)
 				if err != nil {
-					return err
+					return fmt.Errorf("event %s: %w", ev.ID, translate(err))
 				}
-				if ok {
-					results[i] = res
-					continue
-				}
+				results[i] = res
 			}
-			res, err := p.insert(ev)
-			if err != nil {
-				return fmt.Errorf("event %s: %w", ev.ID, translate(err))
+			if !withOutcomes {
+				return nil
 			}
-			results[i] = res
+			// Outcomes waiting for the writer go in this commit too.
+			batches = db.outcomes.take()
+			if outcomeErr = db.applyOutcomes(ctx, tx, batches); outcomeErr != nil {
+				return errOutcomes
+			}
+			return nil
+		})
+		if errors.Is(err, errOutcomes) {
+			// Nothing of this transaction was kept: the outcomes' callers
+			// hear why, and the events go again on their own.
+			finishOutcomes(batches, outcomeErr)
+			batches, withOutcomes = nil, false
+			continue
 		}
-		// Outcomes waiting for the writer go in this commit too.
-		batches = db.outcomes.take()
-		var err error
-		outcomeErrs, err = db.applyOutcomes(ctx, tx, batches)
-		return err
-	})
-	finishOutcomes(batches, outcomeErrs, err)
-	if err != nil {
-		return nil, err
+		finishOutcomes(batches, err)
+		if err != nil {
+			return nil, err
+		}
+		return results, nil
 	}
-	return results, nil
 }
 
 // GetEvent returns the project's event id.

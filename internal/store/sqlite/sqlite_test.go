@@ -330,3 +330,45 @@ func TestCompleteRejectsUnknownStatus(t *testing.T) {
 		t.Errorf("delivery after refused outcomes: %+v, %v", d, err)
 	}
 }
+
+// TestHotStatements guards the statements every event runs against
+// temporary B-trees (OpenEphemeral). SQLite builds one for an IN list of
+// constants, including one in a partial index's WHERE clause, which it
+// evaluates on every insert and update: with "status IN (…)" there, the
+// UPDATE recording an outcome built four per call and cost several times
+// the index changes themselves (see migration 0003).
+func TestHotStatements(t *testing.T) {
+	db := openTemp(t)
+	for _, tc := range []struct {
+		name, query string
+		args        int
+	}{
+		{"insert event", insertEventSQL, 6},
+		{"insert delivery", insertDeliverySQL, 12},
+		{"insert attempt", insertAttemptSQL, 8},
+		{"complete delivery", completeDeliverySQL, 8},
+		{"claim scan", claimScanQuery, 2},
+		{"next due", nextDueQuery, 0},
+	} {
+		args := make([]any, tc.args)
+		for i := range args {
+			args[i] = i
+		}
+		rows, err := db.w.Query("EXPLAIN "+tc.query, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for rows.Next() {
+			var addr, p1, p2, p3 int
+			var op string
+			var p4, p5, comment any
+			if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+				t.Fatal(err)
+			}
+			if op == "OpenEphemeral" {
+				t.Errorf("%s: builds a temporary B-tree (instruction %d)", tc.name, addr)
+			}
+		}
+		rows.Close()
+	}
+}
