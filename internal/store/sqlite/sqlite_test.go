@@ -158,7 +158,6 @@ func TestPragmas(t *testing.T) {
 		{"w", "foreign_keys", "1"},
 		{"w", "busy_timeout", "10000"},
 		{"w", "query_only", "0"},
-		{"w", "page_size", "8192"},
 		{"r", "journal_mode", "wal"},
 		{"r", "query_only", "1"},
 		{"r", "busy_timeout", "10000"},
