@@ -14,9 +14,21 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-// unfinished is the WHERE clause of the partial indexes on deliveries;
-// queries repeat it verbatim so that SQLite can use those indexes.
-const unfinished = `(status = 'pending' OR status = 'retrying' OR status = 'delivering')`
+// The WHERE clauses of the partial indexes on deliveries (migration 0004).
+// Queries repeat them verbatim so that SQLite can prove an index usable.
+// They are ORed equalities, never IN lists: SQLite evaluates an IN by
+// building a temporary B-tree, on every insert and update too.
+const (
+	// waiting: deliveries a claim may take once due (deliveries_due,
+	// deliveries_waiting_by_endpoint).
+	waiting = `(status = 'pending' OR status = 'retrying')`
+	// leased: deliveries in flight (deliveries_leased).
+	leased = `status = 'delivering'`
+	// listedByStatus: deliveries_by_project_status holds all others.
+	listedByStatus = `status <> 'delivering'`
+	// unfinished is waiting or leased; no index has it.
+	unfinished = `(status = 'pending' OR status = 'retrying' OR status = 'delivering')`
+)
 
 const deliveryCols = `d.id, d.project_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count,
 	d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.lease_expires_at, d.lease_token`
@@ -59,6 +71,25 @@ func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (store.Deli
 
 // ListDeliveries lists the project's deliveries newest first.
 func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]store.Delivery, error) {
+	q, args := listDeliveriesQuery(projectID, f, page)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, d)
+	}
+	return out, translate(rows.Err())
+}
+
+// listDeliveriesQuery builds ListDeliveries' query and its arguments.
+func listDeliveriesQuery(projectID string, f store.DeliveryFilter, page store.Page) (string, []any) {
 	var where strings.Builder
 	where.WriteString(`d.project_id = ?`)
 	args := []any{projectID}
@@ -69,8 +100,17 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 	if page.After != "" {
 		add(`d.id < ?`, page.After)
 	}
-	if f.Status != "" {
+	indexedBy := ""
+	switch f.Status {
+	case "":
+	case store.StatusDelivering:
+		// Only the deliveries in flight: their own small index, sorted.
 		add(`d.status = ?`, f.Status)
+		where.WriteString(` AND d.` + leased)
+		indexedBy = ` INDEXED BY deliveries_leased`
+	default:
+		add(`d.status = ?`, f.Status)
+		where.WriteString(` AND d.` + listedByStatus)
 	}
 	if f.EndpointID != "" {
 		add(`d.endpoint_id = ?`, f.EndpointID)
@@ -88,21 +128,8 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 		add(`d.created_at < ?`, f.Until.UnixMicro())
 	}
 	args = append(args, limit(page))
-	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE `+where.String()+
-		` ORDER BY d.id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []store.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, translate(err)
-		}
-		out = append(out, d)
-	}
-	return out, translate(rows.Err())
+	return `SELECT ` + deliveryCols + ` FROM deliveries d` + indexedBy + ` WHERE ` + where.String() +
+		` ORDER BY d.id DESC LIMIT ?`, args
 }
 
 // ListAttempts returns the attempts of the project's delivery by number.
@@ -172,12 +199,21 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 // claimScanQuery lists the oldest due deliveries from the covering due
 // index; its arguments are now and how many to scan.
 const claimScanQuery = `SELECT id, endpoint_id FROM deliveries
-	WHERE ` + unfinished + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+	WHERE ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
 
 // claimByEndpointQuery lists one endpoint's oldest due deliveries; its
 // arguments are the endpoint, now and a limit.
 const claimByEndpointQuery = `SELECT id FROM deliveries
-	WHERE endpoint_id = ? AND ` + unfinished + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+	WHERE endpoint_id = ? AND ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+
+// reclaimQuery returns deliveries whose lease expired (their claimant died
+// or stalled) to the waiting, due at their lease expiry, so that the claim
+// that runs it takes them like any other due work. Clearing the token keeps
+// the old claimant from recording over a new claim. Its argument is now.
+const reclaimQuery = `UPDATE deliveries
+	SET status = CASE WHEN attempt_count > 0 THEN 'retrying' ELSE 'pending' END,
+	    next_attempt_at = lease_expires_at, lease_expires_at = NULL, lease_token = '', lease_owner = ''
+	WHERE ` + leased + ` AND lease_expires_at <= ?`
 
 // claimRowsQuery loads what a worker needs for n chosen deliveries.
 func claimRowsQuery(n int) string {
@@ -216,6 +252,15 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	}
 	var out []store.Claimed
 	err := db.writeRelaxed(ctx, func(tx *sql.Tx) error {
+		reclaim, err := db.prepared(ctx, tx, reclaimQuery)
+		if err != nil {
+			return err
+		}
+		_, err = reclaim.ExecContext(ctx, now)
+		reclaim.Close()
+		if err != nil {
+			return err
+		}
 		chosen, err := db.chooseDue(ctx, tx, now, p.Limit, skip)
 		if err != nil || len(chosen) == 0 {
 			return err
@@ -365,7 +410,7 @@ func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit
 func (db *DB) distinctDueEndpoints(ctx context.Context, tx *sql.Tx, from string) ([]string, error) {
 	const maxEndpoints = 1000
 	var eps []string
-	next, err := db.prepared(ctx, tx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+unfinished)
+	next, err := db.prepared(ctx, tx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+waiting)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +623,10 @@ func (c *completeTx) complete(o store.Outcome) error {
 	return nil
 }
 
-const nextDueQuery = `SELECT MIN(next_attempt_at) FROM deliveries WHERE ` + unfinished
+const nextDueQuery = `SELECT MIN(t) FROM (
+	SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE ` + waiting + `
+	UNION ALL
+	SELECT MIN(lease_expires_at) FROM deliveries WHERE ` + leased + `)`
 
 // NextDue returns the earliest time at which unfinished work becomes
 // claimable. It may be in the past when work is due already.

@@ -115,7 +115,7 @@ func cancelWaiting(ctx context.Context, tx *sql.Tx, endpointID, reason string, n
 // clause so that SQLite can prove the index usable.
 const cancelWaitingQuery = `UPDATE deliveries
 	SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
-	WHERE endpoint_id = ? AND ` + unfinished + ` AND status <> 'delivering'`
+	WHERE endpoint_id = ? AND ` + waiting
 
 // DeleteEndpoint removes the endpoint and cancels its unfinished
 // deliveries, which stay in the log.
@@ -131,11 +131,17 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time
 		// Clearing the lease makes the cancellation final: a claimant that
 		// finishes later still records its attempt but no longer changes
 		// the delivery.
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries
-			SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?,
-			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
-			WHERE endpoint_id = ? AND `+unfinished,
-			micros(now), id)
-		return err
+		// Waiting and leased deliveries are in two indexes; one statement
+		// over both would read neither.
+		for _, which := range []string{waiting, leased} {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries
+				SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?,
+				    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+				WHERE endpoint_id = ? AND `+which,
+				micros(now), id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

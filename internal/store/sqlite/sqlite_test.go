@@ -186,16 +186,24 @@ func TestPragmas(t *testing.T) {
 // large backlog: a full scan here would be seconds with a million rows.
 func TestQueryPlans(t *testing.T) {
 	db := openTemp(t)
+	listing := func(f store.DeliveryFilter) (string, []any) {
+		return listDeliveriesQuery("prj", f, store.Page{Limit: 50})
+	}
+	failedQ, failedArgs := listing(store.DeliveryFilter{Status: store.StatusFailed})
+	inFlightQ, inFlightArgs := listing(store.DeliveryFilter{Status: store.StatusDelivering})
 	for _, tc := range []struct {
 		name  string
 		query string
 		args  []any
-		want  string
+		want  []string // each in some step of the plan
 	}{
-		{"Claim scan", claimScanQuery, []any{0, 10}, "USING COVERING INDEX deliveries_due"},
-		{"Claim by endpoint", claimByEndpointQuery, []any{"e", 0, 10}, "USING INDEX deliveries_unfinished_by_endpoint"},
-		{"NextDue", nextDueQuery, nil, "USING COVERING INDEX deliveries_due"},
-		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, "USING INDEX deliveries_unfinished_by_endpoint"},
+		{"Claim scan", claimScanQuery, []any{0, 10}, []string{"USING COVERING INDEX deliveries_due"}},
+		{"Claim by endpoint", claimByEndpointQuery, []any{"e", 0, 10}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
+		{"reclaim expired leases", reclaimQuery, []any{0}, []string{"USING INDEX deliveries_leased"}},
+		{"NextDue", nextDueQuery, nil, []string{"USING COVERING INDEX deliveries_due", "USING COVERING INDEX deliveries_leased"}},
+		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
+		{"list failed", failedQ, failedArgs, []string{"USING INDEX deliveries_by_project_status"}},
+		{"list in flight", inFlightQ, inFlightArgs, []string{"USING INDEX deliveries_leased"}},
 	} {
 		rows, err := db.w.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
@@ -211,8 +219,16 @@ func TestQueryPlans(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
-		if !strings.Contains(plan[0], tc.want) {
-			t.Errorf("%s: plan %q, want its first step %s", tc.name, plan, tc.want)
+		all := strings.Join(plan, " | ")
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: plan %q, want a step %s", tc.name, plan, w)
+			}
+		}
+		for _, step := range plan {
+			if step == "SCAN deliveries" {
+				t.Errorf("%s: plan %q reads the whole table", tc.name, plan)
+			}
 		}
 	}
 }
