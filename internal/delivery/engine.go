@@ -340,10 +340,13 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 
 // Direct returns the claim a publish batch made at now may make for this
 // node (see store.DirectClaim), or nil while the engine is stopping. Take
-// accepts a delivery while its endpoint has fewer than PerEndpoint running
-// plus half a queue waiting — the other half stays for Claim, so an
-// endpoint's older due work (retries, a backlog) keeps moving while fresh
-// events arrive — and the node has fewer than Workers taken in all.
+// accepts what take will be able to place when the batch is delivered: a
+// delivery that can start (its endpoint has fewer than PerEndpoint running,
+// the node fewer than Workers), or one that can wait behind a running one
+// of its endpoint in the first half of its queue — the other half stays
+// for Claim, so an endpoint's older due work (retries, a backlog) keeps
+// moving while fresh events arrive. A slow endpoint's queue therefore
+// never takes the place of other endpoints' running requests.
 func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 	e.mu.Lock()
 	stopping := e.stopping
@@ -353,9 +356,9 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 	}
 	// What this batch has taken so far: Take is asked before the batch
 	// commits, and nothing reaches the counts below until Deliver.
-	taken := make(map[string]int)
-	total := 0
-	perEndpoint := e.cfg.PerEndpoint + e.queueCap()/2
+	toRun := make(map[string]int)
+	toQueue := make(map[string]int)
+	allRun, allQueue := 0, 0
 	return &store.DirectClaim{
 		Now:   now,
 		Lease: e.cfg.Lease,
@@ -363,17 +366,24 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 		Take: func(ep string) bool {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			if e.stopping ||
-				e.running[ep]+len(e.queued[ep])+taken[ep] >= perEndpoint ||
-				e.busy+e.waiting+total >= e.cfg.Workers {
+			if e.stopping {
 				return false
 			}
 			if _, ok := e.gone[ep]; ok {
 				return false // let Claim and the 410 mark deal with it
 			}
-			taken[ep]++
-			total++
-			return true
+			running := e.running[ep] + toRun[ep]
+			if running < e.cfg.PerEndpoint && e.busy+allRun < e.cfg.Workers {
+				toRun[ep]++
+				allRun++
+				return true
+			}
+			if running > 0 && len(e.queued[ep])+toQueue[ep] < e.queueCap()/2 && e.waiting+allQueue < 4*e.cfg.Workers {
+				toQueue[ep]++
+				allQueue++
+				return true
+			}
+			return false
 		},
 	}
 }

@@ -423,11 +423,17 @@ func TestDirectTakeLimits(t *testing.T) {
 		workers, perEndp int
 		asks             []ask
 	}{
+		// 2 running and 8 (half of 8×2) queued per endpoint.
 		{"per endpoint", 100, 2, []ask{{"ep_a", 20, 10}, {"ep_b", 20, 10}, {"ep_a", 1, 0}}},
-		{"workers in all", 12, 2, []ask{{"ep_a", 20, 10}, {"ep_b", 20, 2}, {"ep_c", 5, 0}}},
-		{"workers below one endpoint's share", 3, 2, []ask{{"ep_a", 5, 3}, {"ep_b", 5, 0}}},
-		// PerEndpoint is capped at Workers.
-		{"PerEndpoint above Workers", 4, 8, []ask{{"ep_a", 10, 4}}},
+		// Workers bounds what runs (6 endpoints × 2), not the queues.
+		{"workers bound running", 12, 2, []ask{
+			{"ep_a", 20, 10}, {"ep_b", 20, 10}, {"ep_c", 20, 10}, {"ep_d", 20, 10}, {"ep_e", 20, 10}, {"ep_f", 20, 10},
+			{"ep_g", 5, 0},
+		}},
+		// 3 workers: A runs 2, B runs 1; queues in all up to 4×3.
+		{"workers below one endpoint's share", 3, 2, []ask{{"ep_a", 20, 10}, {"ep_b", 20, 5}, {"ep_c", 5, 0}}},
+		// PerEndpoint is capped at Workers: 4 running, 16 queued.
+		{"PerEndpoint above Workers", 4, 8, []ask{{"ep_a", 30, 20}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, delivery.Config{Workers: tc.workers, PerEndpoint: tc.perEndp})
@@ -456,8 +462,11 @@ func TestDirectTakeCountsEngineLoad(t *testing.T) {
 	}{
 		// A: 2 running + 1 queued of its 2+8; B is free.
 		{"per endpoint", 100, 10 - 3, 10},
-		// 2 running + 1 queued of 6 workers.
-		{"workers in all", 6, 3, 0},
+		// 6 workers, 2 of them busy with A: B still runs 2 and queues 8.
+		{"workers in all", 6, 10 - 3, 10},
+		// 2 workers, both busy with A: B cannot start, so nothing may
+		// queue behind it.
+		{"no worker free", 2, 10 - 3, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recv := newBlocker(t)
