@@ -20,9 +20,9 @@ import (
 // outcomes; the next Publish applies them in its own transaction after its
 // events, and Complete only runs a transaction of its own when no publish
 // took them first (an idle publisher, or outcomes arriving between
-// batches). Each queued batch is applied under a savepoint, so a batch
-// that fails is rolled back alone and reported to its own caller, and
-// never costs a publisher its commit.
+// batches). Outcomes that fail to apply fail the transaction they are in;
+// a publish then commits again without them (see Publish), so they never
+// cost a publisher its commit.
 
 // combineWait is how long Complete waits for a publish under way to take
 // its outcomes before it writes them itself. Publishes under load commit
