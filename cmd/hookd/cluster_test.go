@@ -374,14 +374,18 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	}
 	// A duplicate is a delivery the killed node sent whose outcome it had
 	// not committed when it died: after its lease expires another node
-	// sends it again. The engine frees a worker only once the outcome of
-	// its request is committed, and queued deliveries are not sent, so at
-	// the kill the node had at most --workers such deliveries. The live
-	// nodes' leases (3s) far outlast a request (20 ms of work, 1 s
+	// sends it again. Deliveries it had claimed (at publish or by a claim)
+	// but not sent are taken over without a duplicate. Sent and not yet
+	// recorded are: the requests in flight (at most --workers), the
+	// outcomes a worker has handed to the engine's completer and moved on
+	// (its buffer holds 2 × --workers), and the batch the completer is
+	// committing (taken from that buffer while workers kept answering: at
+	// most the buffer plus --workers more). So at most 5 × --workers. The
+	// live nodes' leases (3s) far outlast a request (20 ms of work, 1 s
 	// timeout) and its wait in the node's queue for the endpoint (a few
 	// rounds of 20 ms), so they add none.
-	if dups > workers {
-		t.Errorf("%d duplicate deliveries; the killed node could have had at most %d (--workers) in flight", dups, workers)
+	if bound := 5 * workers; dups > bound {
+		t.Errorf("%d duplicate deliveries; the killed node could have had at most %d sent and not recorded (5 × --workers)", dups, bound)
 	}
 }
 
