@@ -81,9 +81,6 @@ func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeB
 	}
 	c := completeTx{ctx: ctx, tx: tx, db: db}
 	defer c.close()
-	if err := c.prepare(); err != nil {
-		return err
-	}
 	for _, b := range batches {
 		for _, o := range b.outcomes {
 			if err := c.complete(o); err != nil {

@@ -523,27 +523,26 @@ type completeTx struct {
 	disable        *sql.Stmt
 }
 
-func (c *completeTx) prepare() error {
-	for _, s := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&c.current, `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`},
-		{&c.addAttempt, insertAttemptSQL},
-		{&c.addLateAttempt, `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
+// Statements of recording outcomes besides the hot two above.
+const (
+	currentSQL        = `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`
+	addLateAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
 			response_headers, response_body)
 			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
-			RETURNING number`},
-		{&c.update, completeDeliverySQL},
-		{&c.disable, `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`},
-	} {
-		st, err := c.db.prepared(c.ctx, c.tx, s.sql)
+			RETURNING number`
+	disableSQL = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`
+)
+
+// stmt returns *dst, prepared for this transaction on first use.
+func (c *completeTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
+	if *dst == nil {
+		st, err := c.db.prepared(c.ctx, c.tx, q)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		*s.dst = st
+		*dst = st
 	}
-	return nil
+	return *dst, nil
 }
 
 func (c *completeTx) close() {
@@ -571,7 +570,11 @@ func (c *completeTx) complete(o store.Outcome) error {
 		}
 		// A claimant whose lease expired may already have recorded this
 		// number; the attempt still happened, so it takes the next one.
-		res, err := c.addAttempt.ExecContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
+		addAttempt, err := c.stmt(&c.addAttempt, insertAttemptSQL)
+		if err != nil {
+			return err
+		}
+		res, err := addAttempt.ExecContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
 			a.StatusCode, a.Error, headers, a.ResponseBody)
 		if isForeignKeyError(err) {
 			// The delivery was removed by retention after its claim could
@@ -585,14 +588,22 @@ func (c *completeTx) complete(o store.Outcome) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			if err := c.addLateAttempt.QueryRowContext(c.ctx, o.DeliveryID, micros(a.StartedAt), int64(a.Duration),
+			late, err := c.stmt(&c.addLateAttempt, addLateAttemptSQL)
+			if err != nil {
+				return err
+			}
+			if err := late.QueryRowContext(c.ctx, o.DeliveryID, micros(a.StartedAt), int64(a.Duration),
 				a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count); err != nil {
 				return err
 			}
 		}
 		code, lastErr = a.StatusCode, a.Error
 	} else {
-		err := c.current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
+		current, err := c.stmt(&c.current, currentSQL)
+		if err != nil {
+			return err
+		}
+		err = current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // removed by retention, as above
 		}
@@ -608,12 +619,20 @@ func (c *completeTx) complete(o store.Outcome) error {
 		// A retry without a time would never come due again.
 		next = micros(cmp.Or(o.NextAttemptAt, o.UpdatedAt))
 	}
-	if _, err := c.update.ExecContext(c.ctx, o.Status, count, code, lastErr, next, micros(o.UpdatedAt),
+	update, err := c.stmt(&c.update, completeDeliverySQL)
+	if err != nil {
+		return err
+	}
+	if _, err := update.ExecContext(c.ctx, o.Status, count, code, lastErr, next, micros(o.UpdatedAt),
 		o.DeliveryID, o.LeaseToken); err != nil {
 		return err
 	}
 	if o.DisableEndpoint && o.EndpointID != "" {
-		if _, err := c.disable.ExecContext(c.ctx, o.DisabledReason, micros(o.UpdatedAt), o.EndpointID); err != nil {
+		disable, err := c.stmt(&c.disable, disableSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := disable.ExecContext(c.ctx, o.DisabledReason, micros(o.UpdatedAt), o.EndpointID); err != nil {
 			return err
 		}
 		if err := cancelWaiting(c.ctx, c.tx, o.EndpointID, "endpoint disabled: "+o.DisabledReason, o.UpdatedAt); err != nil {

@@ -59,27 +59,27 @@ type publishTx struct {
 	owner       string
 }
 
-func (p *publishTx) prepare() error {
-	for _, s := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&p.findKey, `SELECT event_id, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`},
-		{&p.putKey, `INSERT INTO idempotency_keys (project_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`},
-		{&p.getEvent, `SELECT ` + eventCols + ` FROM events WHERE id = ?`},
-		{&p.getRefs, `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`},
-		{&p.addEvent, insertEventSQL},
-		{&p.addDlv, insertDeliverySQL},
-		{&p.endpoints, `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`},
-	} {
-		st, err := p.db.prepared(p.ctx, p.tx, s.sql)
+// Statements of a publish transaction besides the hot two above.
+const (
+	findKeySQL = `SELECT event_id, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`
+	putKeySQL  = `INSERT INTO idempotency_keys (project_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`
+	getEventSQL  = `SELECT ` + eventCols + ` FROM events WHERE id = ?`
+	getRefsSQL   = `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`
+	endpointsSQL = `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`
+)
+
+// stmt returns *dst, prepared for this transaction on first use: a batch
+// without idempotency keys never binds the key statements to it.
+func (p *publishTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
+	if *dst == nil {
+		st, err := p.db.prepared(p.ctx, p.tx, q)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		*s.dst = st
+		*dst = st
 	}
-	return nil
+	return *dst, nil
 }
 
 func (p *publishTx) close() {
@@ -94,7 +94,11 @@ func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 	if eps, ok := p.byProject[projectID]; ok {
 		return eps, nil
 	}
-	rows, err := p.endpoints.QueryContext(p.ctx, projectID)
+	st, err := p.stmt(&p.endpoints, endpointsSQL)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(p.ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +127,11 @@ func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishResult, bool, error) {
 	var eventID string
 	var created int64
-	err := p.findKey.QueryRowContext(p.ctx, ev.ProjectID, ev.IdempotencyKey).Scan(&eventID, &created)
+	findKey, err := p.stmt(&p.findKey, findKeySQL)
+	if err != nil {
+		return store.PublishResult{}, false, err
+	}
+	err = findKey.QueryRowContext(p.ctx, ev.ProjectID, ev.IdempotencyKey).Scan(&eventID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.PublishResult{}, false, nil
 	}
@@ -133,12 +141,20 @@ func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishRes
 	if created <= cutoff.UnixMicro() {
 		return store.PublishResult{}, false, nil
 	}
-	orig, err := scanEvent(p.getEvent.QueryRowContext(p.ctx, eventID))
+	getEvent, err := p.stmt(&p.getEvent, getEventSQL)
+	if err != nil {
+		return store.PublishResult{}, false, err
+	}
+	orig, err := scanEvent(getEvent.QueryRowContext(p.ctx, eventID))
 	if err != nil {
 		return store.PublishResult{}, false, fmt.Errorf("event %s of idempotency key: %w", eventID, err)
 	}
 	res := store.PublishResult{Event: orig, Existing: true}
-	rows, err := p.getRefs.QueryContext(p.ctx, eventID)
+	getRefs, err := p.stmt(&p.getRefs, getRefsSQL)
+	if err != nil {
+		return store.PublishResult{}, false, err
+	}
+	rows, err := getRefs.QueryContext(p.ctx, eventID)
 	if err != nil {
 		return store.PublishResult{}, false, err
 	}
@@ -159,11 +175,23 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	if body == nil {
 		body = []byte{} // a nil slice would be bound as NULL
 	}
-	if _, err := p.addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created); err != nil {
+	addEvent, err := p.stmt(&p.addEvent, insertEventSQL)
+	if err != nil {
+		return store.PublishResult{}, err
+	}
+	addDlv, err := p.stmt(&p.addDlv, insertDeliverySQL)
+	if err != nil {
+		return store.PublishResult{}, err
+	}
+	if _, err := addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created); err != nil {
 		return store.PublishResult{}, err
 	}
 	if ev.IdempotencyKey != "" {
-		if _, err := p.putKey.ExecContext(p.ctx, ev.ProjectID, ev.IdempotencyKey, ev.ID, created); err != nil {
+		putKey, err := p.stmt(&p.putKey, putKeySQL)
+		if err != nil {
+			return store.PublishResult{}, err
+		}
+		if _, err := putKey.ExecContext(p.ctx, ev.ProjectID, ev.IdempotencyKey, ev.ID, created); err != nil {
 			return store.PublishResult{}, err
 		}
 	}
@@ -179,12 +207,12 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 		id := ids.New(ids.Delivery, ev.CreatedAt)
 		if p.direct != nil && p.direct.Take(e.ID) {
 			c := p.claimed(id, ev, e)
-			if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
+			if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
 				micros(p.leaseExpiry), created, micros(p.direct.Now), micros(p.leaseExpiry), c.Delivery.LeaseToken, p.owner); err != nil {
 				return store.PublishResult{}, err
 			}
 			res.Claimed = append(res.Claimed, c)
-		} else if _, err := p.addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusPending,
+		} else if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusPending,
 			created, created, created, nil, "", ""); err != nil {
 			return store.PublishResult{}, err
 		}
@@ -227,9 +255,6 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				p.owner = direct.Owner
 			}
 			defer p.close()
-			if err := p.prepare(); err != nil {
-				return err
-			}
 			for i, ev := range events {
 				if ev.IdempotencyKey != "" {
 					res, ok, err := p.existing(ev, idempotencyCutoff)
