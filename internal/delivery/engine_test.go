@@ -101,8 +101,19 @@ func (f *fixture) endpoint(url string) string {
 	return id
 }
 
-// publish stores an event and returns its deliveries.
+// publish stores n events and returns their deliveries.
 func (f *fixture) publish(n int) []store.DeliveryRef {
+	f.t.Helper()
+	var refs []store.DeliveryRef
+	for _, r := range f.publishWith(nil, n) {
+		refs = append(refs, r.Deliveries...)
+	}
+	f.eng.Wake()
+	return refs
+}
+
+// publishWith stores n events through the store's Publish with direct.
+func (f *fixture) publishWith(direct *store.DirectClaim, n int) []store.PublishResult {
 	f.t.Helper()
 	var events []store.Event
 	for range n {
@@ -110,16 +121,11 @@ func (f *fixture) publish(n int) []store.DeliveryRef {
 		id := ids.New(ids.Event, now)
 		events = append(events, store.Event{ID: id, ProjectID: f.pid, Type: "tester.created", Body: []byte(`{"id":"` + id + `"}`), CreatedAt: now})
 	}
-	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour), nil)
+	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour), direct)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var refs []store.DeliveryRef
-	for _, r := range res {
-		refs = append(refs, r.Deliveries...)
-	}
-	f.eng.Wake()
-	return refs
+	return res
 }
 
 func (f *fixture) delivery(id string) store.Delivery {
@@ -354,18 +360,8 @@ func TestSignatureVerifies(t *testing.T) {
 // publish batcher does, and returns the claims.
 func (f *fixture) publishDirect(d *store.DirectClaim, n int) []store.Claimed {
 	f.t.Helper()
-	var events []store.Event
-	for range n {
-		now := f.clk.Now()
-		id := ids.New(ids.Event, now)
-		events = append(events, store.Event{ID: id, ProjectID: f.pid, Type: "tester.created", Body: []byte(`{"id":"` + id + `"}`), CreatedAt: now})
-	}
-	res, err := f.st.Publish(context.Background(), events, t0.Add(-24*time.Hour), d)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	var claimed []store.Claimed
-	for _, r := range res {
+	for _, r := range f.publishWith(d, n) {
 		claimed = append(claimed, r.Claimed...)
 	}
 	return claimed

@@ -535,14 +535,7 @@ const (
 
 // stmt returns *dst, prepared for this transaction on first use.
 func (c *completeTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
-	if *dst == nil {
-		st, err := c.db.prepared(c.ctx, c.tx, q)
-		if err != nil {
-			return nil, err
-		}
-		*dst = st
-	}
-	return *dst, nil
+	return c.db.preparedOnce(c.ctx, c.tx, dst, q)
 }
 
 func (c *completeTx) close() {

@@ -72,14 +72,7 @@ const (
 // stmt returns *dst, prepared for this transaction on first use: a batch
 // without idempotency keys never binds the key statements to it.
 func (p *publishTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
-	if *dst == nil {
-		st, err := p.db.prepared(p.ctx, p.tx, q)
-		if err != nil {
-			return nil, err
-		}
-		*dst = st
-	}
-	return *dst, nil
+	return p.db.preparedOnce(p.ctx, p.tx, dst, q)
 }
 
 func (p *publishTx) close() {

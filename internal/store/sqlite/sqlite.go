@@ -62,6 +62,19 @@ func (db *DB) prepared(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, er
 	return tx.PrepareContext(ctx, q)
 }
 
+// preparedOnce is prepared for a statement a transaction may not need:
+// *dst holds it from its first use on (the caller closes it).
+func (db *DB) preparedOnce(ctx context.Context, tx *sql.Tx, dst **sql.Stmt, q string) (*sql.Stmt, error) {
+	if *dst == nil {
+		st, err := db.prepared(ctx, tx, q)
+		if err != nil {
+			return nil, err
+		}
+		*dst = st
+	}
+	return *dst, nil
+}
+
 // prepareQueued prepares the queries prepared() met for the first time.
 // Called with no transaction open on this goroutine.
 func (db *DB) prepareQueued(ctx context.Context) {
