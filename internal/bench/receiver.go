@@ -22,7 +22,8 @@ type receiver struct {
 	ln       net.Listener
 	verifier atomic.Pointer[webhook.Verifier]
 	hangPath atomic.Pointer[string]
-	hang     chan struct{}
+	// hang is closed to let every request held on hangPath go.
+	hang atomic.Pointer[chan struct{}]
 
 	got  atomic.Int64
 	bad  atomic.Int64
@@ -37,16 +38,25 @@ func newReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{ln: ln, hang: make(chan struct{}), seen: map[string]int{}, path: map[string]int64{}}
+	r := &receiver{ln: ln, seen: map[string]int{}, path: map[string]int64{}}
+	hang := make(chan struct{})
+	r.hang.Store(&hang)
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go r.srv.Serve(ln)
 	return r, nil
 }
 
+// releaseHung answers every request held on the dead path so far (the
+// ones that arrive later are held again).
+func (r *receiver) releaseHung() {
+	next := make(chan struct{})
+	close(*r.hang.Swap(&next))
+}
+
 func (r *receiver) URL(path string) string { return "http://" + r.ln.Addr().String() + path }
 
 func (r *receiver) close() {
-	close(r.hang)
+	r.releaseHung()
 	r.srv.Close()
 }
 
@@ -66,7 +76,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	now := time.Now()
 	if p := r.hangPath.Load(); p != nil && *p == req.URL.Path {
 		select {
-		case <-r.hang:
+		case <-*r.hang.Load():
 		case <-req.Context().Done():
 		}
 		return
