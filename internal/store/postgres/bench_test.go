@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/postgres"
 )
@@ -83,6 +84,38 @@ func BenchmarkComplete(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if err := db.Complete(ctx, outcomes[i*benchBatch:(i+1)*benchBatch]); err != nil {
 			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkClaimSkipping claims for one endpoint while another, skipped
+// (at its concurrency limit), has a backlog of 100,000 due deliveries that
+// come first in due order: what a dead endpoint's backlog costs the claims
+// of every other endpoint.
+func BenchmarkClaimSkipping(b *testing.B) {
+	db := open(b)
+	p, eps := setup(b, db, 1)
+	backlog(b, db, p.ID, 100_000)
+	ctx := context.Background()
+	other := store.Endpoint{ID: ids.New(ids.Endpoint, base), ProjectID: p.ID, URL: "https://receiver.example/other",
+		Enabled: true, CreatedAt: base, UpdatedAt: base}
+	if err := db.CreateEndpoint(ctx, other); err != nil {
+		b.Fatal(err)
+	}
+	later := base.Add(time.Second)
+	for n := b.N * benchBatch; n > 0; n -= 500 {
+		publish(b, db, events(p.ID, min(n, 500), later))
+	}
+	skip := []string{eps[0].ID}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs, err := db.Claim(ctx, store.ClaimParams{Now: later, Limit: benchBatch, Lease: time.Hour, Owner: "bench", SkipEndpoints: skip})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cs) != benchBatch {
+			b.Fatalf("claimed %d, want %d", len(cs), benchBatch)
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "deliveries/s")

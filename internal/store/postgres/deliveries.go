@@ -177,20 +177,66 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 	return store.Delivery{}, store.ErrConflict
 }
 
-// claimSQL takes due deliveries oldest due first. A delivering row's
-// next_attempt_at is its lease expiry, so one walk of the due index finds
-// fresh work and expired leases alike. SKIP LOCKED makes concurrent
-// claimants pass over each other's rows instead of waiting, and FOR UPDATE
-// rechecks the conditions on the newest row version, so a row is never
-// claimed twice.
-const claimSQL = `
-WITH picked AS (
+// Candidates for claims that skip endpoints (claimAmong): ids of due
+// deliveries of endpoints not in $3; $1 is now, $2 the limit.
+var (
+	// claimByDue walks the due index, but at most $6 rows of it: a
+	// skipped endpoint with a large backlog must not make every claim
+	// step over all of it. A delivering row's next_attempt_at is its
+	// lease expiry, so the walk finds fresh work and expired leases alike.
+	claimByDue = `
+	SELECT id FROM (
+		SELECT id, endpoint_id FROM deliveries
+		WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		ORDER BY next_attempt_at, id
+		LIMIT $6
+	) walked WHERE endpoint_id <> ALL($3)`
+	// claimByEndpoint takes the oldest due deliveries of each endpoint
+	// not skipped, through the per-endpoint index: the fallback when the
+	// bounded walk ended among skipped endpoints' work. Every due
+	// delivery's endpoint is in endpoints (deleting one cancels its
+	// deliveries), disabled ones included.
+	claimByEndpoint = `
+	SELECT c.id FROM endpoints e
+	CROSS JOIN LATERAL (
+		SELECT id, next_attempt_at FROM deliveries
+		WHERE endpoint_id = e.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		ORDER BY next_attempt_at, id
+		LIMIT $2
+	) c
+	WHERE e.id <> ALL($3)
+	ORDER BY c.next_attempt_at, c.id
+	LIMIT $2`
+)
+
+// claimDirect picks straight from the due index, for claims that skip no
+// endpoint ($3 is then empty).
+const claimDirect = `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
 		AND endpoint_id <> ALL($3)
 	ORDER BY next_attempt_at, id
 	LIMIT $2
-	FOR UPDATE SKIP LOCKED
+	FOR UPDATE SKIP LOCKED`
+
+// claimAmong picks from candidate ids (claimByDue, claimByEndpoint).
+func claimAmong(candidates string) string {
+	return `
+	SELECT id, next_attempt_at AS due_at FROM deliveries
+	WHERE id IN (` + candidates + `)
+		AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+	ORDER BY next_attempt_at, id
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED`
+}
+
+// claimSQL leases what picked selects, oldest due first. SKIP LOCKED makes
+// concurrent claimants pass over each other's rows instead of waiting, and
+// FOR UPDATE rechecks the conditions on the newest row version, so a row
+// is never claimed twice.
+func claimSQL(picked string) string {
+	return `
+WITH picked AS (` + picked + `
 ), upd AS (
 	UPDATE deliveries d SET status = 'delivering', next_attempt_at = $4, lease_expires_at = $4,
 		lease_token = gen_random_uuid()::text, lease_owner = $5, updated_at = $1
@@ -209,8 +255,21 @@ SELECT upd.id, upd.project_id, upd.event_id, upd.endpoint_id, upd.event_type, up
 FROM upd
 JOIN picked ON picked.id = upd.id
 ORDER BY picked.due_at, upd.id`
+}
+
+var (
+	claimDirectSQL     = claimSQL(claimDirect)
+	claimByDueSQL      = claimSQL(claimAmong(claimByDue))
+	claimByEndpointSQL = claimSQL(claimAmong(claimByEndpoint))
+)
+
+// claimScanExtra is how many due deliveries of skipped endpoints one claim
+// may step over before it looks endpoint by endpoint instead.
+const claimScanExtra = 512
 
 // Claim takes up to p.Limit due deliveries and leases them to the caller.
+// It walks the due index a bounded way; when that walk ends short among
+// skipped endpoints' deliveries, it tops up endpoint by endpoint.
 func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
 	if p.Limit < 1 {
 		return nil, nil
@@ -220,9 +279,24 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		skip = []string{} // a NULL array would make "<> ALL" match nothing
 	}
 	now := ts(p.Now)
+	lease := ts(now.Add(p.Lease))
+	if len(skip) == 0 {
+		return db.claim(ctx, claimDirectSQL, now, p.Limit, skip, lease, p.Owner)
+	}
+	out, err := db.claim(ctx, claimByDueSQL, now, p.Limit, skip, lease, p.Owner, p.Limit+claimScanExtra)
+	if err != nil || len(out) == p.Limit {
+		return out, err
+	}
+	// Short, with endpoints skipped: what is left may be behind them.
+	more, err := db.claim(ctx, claimByEndpointSQL, now, p.Limit-len(out), skip, lease, p.Owner)
+	return append(out, more...), err
+}
+
+// claim runs one claim statement with args.
+func (db *DB) claim(ctx context.Context, q string, args ...any) ([]store.Claimed, error) {
 	var out []store.Claimed
 	err := db.write(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, claimSQL, now, p.Limit, skip, ts(now.Add(p.Lease)), p.Owner)
+		rows, _ := db.pool.Query(ctx, q, args...)
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Claimed, error) {
 			var c store.Claimed
