@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// publishClaimed publishes one event of p with its delivery claimed, and
+// returns the succeeded outcome of that delivery.
+func publishClaimed(t *testing.T, db *DB, p store.Project) store.Outcome {
+	t.Helper()
+	at := base.Add(time.Minute)
+	ev := store.Event{ID: ids.New(ids.Event, at), ProjectID: p.ID, Type: "t.a", Body: []byte(`{}`), CreatedAt: at}
+	direct := &store.DirectClaim{Now: at, Lease: time.Hour, Owner: "test", Take: func(string) bool { return true }}
+	res, err := db.Publish(context.Background(), []store.Event{ev}, time.Time{}, direct)
+	if err != nil || len(res) != 1 || len(res[0].Claimed) != 1 {
+		t.Fatalf("Publish = %+v, %v; want one claimed delivery", res, err)
+	}
+	c := res[0].Claimed[0]
+	return store.Outcome{
+		DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
+		Attempt: store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200},
+		Status:  store.StatusSucceeded, UpdatedAt: at,
+	}
+}
+
+// TestOutcomesRideAlong: outcomes queued while no transaction has taken
+// them go into the next publish's transaction, and their caller hears of
+// that commit.
+func TestOutcomesRideAlong(t *testing.T) {
+	db := openTemp(t)
+	p := seed(t, db, 0)
+	o := publishClaimed(t, db, p)
+	b := &outcomeBatch{outcomes: []store.Outcome{o}, done: make(chan error, 1)}
+	db.outcomes.add(b)
+	publishClaimed(t, db, p) // takes b
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatalf("ride-along outcome: %v", err)
+		}
+	default:
+		t.Fatal("the publish did not take the queued outcomes")
+	}
+	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID)
+	if err != nil || d.Status != store.StatusSucceeded || d.AttemptCount != 1 {
+		t.Fatalf("delivery after the ride-along: %+v, %v", d, err)
+	}
+}
+
+// TestOutcomesThatFailDoNotCostThePublish: when the queued outcomes cannot
+// be written, the publish commits without them and their caller gets the
+// error (to retry), not the publisher.
+func TestOutcomesThatFailDoNotCostThePublish(t *testing.T) {
+	db := openTemp(t)
+	p := seed(t, db, 0)
+	o := publishClaimed(t, db, p)
+	// Recording an attempt now fails inside the transaction.
+	if _, err := db.w.Exec(`CREATE TRIGGER no_attempts BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'attempts refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	b := &outcomeBatch{outcomes: []store.Outcome{o}, done: make(chan error, 1)}
+	db.outcomes.add(b)
+	o2 := publishClaimed(t, db, p) // the publish itself must succeed
+	select {
+	case err := <-b.done:
+		if err == nil {
+			t.Fatal("failed outcomes reported as written")
+		}
+	default:
+		t.Fatal("the outcomes' caller was not told")
+	}
+	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID)
+	if err != nil || d.Status != store.StatusDelivering {
+		t.Fatalf("delivery whose outcome failed: %+v, %v; want still delivering", d, err)
+	}
+	if _, err := db.GetDelivery(context.Background(), p.ID, o2.DeliveryID); err != nil {
+		t.Fatalf("the publish that carried failed outcomes lost its delivery: %v", err)
+	}
+}
