@@ -243,6 +243,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 			continue
 		}
 		backoff = 0
+		e.cfg.Metrics.took("claim", len(claimed))
 		if len(claimed) > 0 {
 			starved = 0
 		}
@@ -391,6 +392,7 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 // Deliver takes deliveries that a publish claimed for this node (see
 // Direct). Any that no longer fit are given back at once.
 func (e *Engine) Deliver(claimed []store.Claimed) {
+	e.cfg.Metrics.took("publish", len(claimed))
 	if overflow := e.take(claimed); len(overflow) > 0 {
 		e.commit(overflow)
 		e.Wake()

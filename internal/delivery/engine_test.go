@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/webhook"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
 
@@ -662,4 +663,47 @@ func TestDeliverGivesBack(t *testing.T) {
 			return true
 		})
 	})
+}
+
+// TestTakenMetric: hookd_deliveries_taken_total tells deliveries handed
+// over by their publish from those found by a claim.
+func TestTakenMetric(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	f := newFixture(t, delivery.Config{Metrics: delivery.NewMetrics(reg)})
+	f.endpoint(srv.URL)
+	f.run()
+	direct := f.publishDirect(f.eng.Direct(f.clk.Now()), 3)
+	f.eng.Deliver(direct)
+	pending := f.publish(2)
+	f.waitFor("all sent", func() bool {
+		for _, c := range direct {
+			if f.delivery(c.Delivery.ID).Status != store.StatusSucceeded {
+				return false
+			}
+		}
+		for _, r := range pending {
+			if f.delivery(r.ID).Status != store.StatusSucceeded {
+				return false
+			}
+		}
+		return true
+	})
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range families {
+		if fam.GetName() != "hookd_deliveries_taken_total" {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if got["publish"] != 3 || got["claim"] != 2 {
+		t.Errorf("hookd_deliveries_taken_total = %v, want publish 3, claim 2", got)
+	}
 }

@@ -13,6 +13,7 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	duration    prometheus.Histogram
 	claimErrors prometheus.Counter
+	taken       *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with r.
@@ -32,7 +33,11 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Help: "Failed attempts to claim due deliveries from the database.",
 		}),
 	}
-	r.MustRegister(m.attempts, m.duration, m.claimErrors)
+	m.taken = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookd_deliveries_taken_total",
+		Help: "Deliveries this node took to send, by how: claimed by the publish that created them, or by a claim of due work (retries, backlog, expired leases).",
+	}, []string{"via"})
+	r.MustRegister(m.attempts, m.duration, m.claimErrors, m.taken)
 	return m
 }
 
@@ -53,4 +58,12 @@ func (m *Metrics) claimError() {
 		return
 	}
 	m.claimErrors.Inc()
+}
+
+// took counts n deliveries taken via "publish" or "claim".
+func (m *Metrics) took(via string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.taken.WithLabelValues(via).Add(float64(n))
 }
