@@ -60,6 +60,10 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 	}
 	if f.EndpointID != "" {
 		w.add("endpoint_id = ?", f.EndpointID)
+		if f.Status != "" && f.Status != store.StatusSucceeded && f.Status != store.StatusDelivering {
+			// Lets the planner use deliveries_problems_by_endpoint_idx.
+			w.conds = append(w.conds, "status NOT IN ('succeeded', 'delivering')")
+		}
 	}
 	if f.EventID != "" {
 		w.add("event_id = ?", f.EventID)

@@ -26,6 +26,9 @@ const (
 	leased = `status = 'delivering'`
 	// listedByStatus: deliveries_by_project_status holds all others.
 	listedByStatus = `status <> 'delivering'`
+	// problems: deliveries_problems_by_endpoint holds these (migration
+	// 0005): neither succeeded nor in flight.
+	problems = `status <> 'succeeded' AND status <> 'delivering'`
 	// unfinished is waiting or leased; no index has it.
 	unfinished = `(status = 'pending' OR status = 'retrying' OR status = 'delivering')`
 )
@@ -111,6 +114,10 @@ func listDeliveriesQuery(projectID string, f store.DeliveryFilter, page store.Pa
 	default:
 		add(`d.status = ?`, f.Status)
 		where.WriteString(` AND d.` + listedByStatus)
+		if f.Status != store.StatusSucceeded && f.EndpointID != "" {
+			// Lets SQLite use deliveries_problems_by_endpoint.
+			where.WriteString(` AND d.status <> 'succeeded'`)
+		}
 	}
 	if f.EndpointID != "" {
 		add(`d.endpoint_id = ?`, f.EndpointID)

@@ -191,6 +191,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	failedQ, failedArgs := listing(store.DeliveryFilter{Status: store.StatusFailed})
 	inFlightQ, inFlightArgs := listing(store.DeliveryFilter{Status: store.StatusDelivering})
+	failedOfQ, failedOfArgs := listing(store.DeliveryFilter{Status: store.StatusFailed, EndpointID: "ep"})
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -204,6 +205,7 @@ func TestQueryPlans(t *testing.T) {
 		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
 		{"list failed", failedQ, failedArgs, []string{"USING INDEX deliveries_by_project_status"}},
 		{"list in flight", inFlightQ, inFlightArgs, []string{"USING INDEX deliveries_leased"}},
+		{"list failed of an endpoint", failedOfQ, failedOfArgs, []string{"USING INDEX deliveries_problems_by_endpoint"}},
 	} {
 		rows, err := db.w.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
