@@ -10,9 +10,9 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-// Benchmarks of the hot paths on a real file with synchronous=FULL, so
-// each transaction pays for its fsync as in production. They print numbers
-// and assert nothing about speed.
+// Benchmarks of the hot paths on a real file, with the fsync of every
+// durable commit as in production. They print numbers and assert nothing
+// about speed.
 
 // BenchmarkPublish publishes batches of 100 events to a project with one
 // endpoint: one op is one Publish call (one transaction).
