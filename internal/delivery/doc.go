@@ -1,5 +1,8 @@
-// Package delivery sends webhooks: it claims due deliveries from the store
-// under a lease, signs each with the project's active secrets, POSTs it with
+// Package delivery sends webhooks. Fresh deliveries arrive claimed by the
+// publish that created them (Direct, Deliver); due ones — retries, a
+// backlog, work this node had no room for, a dead node's expired leases —
+// it claims from the store under a lease. It signs each with the project's
+// active secrets, POSTs it with
 // a bounded worker pool (at most PerEndpoint requests in flight per endpoint,
 // so one slow receiver cannot take every worker), records the attempt and
 // schedules the retry. A node that dies loses nothing: its leases expire and
