@@ -90,10 +90,18 @@ func (r *run) steady(ctx context.Context) (Result, error) {
 	var profErr error
 	var profWG sync.WaitGroup
 	if r.opt.ProfileDir != "" {
-		profWG.Add(1)
+		profWG.Add(2)
 		go func() {
 			defer profWG.Done()
-			profErr = r.profile(filepath.Join(r.opt.ProfileDir, "steady-cpu.pprof"), 5)
+			profErr = r.profile(filepath.Join(r.opt.ProfileDir, "steady-cpu.pprof"), "profile", 5)
+		}()
+		// An execution trace shows what the CPU profile cannot: where the
+		// pipeline waits (writer, fsync, scheduler) while cores sit idle.
+		go func() {
+			defer profWG.Done()
+			if err := r.profile(filepath.Join(r.opt.ProfileDir, "steady-trace.out"), "trace", 1); err != nil {
+				r.logf("trace of steady: %v", err)
+			}
 		}()
 	}
 	if err := r.publishAll(ctx, pid, n); err != nil {
@@ -123,9 +131,10 @@ func (r *run) steady(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// profile fetches a CPU profile of node 0 (run with --pprof).
-func (r *run) profile(path string, seconds int) error {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.base(0), seconds))
+// profile fetches a CPU profile ("profile") or an execution trace ("trace")
+// of node 0 (run with --pprof).
+func (r *run) profile(path, kind string, seconds int) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", r.base(0), kind, seconds))
 	if err != nil {
 		return err
 	}
