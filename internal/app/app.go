@@ -245,6 +245,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		OnCommit:   a.engine.Wake,
 		Direct:     a.engine.Direct,
 		Deliver:    a.engine.Deliver,
+		Metrics:    publish.NewMetrics(reg),
 	})
 
 	handler, err := api.New(api.Config{

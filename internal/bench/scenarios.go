@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,7 @@ func (r *run) steady(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	n := r.opt.Events
+	ev0, commits0 := r.commits()
 	cpu0 := r.cpu()
 	start := time.Now()
 	var profErr error
@@ -122,6 +125,10 @@ func (r *run) steady(ctx context.Context) (Result, error) {
 		Duplicates: r.recv.duplicates(), BadSigs: r.recv.bad.Load(),
 		Latency: summarise(r.recv.latencies()),
 		Extra:   map[string]float64{"publish_per_second": float64(n) / published.Seconds()},
+	}
+	if ev1, commits1 := r.commits(); commits1 > commits0 {
+		// How well group commit shared each durable commit in this run.
+		res.Extra["events_per_commit"] = (ev1 - ev0) / (commits1 - commits0)
 	}
 	res.Ratio = res.PerSecond / r.baseline
 	res.Note = "latency here is under saturation (publishers flat out), not the latency scenario"
@@ -321,3 +328,37 @@ func (r *bytesReaderT) Read(p []byte) (int, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return &bytesReaderT{b: b} }
+
+// commits sums, over the nodes, the events published and the group commits
+// that carried them (hookd_publish_batch_events); zeros when a node's
+// metrics cannot be read.
+func (r *run) commits() (events, commits float64) {
+	for i := range r.nodes {
+		resp, err := http.Get(r.base(i) + "/metrics")
+		if err != nil {
+			continue
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			name, value, ok := strings.Cut(line, " ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				continue
+			}
+			switch name {
+			case "hookd_publish_batch_events_sum":
+				events += v
+			case "hookd_publish_batch_events_count":
+				commits += v
+			}
+		}
+	}
+	return events, commits
+}

@@ -40,6 +40,8 @@ type Config struct {
 	// then reach the workers without a claim transaction of their own.
 	Direct  func(now time.Time) *store.DirectClaim
 	Deliver func([]store.Claimed)
+	// Metrics, when set, records each group commit.
+	Metrics *Metrics
 }
 
 type request struct {
@@ -182,10 +184,14 @@ func (b *Batcher) commit(batch []*request, events []store.Event) {
 	}
 	// The commit must not be cut short by one caller's context: the batch
 	// belongs to everyone in it.
+	started := time.Now()
 	results, err := b.cfg.Store.Publish(context.Background(), events, now.Add(-IdempotencyWindow), direct)
 	if err == nil && len(results) != len(batch) {
 		err = errors.New("publish: store returned a result count that does not match the batch")
 	}
+	// Wall time on purpose, not the injected clock: this is how long
+	// publishers waited, whatever time the tests pretend it is.
+	b.cfg.Metrics.committed(len(batch), time.Since(started), err)
 	if err != nil {
 		for _, r := range batch {
 			r.done <- response{err: err}
