@@ -32,12 +32,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.Backlog, "backlog", 1_000_000, "pending deliveries in the backlog scenario")
 	fs.IntVar(&opt.LogAttempts, "log-attempts", 10_000_000, "attempts stored for the logquery scenario")
 	fs.DurationVar(&opt.Timeout, "timeout", 15*time.Second, "hookd's request timeout (how long the isolation scenario's dead endpoint holds a request)")
-	fs.StringVar(&opt.ProfileDir, "profile-dir", "", "write a CPU profile of the steady scenario here")
+	fs.StringVar(&opt.ProfileDir, "profile-dir", "", "write a CPU profile and an execution trace of the steady scenario here")
+	fs.IntVar(&opt.Repeat, "repeat", 1, "run steady and fan-out this many times each and report the run with the median rate")
 	fs.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&extra, "hookd-args", "", "extra flags for every hookd node, space-separated")
 	fs.StringVar(&opt.Binary, "binary", "", "hookd binary to benchmark (default: this one)")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
+	}
+	if opt.Repeat < 1 {
+		fmt.Fprintln(stderr, "hookd bench: --repeat must be at least 1")
+		return 2
 	}
 	opt.Scenarios = strings.Split(scenarios, ",")
 	opt.ExtraArgs = strings.Fields(extra)
