@@ -206,7 +206,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	base := runs[len(runs)/2]
 	base.Extra = map[string]float64{}
 	for i, b := range runs {
-		base.Extra[fmt.Sprintf("run_%d_per_second", i+1)] = b.PerSecond
+		base.Extra[runKey(i)] = b.PerSecond
 	}
 	base.Note = fmt.Sprintf("median of %d runs", baselineRuns)
 	rep.Results = append(rep.Results, base)
@@ -279,12 +279,15 @@ func (r *run) repeated(ctx context.Context, scenario func(context.Context) (Resu
 		extra = map[string]float64{}
 	}
 	for i, run := range runs {
-		extra[fmt.Sprintf("run_%d_per_second", i+1)] = run.PerSecond
+		extra[runKey(i)] = run.PerSecond
 	}
 	res.Extra = extra
 	res.Note = strings.TrimPrefix(res.Note+fmt.Sprintf("; the run with the median rate of %d", n), "; ")
 	return res, nil
 }
+
+// runKey names run i's rate (from 0) among a result's extras.
+func runKey(i int) string { return fmt.Sprintf("run_%d_per_second", i+1) }
 
 func kindOf(db string) string {
 	if strings.HasPrefix(db, "postgres") {

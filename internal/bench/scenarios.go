@@ -343,21 +343,29 @@ func (r *run) commits() (events, commits float64) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			continue
 		}
-		for _, line := range strings.Split(string(raw), "\n") {
-			name, value, ok := strings.Cut(line, " ")
-			if !ok {
-				continue
-			}
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				continue
-			}
-			switch name {
-			case "hookd_publish_batch_events_sum":
-				events += v
-			case "hookd_publish_batch_events_count":
-				commits += v
-			}
+		e, c := parseCommits(string(raw))
+		events, commits = events+e, commits+c
+	}
+	return events, commits
+}
+
+// parseCommits reads hookd_publish_batch_events' sum and count from a
+// Prometheus text exposition.
+func parseCommits(text string) (events, commits float64) {
+	for _, line := range strings.Split(text, "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "hookd_publish_batch_events_sum":
+			events = v
+		case "hookd_publish_batch_events_count":
+			commits = v
 		}
 	}
 	return events, commits
