@@ -61,6 +61,34 @@ func New(prefix string, t time.Time) string {
 	return prefix + "_" + id.String()
 }
 
+// Time is the millisecond an id of the given prefix was made for (the t
+// given to New); ok is false when s is not such an id.
+func Time(prefix, s string) (t time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(s, prefix+"_")
+	if !ok {
+		return time.Time{}, false
+	}
+	id, err := ulid.ParseStrict(rest)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(id.Time()).UTC(), true
+}
+
+// Floor is the smallest id of the given prefix that New can make for a
+// time at or after t's millisecond: every id made for an earlier
+// millisecond sorts below it, every id for this one or a later one does
+// not.
+func Floor(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
+		// Only times past the year 10889 overflow a ULID; such a bound
+		// is above every id.
+		return prefix + "_" + strings.Repeat("Z", 26)
+	}
+	return prefix + "_" + id.String()
+}
+
 // Valid reports whether s looks like an id of the given prefix.
 func Valid(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"_")

@@ -65,7 +65,6 @@ const (
 	putKeySQL  = `INSERT INTO idempotency_keys (project_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`
 	getEventSQL  = `SELECT ` + eventCols + ` FROM events WHERE id = ?`
-	getRefsSQL   = `SELECT id, endpoint_id FROM deliveries WHERE event_id = ? ORDER BY id`
 	endpointsSQL = `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`
 )
 
@@ -163,6 +162,12 @@ func (p *publishTx) existing(ev store.Event, cutoff time.Time) (store.PublishRes
 }
 
 func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
+	// A delivery's id carries the millisecond of its event's id: that is
+	// how an event's deliveries are found (ofEvent), without an index.
+	at, ok := ids.Time(ids.Event, ev.ID)
+	if !ok {
+		return store.PublishResult{}, fmt.Errorf("event id %q is not an evt_ id made by ids.New", ev.ID)
+	}
 	created := micros(ev.CreatedAt)
 	body := ev.Body
 	if body == nil {
@@ -197,7 +202,7 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 		if !e.Accepts(ev.Type) {
 			continue
 		}
-		id := ids.New(ids.Delivery, ev.CreatedAt)
+		id := ids.New(ids.Delivery, at)
 		if p.direct != nil && p.direct.Take(e.ID) {
 			c := p.claimed(id, ev, e)
 			if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
@@ -228,6 +233,9 @@ func (p *publishTx) claimed(id string, ev store.Event, e store.Endpoint) store.C
 		URL:  e.URL,
 	}
 }
+
+// getRefsSQL lists the deliveries of event ?1 (an idempotent replay).
+var getRefsSQL = `SELECT id, endpoint_id FROM deliveries d WHERE ` + eventIs + ` ORDER BY id`
 
 // Publish stores the batch and its deliveries in one transaction.
 func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
