@@ -24,15 +24,21 @@ func (r *run) openStore(ctx context.Context) (store.Store, error) {
 }
 
 // fillEvents publishes n events of project pid straight into the store, in
-// batches, and returns how long that took.
+// batches, and returns how long that took. The events are dated as if
+// published at 10,000 a second, starting an hour ago: ten per millisecond,
+// as the API would make them at full speed. (Ids carry their millisecond,
+// and SQLite finds an event's deliveries among those of its millisecond;
+// a fill that dated every event alike would make each such lookup read
+// the whole log.)
 func fillEvents(ctx context.Context, s store.Store, pid string, n int, types []string) (time.Duration, error) {
 	start := time.Now()
 	const batch = 2000
 	events := make([]store.Event, 0, batch)
-	t := time.Now().UTC().Add(-time.Hour)
+	t0 := time.Now().UTC().Add(-time.Hour)
 	for i := 0; i < n; {
 		events = events[:0]
 		for j := 0; j < batch && i < n; j, i = j+1, i+1 {
+			t := t0.Add(time.Duration(i) * 100 * time.Microsecond)
 			id := ids.New(ids.Event, t)
 			typ := types[i%len(types)]
 			events = append(events, store.Event{
@@ -40,7 +46,7 @@ func fillEvents(ctx context.Context, s store.Store, pid string, n int, types []s
 				Body: fmt.Appendf(nil, `{"id":"%s","type":"%s","timestamp":"%s","data":{"i":%d}}`, id, typ, t.Format(time.RFC3339), i),
 			})
 		}
-		if _, err := s.Publish(ctx, events, t.Add(-24*time.Hour), nil); err != nil {
+		if _, err := s.Publish(ctx, events, t0.Add(-24*time.Hour), nil); err != nil {
 			return 0, err
 		}
 	}
@@ -196,15 +202,19 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 	}
 	base := r.base(0) + "/v1/projects/" + pid + "/deliveries"
 	var firstPage struct {
-		Items      []struct{ ID string }
+		Items []struct {
+			ID      string
+			EventID string `json:"event_id"`
+		}
 		NextCursor string `json:"next_cursor"`
 	}
 	if _, err := r.api.do("GET", base+"?limit=50", nil, &firstPage); err != nil {
 		return Result{}, err
 	}
-	deep := ""
+	deep, event := "", ""
 	if len(firstPage.Items) > 0 {
 		deep = firstPage.Items[len(firstPage.Items)-1].ID
+		event = firstPage.Items[len(firstPage.Items)-1].EventID
 	}
 	// An endpoint added after the log was written has no deliveries: a
 	// filter on it must find nothing fast, not walk the project's log.
@@ -223,6 +233,8 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 		"empty_status_retrying":   "?status=retrying&limit=50",
 		"filter_since_last_hour":  "?since=" + url.QueryEscape(now.Add(-2*time.Hour).Format(time.RFC3339)) + "&status=failed&limit=50",
 		"next_page_cursor":        "?status=failed&limit=50&cursor=" + deep,
+		"filter_event":            "?event_id=" + event + "&limit=50",
+		"filter_event_failed":     "?event_id=" + event + "&status=failed&limit=50",
 		"one_delivery_with_10_at": "",
 	}
 	extra := map[string]float64{"fill_seconds": fill.Seconds(), "attempts_stored": float64(events * len(eps) * perDelivery)}

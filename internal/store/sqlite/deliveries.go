@@ -670,6 +670,10 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // ids in that millisecond: 'dlv_' and the id's 10 time characters, then
 // anything below '~' (above every ULID character). This replaced an index
 // on deliveries (event_id), which cost about three WAL pages per commit.
+// The range holds the deliveries of every event of that millisecond: ten
+// or twenty events at the API's full speed, since the API dates each event
+// as it accepts it. Events written straight into the store with one
+// timestamp for all would make every such lookup read them all.
 func ofEvent(d, ev string) string {
 	ms := `substr(` + ev + `, 5, 10)`
 	return `(` + d + `.id >= ('dlv_' || ` + ms + `) AND ` + d + `.id < ('dlv_' || ` + ms + ` || '~') AND ` +
