@@ -74,7 +74,9 @@ type Store interface {
 	// Publish commits a batch of events in one transaction (group commit).
 	// For each event it fans out: one delivery per enabled endpoint of the
 	// event's project whose filter accepts the type (Endpoint.Accepts),
-	// status pending, due at the event's CreatedAt. An event whose
+	// status pending, due at the event's CreatedAt. Event ids are made by
+	// ids.New(ids.Event, CreatedAt): the SQLite driver finds an event's
+	// deliveries by the millisecond in its id, and refuses other ids. An event whose
 	// IdempotencyKey was used in the same project by an event created after
 	// idempotencyCutoff is not inserted: its result carries the original
 	// event and Existing=true. Results are in the order of the input.
