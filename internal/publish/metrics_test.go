@@ -10,38 +10,35 @@ import (
 	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
+
+// metric returns the single metric of the family name in reg.
+func metric(t *testing.T, reg *prometheus.Registry, name string) *dto.Metric {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0]
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
 
 // histogram returns the count and sum of the named histogram in reg.
 func histogram(t *testing.T, reg *prometheus.Registry, name string) (count uint64, sum float64) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			h := mf.GetMetric()[0].GetHistogram()
-			return h.GetSampleCount(), h.GetSampleSum()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0, 0
+	h := metric(t, reg, name).GetHistogram()
+	return h.GetSampleCount(), h.GetSampleSum()
 }
 
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	return metric(t, reg, name).GetCounter().GetValue()
 }
 
 // TestMetrics: every commit is observed once with its number of events, so
