@@ -675,7 +675,8 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 // as it accepts it. Events written straight into the store with one
 // timestamp for all would make every such lookup read them all.
 func ofEvent(d, ev string) string {
-	ms := `substr(` + ev + `, 5, 10)`
+	// upper: ULIDs parse in either case, and ids.New writes capitals.
+	ms := `upper(substr(` + ev + `, 5, 10))`
 	return `(` + d + `.id >= ('dlv_' || ` + ms + `) AND ` + d + `.id < ('dlv_' || ` + ms + ` || '~') AND ` +
 		d + `.event_id = ` + ev + `)`
 }

@@ -443,6 +443,15 @@ func TestEventLookupsWithinOneMillisecond(t *testing.T) {
 			t.Fatalf("event %d: published with %d deliveries", i, len(res[i].Deliveries))
 		}
 	}
+	// An event id in small letters (a ULID parses either way) is stored
+	// as given, and its deliveries (ids.New writes capitals) are found.
+	lower := store.Event{ID: strings.ToLower(ids.New(ids.Event, at)), ProjectID: p.ID, Type: "t.a", Body: []byte(`{}`), CreatedAt: at}
+	if _, err := db.Publish(ctx, []store.Event{lower}, time.Time{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ListDeliveries(ctx, p.ID, store.DeliveryFilter{EventID: lower.ID}, store.Page{Limit: 10}); err != nil || len(got) != 2 {
+		t.Fatalf("event id in small letters: %d deliveries, %v; want 2", len(got), err)
+	}
 	if got, err := db.ListDeliveries(ctx, p.ID, store.DeliveryFilter{EventID: "evt_not-an-id"}, store.Page{Limit: 10}); err != nil || len(got) != 0 {
 		t.Fatalf("malformed event id: %d deliveries, %v; want none", len(got), err)
 	}
