@@ -58,6 +58,21 @@ func event(pid, key string) store.Event {
 	return store.Event{ID: id, ProjectID: pid, Type: "t.a", Body: []byte(`{"id":"` + id + `"}`), IdempotencyKey: key, CreatedAt: t0}
 }
 
+// publishTwice publishes an event with idempotency key and then another
+// with the same key, which must come back as a replay of the first.
+func publishTwice(t *testing.T, b *publish.Batcher, pid, key string) (first, again store.PublishResult) {
+	t.Helper()
+	first, err := b.Publish(context.Background(), event(pid, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err = b.Publish(context.Background(), event(pid, key))
+	if err != nil || !again.Existing || again.Event.ID != first.Event.ID {
+		t.Fatalf("replay of key %q: %+v, %v; want the first event (%s) back", key, again, err, first.Event.ID)
+	}
+	return first, again
+}
+
 // TestGroupCommit: many concurrent publishes share transactions, every
 // caller gets its own result only after the commit, and the engine is woken.
 func TestGroupCommit(t *testing.T) {
@@ -106,14 +121,7 @@ func TestIdempotencyWindow(t *testing.T) {
 	clk := clock.NewFake(t0)
 	b := publish.New(publish.Config{Store: st, Clock: clk})
 	defer b.Close()
-	first, err := b.Publish(context.Background(), event(pid, "k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := b.Publish(context.Background(), event(pid, "k"))
-	if err != nil || !again.Existing || again.Event.ID != first.Event.ID {
-		t.Fatalf("replay within the window: %+v, %v", again, err)
-	}
+	first, _ := publishTwice(t, b, pid, "k")
 	clk.Advance(publish.IdempotencyWindow + time.Second)
 	later, err := b.Publish(context.Background(), event(pid, "k"))
 	if err != nil || later.Existing || later.Event.ID == first.Event.ID {
@@ -352,14 +360,7 @@ func TestDirectClaimReplay(t *testing.T) {
 	e := &engineSide{t: t, st: st, pid: pid, take: takeAll}
 	b := publish.New(e.config(st, clock.NewFake(t0)))
 	defer b.Close()
-	first, err := b.Publish(context.Background(), event(pid, "k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := b.Publish(context.Background(), event(pid, "k"))
-	if err != nil || !again.Existing || again.Event.ID != first.Event.ID {
-		t.Fatalf("replay: %+v, %v", again, err)
-	}
+	first, again := publishTwice(t, b, pid, "k")
 	if again.Claimed != nil || len(again.Deliveries) != 1 {
 		t.Errorf("replay result: deliveries %v, claimed %v; want the original's delivery, no claims", again.Deliveries, again.Claimed)
 	}
