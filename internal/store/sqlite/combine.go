@@ -19,14 +19,14 @@ import (
 // write mostly the same pages twice. Complete therefore queues its
 // outcomes; the next Publish applies them in its own transaction after its
 // events, and Complete only runs a transaction of its own when no publish
-// took them first (an idle publisher, or outcomes arriving between
-// batches). Outcomes that fail to apply fail the transaction they are in;
+// takes them within combineWait (publishing has stopped) or none has
+// committed since its last one (publishing is idle). Outcomes that fail to apply fail the transaction they are in;
 // a publish then commits again without them (see Publish), so they never
 // cost a publisher its commit.
 
-// combineWait is how long Complete waits for a publish under way to take
-// its outcomes before it writes them itself. Publishes under load commit
-// every millisecond or two.
+// combineWait is how long Complete waits for a publish to take its
+// outcomes before it writes them itself. Publishes under load commit every
+// millisecond or two.
 const combineWait = 5 * time.Millisecond
 
 // outcomeBatch is one Complete call waiting to be written.

@@ -469,11 +469,14 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	}
 	b := &outcomeBatch{outcomes: outcomes, done: make(chan error, 1)}
 	db.outcomes.add(b)
-	if db.publishing.Load() > 0 {
-		// A publish is under way and takes b when it commits; only if it
-		// took the queue just before b arrived, and no other follows,
-		// does b need a transaction of its own.
-		t := time.NewTimer(combineWait)
+	if db.publishing.Load() > 0 || db.published.Load() != db.ownAt.Load() {
+		// Publishes are flowing: one under way or the next one takes b
+		// when it commits. Only if none does within combineWait does b
+		// need a transaction of its own. (Checking only for a publish
+		// under way left about one outcome batch in three to its own
+		// transaction under load: the committer is between batches
+		// often enough.)
+		t := time.NewTimer(db.combineWait)
 		select {
 		case err := <-b.done:
 			t.Stop()
@@ -500,6 +503,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		db.gate.release()
 		return <-b.done
 	}
+	db.ownAt.Store(db.published.Load())
 	err := db.relaxedTx(ctx, func(tx *sql.Tx) error {
 		return db.applyOutcomes(ctx, tx, batches)
 	})

@@ -294,6 +294,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		if err != nil {
 			return nil, err
 		}
+		db.published.Add(1)
 		return results, nil
 	}
 }
