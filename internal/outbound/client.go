@@ -77,7 +77,6 @@ type Config struct {
 // Client sends webhook requests. It is safe for concurrent use and should
 // be shared, since it keeps connections alive between sends.
 type Client struct {
-	http      *http.Client
 	dialer    *guardedDialer
 	timeout   time.Duration
 	ua        string
@@ -147,12 +146,6 @@ func New(cfg Config) (*Client, error) {
 		DisableCompression: true,
 	}
 	return &Client{
-		http: &http.Client{
-			Transport: transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
 		dialer:    dialer,
 		timeout:   cfg.Timeout,
 		ua:        cfg.UserAgent,
@@ -240,7 +233,10 @@ func (c *Client) Send(ctx context.Context, r Request) Result {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.ua)
 
-	resp, err := c.http.Do(req)
+	// The transport directly, not an http.Client: a webhook never follows
+	// a redirect (a 3xx is the endpoint's answer, recorded as sent), and
+	// the client's redirect machinery copied every request's headers.
+	resp, err := c.transport.RoundTrip(req)
 	if err != nil {
 		return Result{Duration: time.Since(start), Err: c.describe(ctx, err, &prog)}
 	}
