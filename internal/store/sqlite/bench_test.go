@@ -116,6 +116,9 @@ func BenchmarkLifecycle(b *testing.B) {
 	for _, size := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			db := openTemp(b)
+			// Publish and Complete as two transactions, one after the
+			// other: no waiting for a next publish that never comes.
+			db.combineWait = 0
 			p := seed(b, db, 0)
 			ctx := context.Background()
 			body := []byte(`{"type":"bench.event","timestamp":"2026-11-26T12:00:00Z","data":{"i":1234,"t":1764158400000000000}}`)

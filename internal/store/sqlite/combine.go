@@ -18,9 +18,9 @@ import (
 // and recently finished ones live there), so two transactions dirty and
 // write mostly the same pages twice. Complete therefore queues its
 // outcomes; the next Publish applies them in its own transaction after its
-// events, and Complete only runs a transaction of its own when no publish
-// takes them within combineWait (publishing has stopped) or none has
-// committed since its last one (publishing is idle). Outcomes that fail to apply fail the transaction they are in;
+// events, and Complete only runs a transaction of its own when publishing
+// is idle: none is under way and none committed within combineWait, or
+// none takes them within combineWait. Outcomes that fail to apply fail the transaction they are in;
 // a publish then commits again without them (see Publish), so they never
 // cost a publisher its commit.
 

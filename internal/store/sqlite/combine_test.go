@@ -84,14 +84,13 @@ func TestOutcomesThatFailDoNotCostThePublish(t *testing.T) {
 }
 
 // TestCompleteWaitsWhilePublishesFlow: between two publishes (none under
-// way, but one committed since Complete last wrote on its own) Complete
-// leaves its outcomes to the next publish; once it has had to write on its
-// own and nothing was published since, it does not wait at all.
+// way, but one committed within combineWait) Complete leaves its outcomes
+// to the next publish; when publishing is idle it writes them at once.
 func TestCompleteWaitsWhilePublishesFlow(t *testing.T) {
 	db := openTemp(t)
 	p := seed(t, db, 0)
 	ctx := context.Background()
-	db.combineWait = time.Hour // only a publish can end the wait
+	db.combineWait = time.Hour // only a publish can end a wait
 
 	o1 := publishClaimed(t, db, p)
 	done := make(chan error, 1)
@@ -101,48 +100,34 @@ func TestCompleteWaitsWhilePublishesFlow(t *testing.T) {
 		defer db.outcomes.mu.Unlock()
 		return len(db.outcomes.batches) == 1 || len(done) > 0
 	})
-	if len(done) > 0 || db.ownAt.Load() != 0 {
+	if len(done) > 0 || db.ownOutcomeTx.Load() != 0 {
 		t.Fatal("Complete wrote its own transaction while publishes were flowing")
 	}
 	o2 := publishClaimed(t, db, p) // takes o1
 	if err := waitErr(t, done); err != nil {
 		t.Fatalf("Complete of the ride-along outcome: %v", err)
 	}
-	if db.ownAt.Load() != 0 {
-		t.Fatal("Complete wrote its own transaction although a publish took its outcome")
+	if n := db.ownOutcomeTx.Load(); n != 0 {
+		t.Fatalf("%d transactions of Complete's own; the publish should have taken the outcome", n)
 	}
 
-	// No publish follows: Complete gives up waiting and writes on its own.
-	db.combineWait = time.Millisecond
-	if err := db.Complete(ctx, []store.Outcome{o2}); err != nil {
-		t.Fatal(err)
-	}
-	if db.ownAt.Load() != db.published.Load() {
-		t.Fatalf("ownAt = %d after its own transaction, want %d", db.ownAt.Load(), db.published.Load())
-	}
-
-	// Nothing published since: the next Complete does not wait.
-	db.combineWait = time.Hour
-	o3 := publishClaimedNoCount(t, db, p)
-	go func() { done <- db.Complete(ctx, []store.Outcome{o3}) }()
+	// The last publish is long past (two hours, against a wait of one):
+	// Complete does not wait.
+	db.opened = db.opened.Add(-2 * time.Hour)
+	db.lastPublish.Store(1)
+	go func() { done <- db.Complete(ctx, []store.Outcome{o2}) }()
 	if err := waitErr(t, done); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []store.Outcome{o1, o2, o3} {
+	if n := db.ownOutcomeTx.Load(); n != 1 {
+		t.Fatalf("%d transactions of Complete's own, want 1", n)
+	}
+	for _, o := range []store.Outcome{o1, o2} {
 		d, err := db.GetDelivery(ctx, p.ID, o.DeliveryID)
 		if err != nil || d.Status != store.StatusSucceeded {
 			t.Fatalf("delivery %s: %+v, %v; want succeeded", o.DeliveryID, d, err)
 		}
 	}
-}
-
-// publishClaimedNoCount is publishClaimed, then forgets the publish, as if
-// Complete had last written on its own after it.
-func publishClaimedNoCount(t *testing.T, db *DB, p store.Project) store.Outcome {
-	t.Helper()
-	o := publishClaimed(t, db, p)
-	db.ownAt.Store(db.published.Load())
-	return o
 }
 
 // waitErr waits for a result; the deadline only ends a broken run.

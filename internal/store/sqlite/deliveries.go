@@ -469,9 +469,9 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	}
 	b := &outcomeBatch{outcomes: outcomes, done: make(chan error, 1)}
 	db.outcomes.add(b)
-	if db.publishing.Load() > 0 || db.published.Load() != db.ownAt.Load() {
-		// Publishes are flowing: one under way or the next one takes b
-		// when it commits. Only if none does within combineWait does b
+	if db.publishing.Load() > 0 || db.publishedWithin(db.combineWait) {
+		// Publishes are flowing: the one under way or the next one takes
+		// b when it commits. Only if none does within combineWait does b
 		// need a transaction of its own. (Checking only for a publish
 		// under way left about one outcome batch in three to its own
 		// transaction under load: the committer is between batches
@@ -503,7 +503,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		db.gate.release()
 		return <-b.done
 	}
-	db.ownAt.Store(db.published.Load())
+	db.ownOutcomeTx.Add(1)
 	err := db.relaxedTx(ctx, func(tx *sql.Tx) error {
 		return db.applyOutcomes(ctx, tx, batches)
 	})
@@ -511,6 +511,12 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	db.prepareQueued(context.WithoutCancel(ctx))
 	finishOutcomes(batches, err)
 	return <-b.done
+}
+
+// publishedWithin reports whether a publish committed less than d ago.
+func (db *DB) publishedWithin(d time.Duration) bool {
+	last := db.lastPublish.Load()
+	return last > 0 && time.Since(db.opened)-time.Duration(last) < d
 }
 
 // The statements every recorded attempt runs (see TestHotStatements).

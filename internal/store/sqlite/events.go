@@ -294,7 +294,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		if err != nil {
 			return nil, err
 		}
-		db.published.Add(1)
+		db.lastPublish.Store(int64(time.Since(db.opened)) + 1)
 		return results, nil
 	}
 }

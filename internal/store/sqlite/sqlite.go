@@ -40,17 +40,17 @@ type DB struct {
 	gate     gate         // orders waiting write transactions
 	wal      *walSync     // makes commits durable after the writer moves on
 	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
-	// publishing counts Publish calls under way, and published the ones
-	// that committed. ownAt is what published was when Complete last
-	// wrote its outcomes in a transaction of its own. While a publish is
-	// under way, or one committed since then, publishes are flowing and
-	// Complete waits (up to combineWait) for one to take its outcomes
-	// rather than write them itself (combine.go).
-	publishing atomic.Int32
-	published  atomic.Uint64
-	ownAt      atomic.Uint64
-	// combineWait is combineWait; tests change it.
-	combineWait time.Duration
+	// publishing counts Publish calls under way, and lastPublish is when
+	// one last committed (time since opened, 0 for never). While a
+	// publish is under way or one committed within combineWait,
+	// publishes are flowing, and Complete waits (up to combineWait) for
+	// one to take its outcomes rather than write them itself (combine.go).
+	publishing  atomic.Int32
+	lastPublish atomic.Int64
+	opened      time.Time
+	combineWait time.Duration // combineWait; tests change it
+	// ownOutcomeTx counts the transactions Complete ran of its own.
+	ownOutcomeTx atomic.Uint64
 
 	// stmts caches statements prepared on the write connection, so hot
 	// transactions bind and run them instead of parsing SQL every time.
@@ -163,7 +163,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, translate(err))
 	}
-	db := &DB{w: w, r: r, wal: newWALSync(abs), combineWait: combineWait}
+	db := &DB{w: w, r: r, wal: newWALSync(abs), opened: time.Now(), combineWait: combineWait}
 	// Migrations committed without an fsync of their own.
 	if err := db.wal.wait(db.wal.committed()); err != nil {
 		db.Close()
