@@ -20,9 +20,9 @@ import (
 // outcomes; the next Publish applies them in its own transaction after its
 // events, and Complete only runs a transaction of its own when publishing
 // is idle: none is under way and none committed within combineWait, or
-// none takes them within combineWait. Outcomes that fail to apply fail the transaction they are in;
-// a publish then commits again without them (see Publish), so they never
-// cost a publisher its commit.
+// none takes them within combineWait. Outcomes that fail to apply fail the
+// transaction they are in; a publish then commits again without them (see
+// Publish), so they never cost a publisher its commit.
 
 // combineWait is how long Complete waits for a publish to take its
 // outcomes before it writes them itself. Publishes under load commit every
