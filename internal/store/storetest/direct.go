@@ -52,11 +52,11 @@ func direct(now time.Time, lease time.Duration, k *taker) *store.DirectClaim {
 }
 
 // publishDirect publishes events in one call with no idempotency window
-// limit, claiming through d.
+// limit, claiming through d (nil: no claim).
 func (f *fixture) publishDirect(d *store.DirectClaim, events ...store.Event) []store.PublishResult {
 	f.t.Helper()
 	res, err := f.s.Publish(f.ctx, events, time.Time{}, d)
-	f.must(err, "Publish(direct)")
+	f.must(err, "Publish")
 	if len(res) != len(events) {
 		f.t.Fatalf("Publish returned %d results for %d events", len(res), len(events))
 	}

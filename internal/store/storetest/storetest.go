@@ -134,12 +134,7 @@ func event(projectID, typ string, at time.Time) store.Event {
 // publish publishes events in one call with no idempotency window limit.
 func (f *fixture) publish(events ...store.Event) []store.PublishResult {
 	f.t.Helper()
-	res, err := f.s.Publish(f.ctx, events, time.Time{}, nil)
-	f.must(err, "Publish")
-	if len(res) != len(events) {
-		f.t.Fatalf("Publish returned %d results for %d events", len(res), len(events))
-	}
-	return res
+	return f.publishDirect(nil, events...)
 }
 
 // one publishes ev and returns the id of its only delivery.
