@@ -48,6 +48,9 @@ type Config struct {
 type Round struct {
 	Leading bool // this node led the round (and so did the work)
 	Deleted int  // events removed by retention
+	// Sessions is how many expired web UI sessions were removed. They
+	// no longer sign anyone in; removing them only keeps the table small.
+	Sessions int
 }
 
 // Runner runs maintenance rounds. Start it with Run.
@@ -119,6 +122,9 @@ func (r *Runner) RunOnce(ctx context.Context) (Round, error) {
 	round.Leading = leading
 	if leading {
 		round.Deleted, err = r.retention(ctx)
+		var serr error
+		round.Sessions, serr = r.expireSessions(ctx)
+		err = errors.Join(err, serr)
 	}
 	r.cfg.Metrics.round(leading, round.Deleted, err)
 	return round, err
@@ -144,19 +150,39 @@ func (r *Runner) retention(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	cutoff := r.cfg.Clock.Now().Add(-r.cfg.Retention)
-	total := 0
-	for {
-		n, err := r.cfg.Store.DeleteBefore(ctx, cutoff, r.cfg.BatchLimit)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("retention: %w", err)
-		}
-		if n < r.cfg.BatchLimit || ctx.Err() != nil {
-			break
-		}
+	total, err := r.inBatches(ctx, func(limit int) (int, error) {
+		return r.cfg.Store.DeleteBefore(ctx, cutoff, limit)
+	})
+	if err != nil {
+		return total, fmt.Errorf("retention: %w", err)
 	}
 	if total > 0 {
 		r.cfg.Logger.Info("retention removed old events", "events", total, "created_before", cutoff.Format(time.RFC3339))
 	}
 	return total, nil
+}
+
+// expireSessions removes expired web UI sessions.
+func (r *Runner) expireSessions(ctx context.Context) (int, error) {
+	now := r.cfg.Clock.Now()
+	total, err := r.inBatches(ctx, func(limit int) (int, error) {
+		return r.cfg.Store.DeleteExpiredSessions(ctx, now, limit)
+	})
+	if err != nil {
+		return total, fmt.Errorf("expired sessions: %w", err)
+	}
+	return total, nil
+}
+
+// inBatches calls remove with BatchLimit until it removes fewer (so no
+// transaction holds long locks) and returns how many it removed in all.
+func (r *Runner) inBatches(ctx context.Context, remove func(limit int) (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := remove(r.cfg.BatchLimit)
+		total += n
+		if err != nil || n < r.cfg.BatchLimit || ctx.Err() != nil {
+			return total, err
+		}
+	}
 }

@@ -2,7 +2,9 @@ package maintenance_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -210,5 +213,42 @@ func TestRun(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil after cancel", err)
+	}
+}
+
+// TestExpiredSessions: a round removes the web UI sessions that expired,
+// in batches, and keeps the others.
+func TestExpiredSessions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openSQLite(t)
+	h := sha256.Sum256([]byte("hk_adm_maintenance"))
+	key := store.APIKey{ID: ids.New(ids.APIKey, base), Hash: h[:], Prefix: "hk_adm", CreatedAt: base}
+	if err := s.CreateAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	var valid [][]byte
+	for i := range 5 {
+		h := sha256.Sum256(fmt.Appendf(nil, "session %d", i))
+		expires := base.Add(time.Duration(i-2) * time.Hour) // 3 expired (i = 0, 1, 2), 2 valid
+		if err := s.CreateSession(ctx, store.Session{Hash: h[:], APIKeyID: key.ID, CreatedAt: base.Add(-day), ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+		if i > 2 {
+			valid = append(valid, h[:])
+		}
+	}
+	r, err := maintenance.New(maintenance.Config{Store: s, Clock: clock.NewFake(base), BatchLimit: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.RunOnce(ctx)
+	if err != nil || got != (maintenance.Round{Leading: true, Sessions: 3}) {
+		t.Fatalf("RunOnce = %+v, %v; want 3 sessions removed", got, err)
+	}
+	for _, h := range valid {
+		if _, err := s.GetSession(ctx, h, base); err != nil {
+			t.Errorf("a valid session is gone: %v", err)
+		}
 	}
 }

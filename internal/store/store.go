@@ -48,12 +48,32 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	// RevokeAPIKey sets RevokedAt; projectID scopes it ("" for admin keys).
+	// In the same transaction it deletes the key's web UI sessions, so
+	// revoking a key signs out every browser that signed in with it.
 	RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error
 	// CountAdminKeys tells whether an admin key was ever created.
 	CountAdminKeys(ctx context.Context) (int, error)
 	// ListAPIKeys lists the keys of projectID ("" for admin keys), revoked
 	// ones included, ordered by id ascending after page.After.
 	ListAPIKeys(ctx context.Context, projectID string, page Page) ([]APIKey, error)
+
+	// Web UI sessions, found by the hash of the browser's token (never the
+	// token itself).
+	//
+	// CreateSession stores s; its ProjectID is ignored (a session's project
+	// is its key's). An unknown key is ErrNotFound, a duplicate hash
+	// ErrConflict.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with that hash, with its key's
+	// ProjectID, while it is valid at now: not expired (it expires at the
+	// instant ExpiresAt) and its key not revoked. Otherwise ErrNotFound.
+	GetSession(ctx context.Context, hash []byte, now time.Time) (Session, error)
+	// DeleteSession removes the session (sign-out); one that does not
+	// exist is not an error, so signing out twice is harmless.
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteExpiredSessions removes up to limit sessions expired at now
+	// and returns how many it removed.
+	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// Endpoints.
 	CreateEndpoint(ctx context.Context, e Endpoint) error

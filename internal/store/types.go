@@ -37,6 +37,17 @@ type APIKey struct {
 	RevokedAt time.Time // zero while valid
 }
 
+// Session is a browser signed in to the web UI with an API key. The
+// browser keeps a random token in a cookie; only its SHA-256 is stored, so
+// a copy of the database signs nobody in.
+type Session struct {
+	Hash      []byte // sha256 of the token; unique
+	APIKeyID  string // the key that signed in
+	ProjectID string // the key's project, "" for an admin key (read only)
+	CreatedAt time.Time
+	ExpiresAt time.Time // the session ends at this instant
+}
+
 // Endpoint is a URL that receives a project's events.
 type Endpoint struct {
 	ID          string // "ep_…"

@@ -174,16 +174,14 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, e
 	return k, err
 }
 
-// RevokeAPIKey sets RevokedAt of key id of projectID ("" for admin keys).
-// Revoking a revoked key keeps its first revocation time.
+// RevokeAPIKey sets RevokedAt of key id of projectID ("" for admin keys)
+// and deletes the key's sessions, in one statement. Revoking a revoked key
+// keeps its first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
 	return db.write(ctx, func() error {
-		tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
-			WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2`, id, nullIfEmpty(projectID), ts(at))
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
+		// No row: the key does not exist in that scope (pgx.ErrNoRows).
+		var got string
+		return db.pool.QueryRow(ctx, revokeKeySQL, id, nullIfEmpty(projectID), ts(at)).Scan(&got)
 	})
 }
 

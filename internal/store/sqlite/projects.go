@@ -125,15 +125,21 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, e
 	return k, nil
 }
 
-// RevokeAPIKey marks the key revoked at at; revoking it again keeps the
-// first revocation time.
+// RevokeAPIKey marks the key revoked at at and deletes its sessions, in one
+// transaction; revoking it again keeps the first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
-		WHERE id = ? AND project_id IS ?`, micros(at), id, nullString(projectID))
-	if err != nil {
-		return translate(err)
-	}
-	return mustAffect(res)
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
+			WHERE id = ? AND project_id IS ?`, micros(at), id, nullString(projectID))
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE api_key_id = ?`, id)
+		return err
+	})
 }
 
 // CountAdminKeys counts admin keys, revoked ones included.

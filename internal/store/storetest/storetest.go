@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		deliveryCases,
 		claimCases,
 		directCases,
+		sessionCases,
 	} {
 		cases = append(cases, group...)
 	}

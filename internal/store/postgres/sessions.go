@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// CreateSession inserts s; an unknown key is store.ErrNotFound (the
+// foreign key), a duplicate hash store.ErrConflict.
+func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
+	return db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `INSERT INTO sessions (hash, api_key_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			s.Hash, s.APIKeyID, tz(s.CreatedAt), ts(s.ExpiresAt))
+		return err
+	})
+}
+
+// GetSession returns the session with hash while it has not expired at now
+// and its key is not revoked. The join on the key closes the gap between a
+// sign-in that checked the key and a revocation that committed just after.
+func (db *DB) GetSession(ctx context.Context, hash []byte, now time.Time) (store.Session, error) {
+	var s store.Session
+	err := db.read(ctx, func() error {
+		var project *string
+		var created, expires *time.Time
+		err := db.pool.QueryRow(ctx, `SELECT s.hash, s.api_key_id, k.project_id, s.created_at, s.expires_at
+			FROM sessions s JOIN api_keys k ON k.id = s.api_key_id
+			WHERE s.hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL`, hash, ts(now)).
+			Scan(&s.Hash, &s.APIKeyID, &project, &created, &expires)
+		if project != nil {
+			s.ProjectID = *project
+		}
+		s.CreatedAt, s.ExpiresAt = fromTZ(created), fromTZ(expires)
+		return err
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return s, nil
+}
+
+// DeleteSession removes the session with hash, if there is one.
+func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
+	return db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
+		return err
+	})
+}
+
+// DeleteExpiredSessions removes up to limit sessions expired at now.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	var n int
+	err := db.write(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE hash IN
+			(SELECT hash FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`,
+			ts(now), max(limit, 1))
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
+
+// revokeKeySQL marks a key revoked and deletes its sessions in one
+// statement (one implicit transaction): $1 key id, $2 project ("" as
+// NULL: admin keys), $3 the time. It returns the key's id when it matched.
+const revokeKeySQL = `WITH revoked AS (
+		UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
+		WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2
+		RETURNING id
+	), ended AS (
+		DELETE FROM sessions WHERE api_key_id IN (SELECT id FROM revoked)
+	)
+	SELECT id FROM revoked`
