@@ -24,17 +24,13 @@ func (e *env) attempt(code int, errText string) {
 	}
 	var outs []store.Outcome
 	for _, c := range claimed {
-		o := store.Outcome{
-			DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-			Attempt: store.Attempt{
-				DeliveryID: c.Delivery.ID, Number: c.Delivery.AttemptCount + 1, StartedAt: now,
-				Duration: 1500 * time.Millisecond, StatusCode: code, Error: errText, ResponseBody: "answer",
-			},
-			Status:    store.StatusSucceeded,
-			UpdatedAt: now,
+		a := store.Attempt{
+			Number: c.Delivery.AttemptCount + 1, StartedAt: now,
+			Duration: 1500 * time.Millisecond, StatusCode: code, Error: errText, ResponseBody: "answer",
 		}
+		o := store.Succeeded(c.Delivery, a, now)
 		if code < 200 || code > 299 {
-			o.Status, o.NextAttemptAt = store.StatusRetrying, now.Add(time.Minute)
+			o = store.RetryAt(c.Delivery, a, now.Add(time.Minute), now)
 		}
 		outs = append(outs, o)
 	}

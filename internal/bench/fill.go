@@ -172,21 +172,18 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 				if a == perDelivery {
 					token = c.Delivery.LeaseToken
 				}
-				o := store.Outcome{
-					DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: token,
-					UpdatedAt: now,
-					Attempt: store.Attempt{DeliveryID: c.Delivery.ID, Number: a, StartedAt: now, Duration: 3 * time.Millisecond,
-						StatusCode: 500, Error: "endpoint answered HTTP 500", ResponseBody: "internal error"},
-					Status: store.StatusRetrying, NextAttemptAt: now.Add(time.Hour),
-				}
+				d := c.Delivery
+				d.LeaseToken = token
+				at := store.Attempt{Number: a, StartedAt: now, Duration: 3 * time.Millisecond,
+					StatusCode: 500, Error: "endpoint answered HTTP 500", ResponseBody: "internal error"}
+				o := store.RetryAt(d, at, now.Add(time.Hour), now)
 				if a == perDelivery {
 					if failed {
-						o.Status = store.StatusFailed
+						o = store.Failed(d, at, now)
 					} else {
-						o.Status = store.StatusSucceeded
-						o.Attempt.StatusCode, o.Attempt.Error, o.Attempt.ResponseBody = 200, "", "ok"
+						at.StatusCode, at.Error, at.ResponseBody = 200, "", "ok"
+						o = store.Succeeded(d, at, now)
 					}
-					o.NextAttemptAt = time.Time{}
 				}
 				outs = append(outs, o)
 			}

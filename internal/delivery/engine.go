@@ -424,21 +424,9 @@ const starvedRecheck = 50 * time.Millisecond
 func (e *Engine) queueCap() int { return 8 * e.cfg.PerEndpoint }
 
 // giveBack is the outcome that returns an unsent claim to the pool as it
-// was before the claim.
+// was before the claim, due at once.
 func giveBack(c store.Claimed, now time.Time) store.Outcome {
-	d := c.Delivery
-	status := store.StatusPending
-	if d.AttemptCount > 0 {
-		status = store.StatusRetrying
-	}
-	return store.Outcome{
-		DeliveryID:    d.ID,
-		EndpointID:    d.EndpointID,
-		LeaseToken:    d.LeaseToken,
-		Status:        status,
-		NextAttemptAt: now,
-		UpdatedAt:     now,
-	}
+	return store.GiveBack(c.Delivery, now)
 }
 
 // release frees a slot of endpoint once its request is answered (or failed)
@@ -494,24 +482,17 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
 // attempt sends one claimed delivery and works out what follows.
 func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 	d := c.Delivery
-	out := store.Outcome{
-		DeliveryID: d.ID,
-		EndpointID: d.EndpointID,
-		LeaseToken: d.LeaseToken,
-	}
 	msg := outcomeMsg{endpoint: d.EndpointID}
 	e.mu.Lock()
 	goneAt, gone := e.gone[d.EndpointID]
 	e.mu.Unlock()
 	gone = gone && e.cfg.Clock.Now().Sub(goneAt) <= e.cfg.Lease
 	if c.EndpointGone || gone {
-		out.Status = store.StatusCancelled
-		out.UpdatedAt = e.cfg.Clock.Now()
-		out.Attempt.Error = "endpoint disabled"
+		reason := "endpoint disabled"
 		if c.EndpointGone {
-			out.Attempt.Error = "endpoint deleted or disabled"
+			reason = "endpoint deleted or disabled"
 		}
-		msg.out = out
+		msg.out = store.Cancel(d, reason, e.cfg.Clock.Now())
 		return msg
 	}
 	number := d.AttemptCount + 1
@@ -530,8 +511,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 		})
 	}
 	finished := e.cfg.Clock.Now()
-	out.Attempt = store.Attempt{
-		DeliveryID:      d.ID,
+	a := store.Attempt{
 		Number:          number,
 		StartedAt:       started,
 		Duration:        res.Duration,
@@ -540,33 +520,30 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 		ResponseHeaders: res.ResponseHeaders,
 		ResponseBody:    res.ResponseBody,
 	}
-	out.UpdatedAt = finished
 	if res.Err != "" {
 		res.StatusCode = 0
 	}
+	var out store.Outcome
 	switch retry.Classify(res.StatusCode) {
 	case retry.Delivered:
-		out.Status = store.StatusSucceeded
+		out = store.Succeeded(d, a, finished)
 	case retry.Gone:
-		out.Status = store.StatusFailed
-		out.Attempt.Error = "endpoint answered 410 Gone: endpoint disabled"
-		out.DisableEndpoint = true
-		out.DisabledReason = fmt.Sprintf("endpoint answered 410 Gone at %s", finished.Format(time.RFC3339))
+		a.Error = "endpoint answered 410 Gone: endpoint disabled"
+		out = store.DisableEndpoint(d, a, fmt.Sprintf("endpoint answered 410 Gone at %s", finished.Format(time.RFC3339)), finished)
 		e.mu.Lock()
 		e.gone[d.EndpointID] = finished
 		e.mu.Unlock()
 	default:
-		if out.Attempt.Error == "" {
-			out.Attempt.Error = fmt.Sprintf("endpoint answered HTTP %d", res.StatusCode)
+		if a.Error == "" {
+			a.Error = fmt.Sprintf("endpoint answered HTTP %d", res.StatusCode)
 		}
 		if delay, ok := retry.Delay(e.cfg.Retry, number, res.StatusCode, res.RetryAfter); ok {
-			out.Status = store.StatusRetrying
-			out.NextAttemptAt = finished.Add(delay)
+			out = store.RetryAt(d, a, finished.Add(delay), finished)
 		} else {
-			out.Status = store.StatusFailed
+			out = store.Failed(d, a, finished)
 		}
 	}
-	e.cfg.Metrics.attempt(out.Status, res)
+	e.cfg.Metrics.attempt(out.Status(), res)
 	msg.out = out
 	return msg
 }

@@ -93,17 +93,18 @@ func (f *fixture) event(at time.Time, status string) string {
 		return id
 	}
 	d := cs[0].Delivery
-	out := store.Outcome{DeliveryID: d.ID, EndpointID: d.EndpointID, LeaseToken: d.LeaseToken,
-		Attempt: store.Attempt{DeliveryID: d.ID, Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200},
-		Status:  status, UpdatedAt: at}
+	a := store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 500}
+	var out store.Outcome
 	switch status {
 	case store.StatusRetrying:
-		out.Attempt.StatusCode = 500
-		out.NextAttemptAt = base.Add(365 * day) // never due during the test
+		out = store.RetryAt(d, a, base.Add(365*day), at) // never due during the test
 	case store.StatusFailed:
-		out.Attempt.StatusCode = 500
+		out = store.Failed(d, a, at)
 	case store.StatusCancelled:
-		out.Attempt = store.Attempt{}
+		out = store.Cancel(d, "", at)
+	default:
+		a.StatusCode = 200
+		out = store.Succeeded(d, a, at)
 	}
 	if err := f.s.Complete(ctx, []store.Outcome{out}); err != nil {
 		f.tb.Fatal(err)

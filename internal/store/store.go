@@ -133,15 +133,21 @@ type Store interface {
 	// one transaction. The attempt is always inserted; the delivery row is
 	// only changed when its LeaseToken still matches (a claimant whose lease
 	// expired and was re-claimed does not overwrite the newer claim).
-	// An outcome with DisableEndpoint set disables that endpoint.
+	// An outcome made by DisableEndpoint disables that endpoint. An outcome
+	// of a delivery that retention has removed is skipped (there is nothing
+	// to record it against); the rest of the batch is recorded. When
+	// CheckOutcomes refuses the batch, nothing of it is recorded.
 	Complete(ctx context.Context, outcomes []Outcome) error
 	// NextDue is the earliest NextAttemptAt (or lease expiry) of work not yet
 	// claimable, so a worker can sleep exactly until then. ok=false: none.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
 
-	// DeleteBefore removes events created before t with their deliveries and
-	// attempts, when none of those deliveries is still unfinished
-	// (retention). Returns the number of events removed.
+	// DeleteBefore removes up to limit events created before t with their
+	// deliveries and attempts, when none of those deliveries is still
+	// unfinished (retention). Returns the number of events removed. A
+	// limit below 1 removes nothing, as for Claim: there is no "unlimited",
+	// since one unbounded delete would hold the write lock for as long as
+	// it takes.
 	DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }
 

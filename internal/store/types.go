@@ -212,24 +212,3 @@ type Claimed struct {
 	// was created; the worker cancels instead of sending.
 	EndpointGone bool
 }
-
-// Outcome is the result of one attempt and the delivery state after it.
-type Outcome struct {
-	DeliveryID string
-	EndpointID string
-	LeaseToken string
-	// Attempt is inserted when Attempt.Number > 0; a delivery cancelled
-	// without sending (endpoint gone) has no attempt.
-	Attempt Attempt
-	// Status after this attempt: succeeded, retrying, failed or cancelled;
-	// or pending with no attempt, when a claimant gives back a claim it did
-	// not use (due again at NextAttemptAt).
-	Status        string
-	NextAttemptAt time.Time // when Status is retrying
-	UpdatedAt     time.Time
-	// DisableEndpoint: the receiver answered 410 Gone; the endpoint is
-	// disabled with DisabledReason and its other unfinished deliveries are
-	// cancelled.
-	DisableEndpoint bool
-	DisabledReason  string
-}

@@ -72,13 +72,9 @@ func BenchmarkComplete(b *testing.B) {
 	done := base.Add(time.Second)
 	outcomes := make([]store.Outcome, len(claimed))
 	for i, c := range claimed {
-		outcomes[i] = store.Outcome{
-			DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-			Attempt: store.Attempt{DeliveryID: c.Delivery.ID, Number: 1, StartedAt: base, Duration: 40 * time.Millisecond,
-				StatusCode: 200, ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
-				ResponseBody: `{"ok":true}`},
-			Status: store.StatusSucceeded, UpdatedAt: done,
-		}
+		outcomes[i] = store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: base, Duration: 40 * time.Millisecond,
+			StatusCode: 200, ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
+			ResponseBody: `{"ok":true}`}, done)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

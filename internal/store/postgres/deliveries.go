@@ -315,7 +315,8 @@ func (db *DB) claim(ctx context.Context, q string, args ...any) ([]store.Claimed
 }
 
 // completeSQL records the attempts of a batch of outcomes and moves each
-// delivery whose lease the outcome still holds to its next state. An
+// delivery whose lease the outcome still holds to its next state (u.next
+// is set exactly for pending and retrying: see store.Outcome). An
 // attempt whose number is taken (a claimant whose lease expired recorded
 // it first) gets the next free number; AttemptCount follows the number
 // stored. A cancellation without an attempt keeps the last response seen.
@@ -333,7 +334,10 @@ WITH u AS (
 			ELSE u.number END,
 		u.started, u.duration_ns, u.code, u.error,
 		CASE WHEN u.headers_null THEN NULL ELSE u.headers::jsonb END, u.body
-	FROM u WHERE u.number > 0
+	-- A delivery that retention removed has nothing to record against:
+	-- its attempt is skipped, not a foreign key error failing the batch.
+	-- The deliveries still there are locked (see Complete) and stay.
+	FROM u WHERE u.number > 0 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.id = u.id)
 	RETURNING delivery_id, number
 )
 UPDATE deliveries d SET status = u.status,
@@ -351,6 +355,9 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	if err := store.CheckOutcomes(outcomes); err != nil {
+		return err
+	}
 	n := len(outcomes)
 	var (
 		id, token, status, errText, headers = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -364,19 +371,19 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		disAt                               []time.Time
 	)
 	for i, o := range outcomes {
-		a := o.Attempt
-		id[i], token[i], status[i], updated[i] = o.DeliveryID, o.LeaseToken, o.Status, ts(o.UpdatedAt)
-		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(a.Error)
+		a, _ := o.Attempt() // Number 0 when none was made
+		id[i], token[i], status[i], updated[i] = o.DeliveryID(), o.LeaseToken(), o.Status(), ts(o.UpdatedAt())
+		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(o.LastError())
 		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
 		headers[i], headersNull[i] = headersJSON(a.ResponseHeaders)
-		if (o.Status == store.StatusRetrying || o.Status == store.StatusPending) && !o.NextAttemptAt.IsZero() {
-			t := ts(o.NextAttemptAt)
+		if t := o.NextAttemptAt(); !t.IsZero() {
+			t = ts(t)
 			next[i] = &t
 		}
-		if o.DisableEndpoint {
-			disEndpoint = append(disEndpoint, o.EndpointID)
-			disReason = append(disReason, cleanText(o.DisabledReason))
-			disAt = append(disAt, ts(o.UpdatedAt))
+		if reason, ok := o.DisablesEndpoint(); ok {
+			disEndpoint = append(disEndpoint, o.EndpointID())
+			disReason = append(disReason, cleanText(reason))
+			disAt = append(disAt, ts(o.UpdatedAt()))
 		}
 	}
 
@@ -451,7 +458,8 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // DeleteBefore removes up to limit events created before t whose
-// deliveries are all finished; deliveries and attempts go with them.
+// deliveries are all finished; deliveries and attempts go with them. A
+// limit below 1 removes nothing (see store.Store).
 func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, nil

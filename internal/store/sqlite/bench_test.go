@@ -83,21 +83,14 @@ func BenchmarkComplete(b *testing.B) {
 	for i := range b.N {
 		for j := range outcomes {
 			c := claimed[i*10+j]
-			outcomes[j] = store.Outcome{
-				DeliveryID: c.Delivery.ID,
-				EndpointID: c.Delivery.EndpointID,
-				LeaseToken: c.Delivery.LeaseToken,
-				Attempt: store.Attempt{
-					Number:          1,
-					StartedAt:       now,
-					Duration:        42 * time.Millisecond,
-					StatusCode:      200,
-					ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
-					ResponseBody:    `{"ok":true}`,
-				},
-				Status:    store.StatusSucceeded,
-				UpdatedAt: now,
-			}
+			outcomes[j] = store.Succeeded(c.Delivery, store.Attempt{
+				Number:          1,
+				StartedAt:       now,
+				Duration:        42 * time.Millisecond,
+				StatusCode:      200,
+				ResponseHeaders: map[string][]string{"Content-Type": {"application/json"}},
+				ResponseBody:    `{"ok":true}`,
+			}, now)
 		}
 		if err := db.Complete(ctx, outcomes); err != nil {
 			b.Fatal(err)
@@ -139,14 +132,10 @@ func BenchmarkLifecycle(b *testing.B) {
 				outcomes = outcomes[:0]
 				for _, r := range res {
 					for _, c := range r.Claimed {
-						outcomes = append(outcomes, store.Outcome{
-							DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-							Attempt: store.Attempt{
-								Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200,
-								ResponseHeaders: map[string][]string{"Content-Type": {"text/plain"}}, ResponseBody: "ok",
-							},
-							Status: store.StatusSucceeded, UpdatedAt: at,
-						})
+						outcomes = append(outcomes, store.Succeeded(c.Delivery, store.Attempt{
+							Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200,
+							ResponseHeaders: map[string][]string{"Content-Type": {"text/plain"}}, ResponseBody: "ok",
+						}, at))
 					}
 				}
 				if len(outcomes) != size {

@@ -72,8 +72,8 @@ func (q *outcomeQueue) remove(b *outcomeBatch) bool {
 // applyOutcomes writes batches in tx, all or nothing: the first error ends
 // it (and the transaction must not commit). No savepoint per batch: with a
 // savepoint open SQLite journals every page it changes, which cost ~10 % of
-// the writer's time per event; what is checked up front (checkOutcome) is
-// all a batch can get wrong, so an error here is the database's, and
+// the writer's time per event; what is checked up front
+// (store.CheckOutcomes) is all a batch can get wrong, so an error here is the database's, and
 // would fail any batch.
 func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeBatch) error {
 	if len(batches) == 0 {
@@ -84,7 +84,7 @@ func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeB
 	for _, b := range batches {
 		for _, o := range b.outcomes {
 			if err := c.complete(o); err != nil {
-				return translate(fmt.Errorf("delivery %s: %w", o.DeliveryID, err))
+				return translate(fmt.Errorf("delivery %s: %w", o.DeliveryID(), err))
 			}
 		}
 	}
@@ -100,17 +100,4 @@ func finishOutcomes(batches []*outcomeBatch, err error) {
 	for _, b := range batches {
 		b.done <- err
 	}
-}
-
-// checkOutcome rejects what no transaction could store, before it is
-// queued with others.
-func checkOutcome(o store.Outcome) error {
-	switch o.Status {
-	case store.StatusSucceeded, store.StatusRetrying, store.StatusFailed, store.StatusCancelled:
-	case store.StatusPending:
-		// A give-back: the claimant returns a claim it did not use.
-	default:
-		return fmt.Errorf("delivery %s: outcome status %q: want succeeded, retrying, failed, cancelled or pending", o.DeliveryID, o.Status)
-	}
-	return nil
 }

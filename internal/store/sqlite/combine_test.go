@@ -21,11 +21,7 @@ func publishClaimed(t *testing.T, db *DB, p store.Project) store.Outcome {
 		t.Fatalf("Publish = %+v, %v; want one claimed delivery", res, err)
 	}
 	c := res[0].Claimed[0]
-	return store.Outcome{
-		DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-		Attempt: store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200},
-		Status:  store.StatusSucceeded, UpdatedAt: at,
-	}
+	return store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200}, at)
 }
 
 // TestOutcomesRideAlong: outcomes queued while no transaction has taken
@@ -46,7 +42,7 @@ func TestOutcomesRideAlong(t *testing.T) {
 	default:
 		t.Fatal("the publish did not take the queued outcomes")
 	}
-	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID)
+	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID())
 	if err != nil || d.Status != store.StatusSucceeded || d.AttemptCount != 1 {
 		t.Fatalf("delivery after the ride-along: %+v, %v", d, err)
 	}
@@ -74,11 +70,11 @@ func TestOutcomesThatFailDoNotCostThePublish(t *testing.T) {
 	default:
 		t.Fatal("the outcomes' caller was not told")
 	}
-	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID)
+	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID())
 	if err != nil || d.Status != store.StatusDelivering {
 		t.Fatalf("delivery whose outcome failed: %+v, %v; want still delivering", d, err)
 	}
-	if _, err := db.GetDelivery(context.Background(), p.ID, o2.DeliveryID); err != nil {
+	if _, err := db.GetDelivery(context.Background(), p.ID, o2.DeliveryID()); err != nil {
 		t.Fatalf("the publish that carried failed outcomes lost its delivery: %v", err)
 	}
 }
@@ -123,9 +119,9 @@ func TestCompleteWaitsWhilePublishesFlow(t *testing.T) {
 		t.Fatalf("%d transactions of Complete's own, want 1", n)
 	}
 	for _, o := range []store.Outcome{o1, o2} {
-		d, err := db.GetDelivery(ctx, p.ID, o.DeliveryID)
+		d, err := db.GetDelivery(ctx, p.ID, o.DeliveryID())
 		if err != nil || d.Status != store.StatusSucceeded {
-			t.Fatalf("delivery %s: %+v, %v; want succeeded", o.DeliveryID, d, err)
+			t.Fatalf("delivery %s: %+v, %v; want succeeded", o.DeliveryID(), d, err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -462,10 +461,8 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	for _, o := range outcomes {
-		if err := checkOutcome(o); err != nil {
-			return err
-		}
+	if err := store.CheckOutcomes(outcomes); err != nil {
+		return err
 	}
 	b := &outcomeBatch{outcomes: outcomes, done: make(chan error, 1)}
 	db.outcomes.add(b)
@@ -565,13 +562,12 @@ func (c *completeTx) close() {
 	}
 }
 
+// complete records one outcome, checked by store.CheckOutcomes before it
+// was queued.
 func (c *completeTx) complete(o store.Outcome) error {
-	if err := checkOutcome(o); err != nil {
-		return err
-	}
 	var count, code int
 	var lastErr string
-	if a := o.Attempt; a.Number > 0 {
+	if a, ok := o.Attempt(); ok {
 		headers := "{}"
 		if len(a.ResponseHeaders) > 0 {
 			b, err := json.Marshal(a.ResponseHeaders)
@@ -586,7 +582,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 		if err != nil {
 			return err
 		}
-		res, err := addAttempt.ExecContext(c.ctx, o.DeliveryID, a.Number, micros(a.StartedAt), int64(a.Duration),
+		res, err := addAttempt.ExecContext(c.ctx, o.DeliveryID(), a.Number, micros(a.StartedAt), int64(a.Duration),
 			a.StatusCode, a.Error, headers, a.ResponseBody)
 		if isForeignKeyError(err) {
 			// The delivery was removed by retention after its claim could
@@ -604,7 +600,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 			if err != nil {
 				return err
 			}
-			if err := late.QueryRowContext(c.ctx, o.DeliveryID, micros(a.StartedAt), int64(a.Duration),
+			if err := late.QueryRowContext(c.ctx, o.DeliveryID(), micros(a.StartedAt), int64(a.Duration),
 				a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count); err != nil {
 				return err
 			}
@@ -615,39 +611,38 @@ func (c *completeTx) complete(o store.Outcome) error {
 		if err != nil {
 			return err
 		}
-		err = current.QueryRowContext(c.ctx, o.DeliveryID).Scan(&count, &code, &lastErr)
+		err = current.QueryRowContext(c.ctx, o.DeliveryID()).Scan(&count, &code, &lastErr)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // removed by retention, as above
 		}
 		if err != nil {
 			return err
 		}
-		if o.Attempt.Error != "" {
-			lastErr = o.Attempt.Error
+		if reason := o.LastError(); reason != "" {
+			lastErr = reason
 		}
 	}
 	var next any
-	if o.Status == store.StatusRetrying || o.Status == store.StatusPending {
-		// A retry without a time would never come due again.
-		next = micros(cmp.Or(o.NextAttemptAt, o.UpdatedAt))
+	if t := o.NextAttemptAt(); !t.IsZero() {
+		next = micros(t)
 	}
 	update, err := c.stmt(&c.update, completeDeliverySQL)
 	if err != nil {
 		return err
 	}
-	if _, err := update.ExecContext(c.ctx, o.Status, count, code, lastErr, next, micros(o.UpdatedAt),
-		o.DeliveryID, o.LeaseToken); err != nil {
+	if _, err := update.ExecContext(c.ctx, o.Status(), count, code, lastErr, next, micros(o.UpdatedAt()),
+		o.DeliveryID(), o.LeaseToken()); err != nil {
 		return err
 	}
-	if o.DisableEndpoint && o.EndpointID != "" {
+	if reason, ok := o.DisablesEndpoint(); ok {
 		disable, err := c.stmt(&c.disable, disableSQL)
 		if err != nil {
 			return err
 		}
-		if _, err := disable.ExecContext(c.ctx, o.DisabledReason, micros(o.UpdatedAt), o.EndpointID); err != nil {
+		if _, err := disable.ExecContext(c.ctx, reason, micros(o.UpdatedAt()), o.EndpointID()); err != nil {
 			return err
 		}
-		if err := cancelWaiting(c.ctx, c.tx, o.EndpointID, "endpoint disabled: "+o.DisabledReason, o.UpdatedAt); err != nil {
+		if err := cancelWaiting(c.ctx, c.tx, o.EndpointID(), "endpoint disabled: "+reason, o.UpdatedAt()); err != nil {
 			return err
 		}
 	}
@@ -703,11 +698,10 @@ var retentionQuery = `SELECT e.id, e.project_id, e.idempotency_key FROM events e
 	ORDER BY e.id LIMIT ?3`
 
 // DeleteBefore removes up to limit events created before t whose deliveries
-// are all finished, with those deliveries and their attempts. limit <= 0
-// means no limit.
+// are all finished, with those deliveries and their attempts.
 func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
+	if limit < 1 {
+		return 0, nil
 	}
 	var n int
 	err := db.write(ctx, func(tx *sql.Tx) error {

@@ -341,26 +341,6 @@ func TestErrorsAfterClose(t *testing.T) {
 	}
 }
 
-func TestCompleteRejectsUnknownStatus(t *testing.T) {
-	db := openTemp(t)
-	seed(t, db, 1)
-	cs, err := db.Claim(t.Context(), store.ClaimParams{Now: base, Limit: 1, Lease: time.Minute})
-	if err != nil || len(cs) != 1 {
-		t.Fatalf("Claim: %v, %d", err, len(cs))
-	}
-	c := cs[0].Delivery
-	for _, status := range []string{"", store.StatusDelivering, "done"} {
-		err := db.Complete(t.Context(), []store.Outcome{{DeliveryID: c.ID, LeaseToken: c.LeaseToken, Status: status, UpdatedAt: base}})
-		if err == nil {
-			t.Errorf("Complete accepted status %q", status)
-		}
-	}
-	d, err := db.GetDelivery(t.Context(), c.ProjectID, c.ID)
-	if err != nil || d.Status != store.StatusDelivering || d.LeaseToken != c.LeaseToken {
-		t.Errorf("delivery after refused outcomes: %+v, %v", d, err)
-	}
-}
-
 // TestHotStatements guards the statements every event runs against
 // temporary B-trees (OpenEphemeral). SQLite builds one for an IN list of
 // constants, including one in a partial index's WHERE clause, which it
@@ -469,7 +449,7 @@ func TestEventLookupsWithinOneMillisecond(t *testing.T) {
 	if _, err := db.Publish(ctx, evs, time.Time{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.DeleteBefore(ctx, evs[1].CreatedAt, 0)
+	n, err := db.DeleteBefore(ctx, evs[1].CreatedAt, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,12 +56,8 @@ func TestWALFramesPerCommit(t *testing.T) {
 		prev = nil
 		for _, r := range res {
 			for _, c := range r.Claimed {
-				prev = append(prev, store.Outcome{
-					DeliveryID: c.Delivery.ID, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-					Attempt: store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200,
-						ResponseHeaders: map[string][]string{"Content-Type": {"text/plain"}}, ResponseBody: "ok"},
-					Status: store.StatusSucceeded, UpdatedAt: at,
-				})
+				prev = append(prev, store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond,
+					StatusCode: 200, ResponseHeaders: map[string][]string{"Content-Type": {"text/plain"}}, ResponseBody: "ok"}, at))
 			}
 		}
 	}

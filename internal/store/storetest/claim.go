@@ -64,8 +64,7 @@ func testClaimGiveBack(t *testing.T, f *fixture) {
 	f.endpoint(p.ID)
 	id := f.one(event(p.ID, "t.a", Base))
 	c := f.claimOnly(Base, id)
-	f.complete(store.Outcome{DeliveryID: id, EndpointID: c.Delivery.EndpointID, LeaseToken: c.Delivery.LeaseToken,
-		Status: store.StatusPending, NextAttemptAt: Base.Add(time.Second), UpdatedAt: Base.Add(time.Second)})
+	f.complete(store.GiveBack(c.Delivery, Base.Add(time.Second)))
 	d, err := f.s.GetDelivery(f.ctx, p.ID, id)
 	f.must(err, "GetDelivery")
 	if d.Status != store.StatusPending || d.AttemptCount != 0 || !d.NextAttemptAt.Equal(Base.Add(time.Second)) {
@@ -154,8 +153,7 @@ func testClaimOldestDueFirst(t *testing.T, f *fixture) {
 	d1 := f.one(event(p.ID, "t.a", Base))
 	d2 := f.one(event(p.ID, "t.a", Base.Add(time.Minute)))
 	c := f.claimOnly(Base, d1)
-	o := outcome(c, Base, store.StatusRetrying, 500)
-	o.NextAttemptAt = Base.Add(3 * time.Minute)
+	o := store.RetryAt(c.Delivery, attempt(c, Base, 500), Base.Add(3*time.Minute), Base)
 	f.complete(o)
 	d3 := f.one(event(p.ID, "t.a", Base.Add(2*time.Minute)))
 	// Published later but created earlier: due earlier.
@@ -267,7 +265,9 @@ func testClaimLeaseExpiry(t *testing.T, f *fixture) {
 	}
 
 	// A token that never matched changes nothing either.
-	f.complete(store.Outcome{DeliveryID: id, EndpointID: d.EndpointID, LeaseToken: "", Status: store.StatusFailed, UpdatedAt: Base.Add(time.Hour)})
+	noToken := d
+	noToken.LeaseToken = ""
+	f.complete(store.Cancel(noToken, "", Base.Add(time.Hour)))
 	equal(t, "after Complete with an empty token", f.delivery(p.ID, id), d)
 }
 

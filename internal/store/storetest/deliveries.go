@@ -138,51 +138,49 @@ func testListDeliveries(t *testing.T, f *fixture) {
 }
 
 func testComplete(t *testing.T, f *fixture) {
-	p := f.project()
-	f.endpoint(p.ID)
-	for range 5 {
-		f.publish(event(p.ID, "t.a", Base))
-	}
-	cs := f.claim(Base, 10)
-	if len(cs) != 5 {
-		t.Fatalf("claimed %d, want 5", len(cs))
-	}
+	p, cs := f.claimedAtBase(5)
 	at := Base.Add(time.Second)
-	succeeded := outcome(cs[0], at, store.StatusSucceeded, 200)
-	succeeded.Attempt.Duration = 250*time.Millisecond + 123*time.Microsecond
-	succeeded.Attempt.ResponseHeaders = map[string][]string{"Content-Type": {"application/json"}, "Set-Cookie": {"a=1", "b=2"}}
-	succeeded.Attempt.ResponseBody = `{"ok":true} ✓`
-	retrying := outcome(cs[1], at, store.StatusRetrying, 503)
-	retrying.NextAttemptAt = Base.Add(5 * time.Minute)
-	failed := outcome(cs[2], at, store.StatusFailed, 0)
-	failed.Attempt.Error = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-	cancelled := store.Outcome{DeliveryID: cs[3].Delivery.ID, EndpointID: cs[3].Delivery.EndpointID,
-		LeaseToken: cs[3].Delivery.LeaseToken, Status: store.StatusCancelled, UpdatedAt: at}
-	bare := outcome(cs[4], at, store.StatusSucceeded, 204)
-	bare.Attempt.ResponseHeaders, bare.Attempt.ResponseBody = nil, ""
-	outcomes := []store.Outcome{succeeded, retrying, failed, cancelled, bare}
+	succeeded := attempt(cs[0], at, 200)
+	succeeded.Duration = 250*time.Millisecond + 123*time.Microsecond
+	succeeded.ResponseHeaders = map[string][]string{"Content-Type": {"application/json"}, "Set-Cookie": {"a=1", "b=2"}}
+	succeeded.ResponseBody = `{"ok":true} ✓`
+	failed := attempt(cs[2], at, 0)
+	failed.Error = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	bare := attempt(cs[4], at, 204)
+	bare.ResponseHeaders, bare.ResponseBody = nil, ""
+	retryAt := Base.Add(5 * time.Minute)
+	outcomes := []store.Outcome{
+		store.Succeeded(cs[0].Delivery, succeeded, at),
+		store.RetryAt(cs[1].Delivery, attempt(cs[1], at, 503), retryAt, at),
+		store.Failed(cs[2].Delivery, failed, at),
+		store.Cancel(cs[3].Delivery, "", at),
+		store.Succeeded(cs[4].Delivery, bare, at),
+	}
 	f.complete(outcomes...) // one call, one transaction
 
 	for i, o := range outcomes {
 		want := cs[i].Delivery
-		want.Status = o.Status
-		want.NextAttemptAt = o.NextAttemptAt
-		want.UpdatedAt = o.UpdatedAt
+		want.Status = o.Status()
+		want.NextAttemptAt = o.NextAttemptAt()
+		want.UpdatedAt = at
 		want.LeaseExpiresAt, want.LeaseToken = time.Time{}, ""
 		var wantAttempts []store.Attempt
-		if o.Attempt.Number > 0 {
-			want.AttemptCount = o.Attempt.Number
-			want.LastStatusCode = o.Attempt.StatusCode
-			want.LastError = o.Attempt.Error
-			wantAttempts = []store.Attempt{o.Attempt}
+		if a, ok := o.Attempt(); ok {
+			want.AttemptCount = a.Number
+			want.LastStatusCode = a.StatusCode
+			want.LastError = a.Error
+			wantAttempts = []store.Attempt{a}
 		}
-		equal(t, o.Status+" delivery", f.delivery(p.ID, o.DeliveryID), want)
-		equal(t, o.Status+" attempts", f.attempts(p.ID, o.DeliveryID), wantAttempts)
+		equal(t, o.Status()+" delivery", f.delivery(p.ID, want.ID), want)
+		equal(t, o.Status()+" attempts", f.attempts(p.ID, want.ID), wantAttempts)
+	}
+	if got := f.delivery(p.ID, cs[1].Delivery.ID).NextAttemptAt; !got.Equal(retryAt) {
+		t.Errorf("retrying delivery due at %s, want %s", got, retryAt)
 	}
 
 	// Nothing but the retrying delivery comes due again.
-	if got := claimedIDs(f.claim(Base.Add(time.Hour), 10)); !slices.Equal(got, []string{retrying.DeliveryID}) {
-		t.Errorf("Claim after Complete = %v, want [%s]", got, retrying.DeliveryID)
+	if got := claimedIDs(f.claim(Base.Add(time.Hour), 10)); !slices.Equal(got, []string{cs[1].Delivery.ID}) {
+		t.Errorf("Claim after Complete = %v, want [%s]", got, cs[1].Delivery.ID)
 	}
 	if err := f.s.Complete(f.ctx, nil); err != nil {
 		t.Errorf("Complete(nothing): %v", err)
@@ -194,9 +192,7 @@ func testCompleteRetryCycle(t *testing.T, f *fixture) {
 	f.endpoint(p.ID)
 	id := f.one(event(p.ID, "t.a", Base))
 	c := f.claimOnly(Base, id)
-	o := outcome(c, Base.Add(time.Second), store.StatusRetrying, 500)
-	o.NextAttemptAt = Base.Add(5 * time.Minute)
-	f.complete(o)
+	f.complete(store.RetryAt(c.Delivery, attempt(c, Base.Add(time.Second), 500), Base.Add(5*time.Minute), Base.Add(time.Second)))
 
 	if got := f.claim(Base.Add(5*time.Minute-time.Microsecond), 10); len(got) != 0 {
 		t.Fatalf("claimed %v before the retry was due", claimedIDs(got))
@@ -229,14 +225,13 @@ func testCompleteDisablesEndpoint(t *testing.T, f *fixture) {
 	other := f.one(event(p.ID, "b.x", Base.Add(time.Minute)))
 
 	at := Base.Add(2 * time.Minute)
-	o := outcome(c, at, store.StatusFailed, 410)
-	o.DisableEndpoint, o.DisabledReason = true, "receiver answered 410 Gone"
-	f.complete(o)
+	const reason = "receiver answered 410 Gone"
+	f.complete(store.DisableEndpoint(c.Delivery, attempt(c, at, 410), reason, at))
 
 	ep, err := f.s.GetEndpoint(f.ctx, p.ID, gone.ID)
 	f.must(err, "GetEndpoint")
 	want := gone
-	want.Enabled, want.DisabledReason, want.UpdatedAt = false, o.DisabledReason, at
+	want.Enabled, want.DisabledReason, want.UpdatedAt = false, reason, at
 	equal(t, "disabled endpoint", ep, want)
 	ep, err = f.s.GetEndpoint(f.ctx, p.ID, fine.ID)
 	f.must(err, "GetEndpoint")
@@ -245,7 +240,7 @@ func testCompleteDisablesEndpoint(t *testing.T, f *fixture) {
 	if d := f.delivery(p.ID, first); d.Status != store.StatusFailed || d.LastStatusCode != 410 {
 		t.Errorf("delivery that got 410: %+v", d)
 	}
-	if d := f.delivery(p.ID, second); d.Status != store.StatusCancelled || d.LastError != "endpoint disabled: "+o.DisabledReason {
+	if d := f.delivery(p.ID, second); d.Status != store.StatusCancelled || d.LastError != "endpoint disabled: "+reason {
 		t.Errorf("other delivery of the disabled endpoint: status %s, error %q", d.Status, d.LastError)
 	}
 	if d := f.delivery(p.ID, other); d.Status != store.StatusPending {
@@ -352,9 +347,7 @@ func testNextDue(t *testing.T, f *fixture) {
 	c2 := lease(Base.Add(5*time.Minute), late)
 	nextDue(Base.Add(11 * time.Minute))
 
-	o := outcome(c1, Base.Add(6*time.Minute), store.StatusRetrying, 500)
-	o.NextAttemptAt = Base.Add(time.Hour)
-	f.complete(o)
+	f.complete(store.RetryAt(c1.Delivery, attempt(c1, Base.Add(6*time.Minute), 500), Base.Add(time.Hour), Base.Add(6*time.Minute)))
 	nextDue(Base.Add(15 * time.Minute))
 	f.complete(outcome(c2, Base.Add(6*time.Minute), store.StatusSucceeded, 200))
 	nextDue(Base.Add(time.Hour))

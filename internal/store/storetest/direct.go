@@ -257,16 +257,17 @@ func testDirectClaimComplete(t *testing.T, f *fixture) {
 	// being refused, and nothing at all may change.
 	before := f.delivery(p.ID, id)
 	for _, token := range []string{"", "not-the-token"} {
-		f.complete(store.Outcome{DeliveryID: id, EndpointID: c.Delivery.EndpointID, LeaseToken: token,
-			Status: store.StatusCancelled, UpdatedAt: at})
+		d := c.Delivery
+		d.LeaseToken = token
+		f.complete(store.Cancel(d, "", at))
 		equal(t, "delivery after Complete with token "+token, f.delivery(p.ID, id), before)
 	}
 	if as := f.attempts(p.ID, id); len(as) != 0 {
 		t.Errorf("attempts after wrong-token Completes: %+v", as)
 	}
 
-	o := outcome(c, at, store.StatusSucceeded, 200)
-	f.complete(o)
+	a := attempt(c, at, 200)
+	f.complete(store.Succeeded(c.Delivery, a, at))
 	want := c.Delivery
 	want.Status = store.StatusSucceeded
 	want.AttemptCount = 1
@@ -275,7 +276,7 @@ func testDirectClaimComplete(t *testing.T, f *fixture) {
 	want.UpdatedAt = at
 	want.LeaseExpiresAt, want.LeaseToken = time.Time{}, ""
 	equal(t, "delivery after Complete with the direct claim's token", f.delivery(p.ID, id), want)
-	equal(t, "attempts", f.attempts(p.ID, id), []store.Attempt{o.Attempt})
+	equal(t, "attempts", f.attempts(p.ID, id), []store.Attempt{a})
 	if got := f.claim(Base.Add(2*far), 10); len(got) != 0 {
 		t.Errorf("claimed %v after the delivery succeeded", claimedIDs(got))
 	}

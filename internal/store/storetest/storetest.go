@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		claimCases,
 		directCases,
 		sessionCases,
+		ruleCases,
 	} {
 		cases = append(cases, group...)
 	}
@@ -171,39 +172,47 @@ func (f *fixture) complete(outcomes ...store.Outcome) {
 	f.must(f.s.Complete(f.ctx, outcomes), "Complete")
 }
 
-// outcome is the result of the claimed delivery's next attempt, answered
-// with code (0: no response) at at.
-func outcome(c store.Claimed, at time.Time, status string, code int) store.Outcome {
-	o := store.Outcome{
+// attempt is the claimed delivery's next attempt, answered with code (0:
+// no response) at at.
+func attempt(c store.Claimed, at time.Time, code int) store.Attempt {
+	a := store.Attempt{
 		DeliveryID: c.Delivery.ID,
-		EndpointID: c.Delivery.EndpointID,
-		LeaseToken: c.Delivery.LeaseToken,
-		Attempt: store.Attempt{
-			DeliveryID: c.Delivery.ID,
-			Number:     c.Delivery.AttemptCount + 1,
-			StartedAt:  at,
-			Duration:   150 * time.Millisecond,
-			StatusCode: code,
-			ResponseHeaders: map[string][]string{
-				"Content-Type": {"text/plain"},
-			},
-			ResponseBody: fmt.Sprintf("answer %d", code),
+		Number:     c.Delivery.AttemptCount + 1,
+		StartedAt:  at,
+		Duration:   150 * time.Millisecond,
+		StatusCode: code,
+		ResponseHeaders: map[string][]string{
+			"Content-Type": {"text/plain"},
 		},
-		Status:    status,
-		UpdatedAt: at,
+		ResponseBody: fmt.Sprintf("answer %d", code),
 	}
 	if code < 200 || code > 299 {
-		o.Attempt.Error = fmt.Sprintf("HTTP %d", code)
+		a.Error = fmt.Sprintf("HTTP %d", code)
 	}
 	if code == 0 {
-		o.Attempt.Error = "dial tcp: connection refused"
-		o.Attempt.ResponseHeaders = nil
-		o.Attempt.ResponseBody = ""
+		a.Error = "dial tcp: connection refused"
+		a.ResponseHeaders = nil
+		a.ResponseBody = ""
 	}
-	if status == store.StatusRetrying {
-		o.NextAttemptAt = at.Add(far)
+	return a
+}
+
+// outcome is the outcome of the claimed delivery's next attempt (see
+// attempt) that leaves it in status: succeeded, failed, or retrying for
+// far; cancelled makes no attempt.
+func outcome(c store.Claimed, at time.Time, status string, code int) store.Outcome {
+	a := attempt(c, at, code)
+	switch status {
+	case store.StatusSucceeded:
+		return store.Succeeded(c.Delivery, a, at)
+	case store.StatusRetrying:
+		return store.RetryAt(c.Delivery, a, at.Add(far), at)
+	case store.StatusFailed:
+		return store.Failed(c.Delivery, a, at)
+	case store.StatusCancelled:
+		return store.Cancel(c.Delivery, "", at)
 	}
-	return o
+	panic("storetest: no outcome leaves a delivery " + status)
 }
 
 // deliveryIn publishes an event of typ at at (it must fan out to exactly one
@@ -224,9 +233,7 @@ func (f *fixture) deliveryIn(projectID, typ string, at time.Time, status string)
 	case store.StatusRetrying, store.StatusFailed:
 		f.complete(outcome(c, at, status, 500))
 	case store.StatusCancelled:
-		o := outcome(c, at, status, 0)
-		o.Attempt = store.Attempt{}
-		f.complete(o)
+		f.complete(outcome(c, at, status, 0))
 	default:
 		f.t.Fatalf("deliveryIn: unknown status %q", status)
 	}
