@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,139 +12,46 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hookd/hookd/internal/clock"
-	"github.com/hookd/hookd/internal/ids"
-	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/service"
 )
-
-// Publisher commits events. Implementations batch many events into one
-// transaction (group commit) and return only after the commit, so the 202
-// the API answers is a promise the event will be delivered.
-type Publisher interface {
-	// Publish stores e and its deliveries. The idempotency window (24 h)
-	// is the Publisher's business; a replay comes back with Existing set.
-	Publish(ctx context.Context, e store.Event) (store.PublishResult, error)
-}
-
-// TestResult is what the test button shows.
-type TestResult struct {
-	StatusCode   int    `json:"status_code"` // 0: no response
-	DurationMS   int64  `json:"duration_ms"`
-	Error        string `json:"error"`
-	ResponseBody string `json:"response_body"` // truncated by the Tester
-}
-
-// Tester sends one test event to an endpoint now. Nothing is stored.
-type Tester interface {
-	// Test builds an event of eventType with data (a JSON object, already
-	// validated), signs it with the project's active secrets and POSTs it
-	// to ep. Failures of the receiver belong in TestResult.Error; a
-	// returned error means the test could not be run at all.
-	Test(ctx context.Context, projectID string, ep store.Endpoint, eventType string, data json.RawMessage) (TestResult, error)
-}
 
 // Config configures the API. Zero values take the documented defaults.
 type Config struct {
-	Store     store.Store // required
-	Publisher Publisher   // required
-	Tester    Tester      // required
-	Clock     clock.Clock // default clock.Real{}
-	Logger    *slog.Logger
-	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 256 KiB.
+	// Service does the work; the API decodes requests, calls it and
+	// encodes its answers. Required.
+	Service *service.Service
+	Logger  *slog.Logger
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default
+	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// RequireHTTPS refuses endpoint URLs that are not https.
-	RequireHTTPS bool
-	// Wake is called after a manual retry so the delivery engine looks
-	// for work now instead of at its next poll. May be nil.
-	Wake func()
 	// Registerer, when set, receives a request counter and a latency
 	// histogram labelled by route pattern and status code.
 	Registerer prometheus.Registerer
-	// OnRotate is called with the project id after its signing secret
-	// was rotated, so signers cached elsewhere pick the new one up. May
-	// be nil.
-	OnRotate func(projectID string)
-	// Seal and Open encrypt and decrypt signing secrets at rest: Seal runs
-	// on a value before it is stored, Open on every value read back.
-	// Both default to the identity (plain text).
-	Seal func(plain string) (string, error)
-	Open func(stored string) (string, error)
-	// KeyCacheTTL is how long a successful API-key lookup is reused.
-	// Default 5 s; negative disables the cache. A key revoked on another
-	// node stays usable here for at most this long.
-	KeyCacheTTL time.Duration
 }
 
-// Defaults of Config.
-const (
-	DefaultMaxBodyBytes = 256 << 10
-	DefaultKeyCacheTTL  = 5 * time.Second
-)
+// DefaultMaxBodyBytes is Config.MaxBodyBytes's default.
+const DefaultMaxBodyBytes = 256 << 10
 
 type server struct {
-	store        store.Store
-	publisher    Publisher
-	tester       Tester
-	clock        clock.Clock
-	log          *slog.Logger
-	maxBody      int64
-	requireHTTPS bool
-	wake         func()
-	onRotate     func(projectID string)
-	seal         func(string) (string, error)
-	open         func(string) (string, error)
-	keys         *keyCache
-	metrics      *metrics
-	mux          *http.ServeMux
+	svc     *service.Service
+	log     *slog.Logger
+	maxBody int64
+	metrics *metrics
+	mux     *http.ServeMux
 }
 
 // New returns the API handler. It serves /v1/…, /healthz and /readyz;
 // /metrics is left to the caller.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Store == nil || cfg.Publisher == nil || cfg.Tester == nil {
-		return nil, errors.New("api: Config.Store, Publisher and Tester are required")
+	if cfg.Service == nil {
+		return nil, errors.New("api: Config.Service is required")
 	}
 	s := &server{
-		store:        cfg.Store,
-		publisher:    cfg.Publisher,
-		tester:       cfg.Tester,
-		clock:        cfg.Clock,
-		log:          cfg.Logger,
-		maxBody:      cfg.MaxBodyBytes,
-		requireHTTPS: cfg.RequireHTTPS,
-		wake:         cfg.Wake,
-		onRotate:     cfg.OnRotate,
-		seal:         cfg.Seal,
-		open:         cfg.Open,
-		mux:          http.NewServeMux(),
+		svc:     cfg.Service,
+		log:     cmp.Or(cfg.Logger, slog.Default()),
+		maxBody: cmp.Or(max(cfg.MaxBodyBytes, 0), DefaultMaxBodyBytes),
+		mux:     http.NewServeMux(),
 	}
-	if s.clock == nil {
-		s.clock = clock.Real{}
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	if s.maxBody <= 0 {
-		s.maxBody = DefaultMaxBodyBytes
-	}
-	if s.wake == nil {
-		s.wake = func() {}
-	}
-	if s.onRotate == nil {
-		s.onRotate = func(string) {}
-	}
-	plain := func(v string) (string, error) { return v, nil }
-	if s.seal == nil {
-		s.seal = plain
-	}
-	if s.open == nil {
-		s.open = plain
-	}
-	ttl := cfg.KeyCacheTTL
-	if ttl == 0 {
-		ttl = DefaultKeyCacheTTL
-	}
-	s.keys = newKeyCache(ttl)
 	if cfg.Registerer != nil {
 		m, err := newMetrics(cfg.Registerer)
 		if err != nil {
@@ -199,8 +107,8 @@ func (s *server) routes() {
 
 // call is what a handler knows about the request after access checks.
 type call struct {
-	key       store.APIKey // zero for public routes
-	projectID string       // the checked {pid} for inProject routes
+	key       service.APIKey // zero for public routes
+	projectID string         // the checked {pid} for inProject routes
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
@@ -235,17 +143,14 @@ func (s *server) authorize(r *http.Request, a access, c *call) error {
 		}
 	case inProject:
 		pid := r.PathValue("pid")
-		if !ids.Valid(ids.Project, pid) {
-			return notFound("project")
-		}
 		if k.ProjectID != "" {
 			// Same answer whether or not pid exists: a project key
 			// must not learn about other projects.
 			if k.ProjectID != pid {
-				return notFound("project")
+				return service.NotFound("project")
 			}
-		} else if _, err := s.store.GetProject(ctx, pid); err != nil {
-			return notFoundAs(err, "project")
+		} else if _, err := s.svc.Projects.Get(ctx, pid); err != nil {
+			return err
 		}
 		c.projectID = pid
 	}
@@ -284,10 +189,10 @@ func (s *server) unmatched(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
-		s.writeError(w, r, &apiError{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here"})
+		s.writeError(w, r, &service.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here"})
 		return
 	}
-	s.writeError(w, r, notFound("route"))
+	s.writeError(w, r, service.NotFound("route"))
 }
 
 // probeWriter captures the mux's answer for an unmatched route.
@@ -351,22 +256,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e, internal := publicError(err)
+	e, internal := service.AsError(err)
 	if internal {
 		s.log.ErrorContext(r.Context(), "api: internal error",
 			"method", r.Method, "route", r.Pattern, "err", err)
 	}
 	switch e.Code {
-	case codeUnauthenticated:
+	case service.CodeUnauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hookd"`)
-	case codeUnavailable:
+	case service.CodeUnavailable:
 		// Publishers should come back soon, not hammer a database that
 		// is restarting; with the same Idempotency-Key a retry is safe.
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status(), struct {
-		Error *apiError `json:"error"`
-	}{e})
+	writeJSON(w, statusOf(e.Code), errorBody{Error: errorJSON{Code: string(e.Code), Message: e.Error()}})
 }
 
 // metrics are the request counter and latency histogram.
@@ -415,7 +318,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ call) error {
 func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ call) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.svc.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "api: readiness check failed", "err", err)
 		return errUnavailable
 	}

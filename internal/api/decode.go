@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/hookd/hookd/internal/service"
 )
 
 // bodyRule says whether a request body may be left out.
@@ -37,13 +39,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, rule bodyRu
 		if errors.As(err, &mbe) {
 			return tooLarge(limit)
 		}
-		return invalid("body", "could not be read")
+		return service.Invalid("body", "could not be read")
 	}
 	return decodeJSON(data, rule, dst)
 }
 
-func tooLarge(limit int64) *apiError {
-	return &apiError{Code: codePayloadTooLarge, Message: fmt.Sprintf("body: must be at most %d bytes", limit)}
+func tooLarge(limit int64) *service.Error {
+	return &service.Error{Code: service.CodePayloadTooLarge, Field: "body", Message: fmt.Sprintf("must be at most %d bytes", limit)}
 }
 
 // decodeJSON is decodeBody after reading: split out so fuzz tests and the
@@ -53,7 +55,7 @@ func decodeJSON(data []byte, rule bodyRule, dst any) error {
 		if rule == bodyOptional {
 			return nil
 		}
-		return invalid("body", "must be a JSON object")
+		return service.Invalid("body", "must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -61,7 +63,7 @@ func decodeJSON(data []byte, rule bodyRule, dst any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("body", "must contain a single JSON value")
+		return service.Invalid("body", "must contain a single JSON value")
 	}
 	return nil
 }
@@ -73,22 +75,22 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return invalid("body", "malformed JSON at offset "+strconv.FormatInt(syn.Offset, 10))
+		return service.Invalid("body", "malformed JSON at offset "+strconv.FormatInt(syn.Offset, 10))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("body", "malformed JSON: unexpected end")
+		return service.Invalid("body", "malformed JSON: unexpected end")
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return invalid("body", "must be a JSON object")
+			return service.Invalid("body", "must be a JSON object")
 		}
-		return invalid(typ.Field, "must be "+describeType(typ.Type))
+		return service.Invalid(typ.Field, "must be "+describeType(typ.Type))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if s, uerr := strconv.Unquote(name); uerr == nil {
 			name = s
 		}
-		return invalid(clip(name, 64), "unknown field")
+		return service.Invalid(clip(name, 64), "unknown field")
 	}
-	return invalid("body", "malformed JSON")
+	return service.Invalid("body", "malformed JSON")
 }
 
 func describeType(t reflect.Type) string {

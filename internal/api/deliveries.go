@@ -4,8 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hookd/hookd/internal/ids"
-	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/service"
 )
 
 type deliveryJSON struct {
@@ -37,7 +36,7 @@ type attemptJSON struct {
 	ResponseBody string    `json:"response_body"`
 }
 
-func renderDelivery(d store.Delivery) deliveryJSON {
+func renderDelivery(d service.Delivery) deliveryJSON {
 	return deliveryJSON{
 		ID:             d.ID,
 		EventID:        d.EventID,
@@ -55,53 +54,35 @@ func renderDelivery(d store.Delivery) deliveryJSON {
 
 func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request, c call) error {
 	q := r.URL.Query()
-	page, limit, err := pageQuery(q, ids.Delivery)
-	if err != nil {
-		return err
+	f := service.DeliveryFilter{
+		Status:     q.Get("status"),
+		EndpointID: q.Get("endpoint_id"),
+		EventID:    q.Get("event_id"),
+		EventType:  q.Get("event_type"),
 	}
-	var f store.DeliveryFilter
-	if f.Status = q.Get("status"); f.Status != "" && !store.ValidStatus(f.Status) {
-		return invalid("status", "must be one of pending, delivering, succeeded, retrying, failed, cancelled")
-	}
-	if f.EndpointID, err = idQuery(q, "endpoint_id", ids.Endpoint); err != nil {
-		return err
-	}
-	if f.EventID, err = idQuery(q, "event_id", ids.Event); err != nil {
-		return err
-	}
-	if f.EventType = q.Get("event_type"); f.EventType != "" && !validEventType(f.EventType) {
-		return invalid("event_type", eventTypeRule)
-	}
+	var err error
 	if f.Since, err = timeQuery(q, "since"); err != nil {
 		return err
 	}
 	if f.Until, err = timeQuery(q, "until"); err != nil {
 		return err
 	}
-	rows, err := s.store.ListDeliveries(r.Context(), c.projectID, f, page)
+	l, err := s.svc.Deliveries.List(r.Context(), c.projectID, f, pageQuery(q))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, paginate(rows, limit, func(d store.Delivery) string { return d.ID }, renderDelivery))
+	writeJSON(w, http.StatusOK, renderList(l, renderDelivery))
 	return nil
 }
 
 func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, c call) error {
-	did := r.PathValue("did")
-	if !ids.Valid(ids.Delivery, did) {
-		return notFound("delivery")
-	}
-	d, err := s.store.GetDelivery(r.Context(), c.projectID, did)
+	d, err := s.svc.Deliveries.Get(r.Context(), c.projectID, r.PathValue("did"))
 	if err != nil {
-		return notFoundAs(err, "delivery")
+		return err
 	}
-	attempts, err := s.store.ListAttempts(r.Context(), c.projectID, did)
-	if err != nil {
-		return notFoundAs(err, "delivery")
-	}
-	out := deliveryDetailJSON{deliveryJSON: renderDelivery(d)}
-	out.Attempts = make([]attemptJSON, 0, len(attempts))
-	for _, a := range attempts {
+	out := deliveryDetailJSON{deliveryJSON: renderDelivery(d.Delivery)}
+	out.Attempts = make([]attemptJSON, 0, len(d.Attempts))
+	for _, a := range d.Attempts {
 		out.Attempts = append(out.Attempts, attemptJSON{
 			Number:       a.Number,
 			StartedAt:    a.StartedAt.UTC(),
@@ -116,20 +97,10 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 func (s *server) retryDelivery(w http.ResponseWriter, r *http.Request, c call) error {
-	did := r.PathValue("did")
-	if !ids.Valid(ids.Delivery, did) {
-		return notFound("delivery")
-	}
-	d, err := s.store.RetryDelivery(r.Context(), c.projectID, did, s.now())
-	switch {
-	case isNotFound(err):
-		return notFound("delivery")
-	case isConflict(err):
-		return &apiError{Code: codeConflict, Message: "delivery: is being delivered right now; try again when the attempt has finished"}
-	case err != nil:
+	d, err := s.svc.Deliveries.Retry(r.Context(), c.projectID, r.PathValue("did"))
+	if err != nil {
 		return err
 	}
-	s.wake()
 	writeJSON(w, http.StatusAccepted, renderDelivery(d))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/service"
 )
 
 func TestEndpointLifecycle(t *testing.T) {
@@ -159,7 +160,7 @@ func TestEndpointValidation(t *testing.T) {
 	e := newEnv(t)
 	pid, key := e.project("acme")
 	ep := e.endpoint(pid, key, map[string]any{"url": "https://example.com/keep"})
-	strict := e.newHandler(func(c *api.Config) { c.RequireHTTPS = true })
+	strict := e.newHandler(func(c *service.Config) { c.RequireHTTPS = true })
 	before := e.state(pid)
 
 	tooMany := make([]string, 101)
@@ -285,7 +286,7 @@ func TestTestEndpoint(t *testing.T) {
 	e.tester.mu.Lock()
 	sent = e.tester.calls[0]
 	e.tester.mu.Unlock()
-	if sent.ProjectID != pid || sent.Endpoint != ep.ID || sent.Type != "order.created" || !json.Valid([]byte(sent.Data)) {
+	if sent.ProjectID != pid || sent.URL != ep.URL || sent.Type != "order.created" || !json.Valid([]byte(sent.Data)) {
 		t.Fatalf("Tester called with %+v", sent)
 	}
 }

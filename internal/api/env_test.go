@@ -19,6 +19,8 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/sqlite"
 )
@@ -59,7 +61,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
+func newEnv(t testing.TB, opts ...func(*service.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir()+"/hookd.db")
@@ -71,14 +73,14 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 		t:       t,
 		db:      db,
 		clock:   clock.NewFake(start),
-		admin:   api.NewKey(api.AdminKeyPrefix),
+		admin:   service.NewKey(service.AdminKeyPrefix),
 		reg:     prometheus.NewRegistry(),
 		rotated: make(chan string, 100),
 		tester:  &httpTester{client: &http.Client{Timeout: 10 * time.Second}},
 		logs:    &syncBuffer{},
 	}
 	err = db.CreateAPIKey(ctx, store.APIKey{
-		ID: ids.New(ids.APIKey, start), Hash: api.HashKey(e.admin), Prefix: "hk_adm_", CreatedAt: start,
+		ID: ids.New(ids.APIKey, start), Hash: service.HashKey(e.admin), Prefix: "hk_adm_", CreatedAt: start,
 	})
 	if err != nil {
 		t.Fatalf("seed admin key: %v", err)
@@ -89,25 +91,39 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 	return e
 }
 
+// newService builds the services over the env's database, as a node
+// would.
+func (e *env) newService(opts ...func(*service.Config)) *service.Service {
+	e.t.Helper()
+	cfg := service.Config{
+		Store:     e.db,
+		Publisher: storePublisher{st: e.db, clock: e.clock},
+		Tester:    e.tester,
+		Clock:     e.clock,
+		Wake:      func() { e.wakes.Add(1) },
+		OnRotate:  func(pid string) { e.rotated <- pid },
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := service.New(cfg)
+	if err != nil {
+		e.t.Fatalf("service.New: %v", err)
+	}
+	return svc
+}
+
 // newHandler builds another API over the same database, like a second
 // node would.
-func (e *env) newHandler(opts ...func(*api.Config)) http.Handler {
+func (e *env) newHandler(opts ...func(*service.Config)) http.Handler {
 	e.t.Helper()
 	cfg := api.Config{
-		Store:      e.db,
-		Publisher:  storePublisher{st: e.db, clock: e.clock},
-		Tester:     e.tester,
-		Clock:      e.clock,
+		Service:    e.newService(opts...),
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Wake:       func() { e.wakes.Add(1) },
-		OnRotate:   func(pid string) { e.rotated <- pid },
 		Registerer: prometheus.NewRegistry(),
 	}
 	if e.reg != nil && e.handler == nil {
 		cfg.Registerer = e.reg
-	}
-	for _, o := range opts {
-		o(&cfg)
 	}
 	h, err := api.New(cfg)
 	if err != nil {
@@ -142,30 +158,30 @@ type httpTester struct {
 
 type testCall struct {
 	ProjectID string
-	Endpoint  string
+	URL       string
 	Type      string
 	Data      string
 }
 
-func (h *httpTester) Test(ctx context.Context, projectID string, ep store.Endpoint, eventType string, data json.RawMessage) (api.TestResult, error) {
+func (h *httpTester) Test(ctx context.Context, projectID, url, eventType string, data json.RawMessage) (outbound.Result, error) {
 	h.mu.Lock()
-	h.calls = append(h.calls, testCall{projectID, ep.ID, eventType, string(data)})
+	h.calls = append(h.calls, testCall{projectID, url, eventType, string(data)})
 	h.mu.Unlock()
 	body, _ := json.Marshal(map[string]any{"type": eventType, "data": data})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return api.TestResult{}, err
+		return outbound.Result{}, err
 	}
 	began := time.Now()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return api.TestResult{DurationMS: time.Since(began).Milliseconds(), Error: err.Error()}, nil
+		return outbound.Result{Duration: time.Since(began), Err: err.Error()}, nil
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return api.TestResult{
+	return outbound.Result{
 		StatusCode:   resp.StatusCode,
-		DurationMS:   time.Since(began).Milliseconds(),
+		Duration:     time.Since(began),
 		ResponseBody: string(excerpt),
 	}, nil
 }
@@ -424,7 +440,7 @@ func (e *env) state(pid string, keys ...string) state {
 	check("secrets")
 	for _, k := range keys {
 		var got store.APIKey
-		got, err = e.db.GetAPIKeyByHash(ctx, api.HashKey(k))
+		got, err = e.db.GetAPIKeyByHash(ctx, service.HashKey(k))
 		check("key")
 		s.Keys = append(s.Keys, got)
 	}

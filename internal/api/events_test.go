@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/publish"
+	"github.com/hookd/hookd/internal/service"
 )
 
 func TestPublishEvent(t *testing.T) {
@@ -177,6 +179,28 @@ func TestPublishInvalid(t *testing.T) {
 	}
 	if after := e.state(pid); !reflect.DeepEqual(before, after) {
 		t.Fatalf("refused events were stored:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// TestPublishWhileShuttingDown: a publisher that is closing answers 503
+// with Retry-After, as for a database outage: the publisher retries
+// (safely, with its Idempotency-Key) and another node takes it.
+func TestPublishWhileShuttingDown(t *testing.T) {
+	t.Parallel()
+	var b *publish.Batcher
+	e := newEnv(t, func(c *service.Config) {
+		b = publish.New(publish.Config{Store: c.Store, Clock: c.Clock})
+		c.Publisher = b
+	})
+	pid, key := e.project("acme")
+	b.Close()
+	r := e.do("POST", "/v1/projects/"+pid+"/events", key, `{"type":"a","data":{}}`)
+	r.wantError(t, 503, "unavailable", "try again")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After on 503")
+	}
+	if strings.Contains(e.logs.String(), "internal error") {
+		t.Errorf("shutting down was logged as an internal error: %s", e.logs)
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/webhook"
 )
 
@@ -137,7 +137,7 @@ func TestAPIKeys(t *testing.T) {
 	// A project key can make more keys of its project.
 	var k keyOut
 	e.do("POST", "/v1/projects/"+pid+"/api-keys", key, nil).decode(t, 201, &k)
-	if !ids.Valid(ids.APIKey, k.ID) || !strings.HasPrefix(k.Key, api.ProjectKeyPrefix) ||
+	if !ids.Valid(ids.APIKey, k.ID) || !strings.HasPrefix(k.Key, service.ProjectKeyPrefix) ||
 		!strings.HasPrefix(k.Key, k.Prefix) || len(k.Prefix) >= len(k.Key)/2 || k.RevokedAt != nil {
 		t.Fatalf("new key %+v", k)
 	}
@@ -225,7 +225,7 @@ func TestRevocationReachesOtherNodesWithinTTL(t *testing.T) {
 		t.Fatalf("other node within the cache TTL: %d, want the documented delay", code)
 	}
 	// ...for at most the cache TTL.
-	e.clock.Advance(api.DefaultKeyCacheTTL)
+	e.clock.Advance(service.DefaultKeyCacheTTL)
 	if code := serveOther(); code != 401 {
 		t.Fatalf("other node after the cache TTL: %d, want 401", code)
 	}

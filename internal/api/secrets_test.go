@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/internal/api"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/webhook"
 )
@@ -115,7 +115,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 		}
 		return reverse(rest), nil
 	}
-	e := newEnv(t, func(c *api.Config) { c.Seal, c.Open = seal, open })
+	e := newEnv(t, func(c *service.Config) { c.Seal, c.Open = seal, open })
 	pid, key := e.project("acme")
 	var sec secretOut
 	e.do("GET", "/v1/projects/"+pid+"/secret", key, nil).decode(t, 200, &sec)

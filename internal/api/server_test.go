@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"crypto/sha256"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,7 +83,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("%d latency series, want 4", latency)
 	}
 	// A second API on the same registry is a configuration error.
-	cfg := api.Config{Store: e.db, Publisher: storePublisher{st: e.db, clock: e.clock}, Tester: e.tester, Registerer: e.reg}
+	cfg := api.Config{Service: e.newService(), Registerer: e.reg}
 	if _, err := api.New(cfg); err == nil {
 		t.Fatal("registering the metrics twice did not fail")
 	}
@@ -93,26 +92,6 @@ func TestMetrics(t *testing.T) {
 func TestNewNeedsItsParts(t *testing.T) {
 	t.Parallel()
 	if _, err := api.New(api.Config{Registerer: prometheus.NewRegistry()}); err == nil {
-		t.Fatal("New without a Store succeeded")
-	}
-}
-
-func TestKeys(t *testing.T) {
-	t.Parallel()
-	seen := map[string]bool{}
-	for range 100 {
-		k := api.NewKey(api.ProjectKeyPrefix)
-		rest, ok := strings.CutPrefix(k, "hk_")
-		if !ok || len(rest) != 43 || strings.Trim(rest, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
-			t.Fatalf("key %q is not hk_ + 43 base62 digits", k)
-		}
-		if seen[k] {
-			t.Fatalf("key %q repeated", k)
-		}
-		seen[k] = true
-	}
-	sum := sha256.Sum256([]byte("hk_x"))
-	if got := api.HashKey("hk_x"); string(got) != string(sum[:]) {
-		t.Fatal("HashKey is not SHA-256 of the key")
+		t.Fatal("New without a Service succeeded")
 	}
 }

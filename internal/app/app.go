@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/internal/secretbox"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/sqlite"
@@ -177,9 +177,6 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		a.store = db
 	}
-	if err := a.seedAdminKey(ctx); err != nil {
-		return nil, err
-	}
 
 	client, err := outbound.New(outbound.Config{
 		Timeout:              cfg.Timeout,
@@ -248,18 +245,27 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Metrics:    publish.NewMetrics(reg),
 	})
 
-	handler, err := api.New(api.Config{
+	svc, err := service.New(service.Config{
 		Store:        a.store,
 		Publisher:    a.batcher,
-		Tester:       &tester{t: &delivery.Tester{Keys: a.keys, Sender: client, Clock: cfg.Clock}},
+		Tester:       &delivery.Tester{Keys: a.keys, Sender: client, Clock: cfg.Clock},
 		Clock:        cfg.Clock,
-		Logger:       cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes,
 		RequireHTTPS: cfg.RequireHTTPS,
 		Wake:         a.engine.Wake,
 		OnRotate:     a.keys.Invalidate,
 		Seal:         box.Seal,
 		Open:         box.Open,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.seedAdminKey(ctx, svc); err != nil {
+		return nil, err
+	}
+	handler, err := api.New(api.Config{
+		Service:      svc,
+		Logger:       cfg.Logger,
+		MaxBodyBytes: cfg.MaxBodyBytes,
 		Registerer:   reg,
 	})
 	if err != nil {
@@ -360,44 +366,15 @@ func (a *App) Close() error {
 	return err
 }
 
-func (a *App) seedAdminKey(ctx context.Context) error {
-	now := a.cfg.Clock.Now()
-	if a.cfg.AdminKey != "" {
-		_, err := a.store.GetAPIKeyByHash(ctx, api.HashKey(a.cfg.AdminKey))
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		err = a.store.CreateAPIKey(ctx, store.APIKey{
-			ID: ids.New(ids.APIKey, now), Hash: api.HashKey(a.cfg.AdminKey),
-			Prefix: keyPrefix(a.cfg.AdminKey), CreatedAt: now,
-		})
-		if errors.Is(err, store.ErrConflict) {
-			return nil // another node starting at the same moment stored it
-		}
-		return err
-	}
-	n, err := a.store.CountAdminKeys(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	key := api.NewKey("hk_adm_")
-	if err := a.store.CreateAPIKey(ctx, store.APIKey{
-		ID: ids.New(ids.APIKey, now), Hash: api.HashKey(key), Prefix: keyPrefix(key), CreatedAt: now,
-	}); err != nil {
+// seedAdminKey stores the configured admin key, or generates one when
+// none exists and shows it once.
+func (a *App) seedAdminKey(ctx context.Context, svc *service.Service) error {
+	key, err := svc.Keys.EnsureAdmin(ctx, a.cfg.AdminKey)
+	if err != nil || key == "" {
 		return err
 	}
 	fmt.Fprintf(a.cfg.AdminKeyOut, "\nhookd: generated an admin API key (shown once, store it now):\n\n    %s\n\n", key)
 	return nil
-}
-
-func keyPrefix(k string) string {
-	if len(k) > 12 {
-		return k[:12]
-	}
-	return k
 }
 
 func isPostgres(db string) bool {
@@ -413,20 +390,4 @@ func redactDB(db string) string {
 		return db[:i+3] + "…@" + db[j+1:]
 	}
 	return db
-}
-
-// tester adapts delivery.Tester to the API's Tester.
-type tester struct{ t *delivery.Tester }
-
-func (t *tester) Test(ctx context.Context, projectID string, ep store.Endpoint, eventType string, data json.RawMessage) (api.TestResult, error) {
-	r, err := t.t.Test(ctx, projectID, ep.URL, eventType, data)
-	if err != nil {
-		return api.TestResult{}, err
-	}
-	return api.TestResult{
-		StatusCode:   r.StatusCode,
-		DurationMS:   r.Duration.Milliseconds(),
-		Error:        r.Err,
-		ResponseBody: r.ResponseBody,
-	}, nil
 }

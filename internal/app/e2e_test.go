@@ -153,6 +153,51 @@ func TestTestEndpointLeavesNoTrace(t *testing.T) {
 	}
 }
 
+// TestTestSendMatchesDelivery: the Test button and a real delivery of the
+// same data send the same bytes, apart from id and timestamp (the type is
+// the same here too): data with characters encoding/json's Marshal would
+// escape included.
+func TestTestSendMatchesDelivery(t *testing.T) {
+	t.Parallel()
+	s := start(t, nil)
+	recv := newReceiver(t, 200)
+	p := s.newProject("same-bytes")
+	ep := s.newEndpoint(p, recv.URL())
+	const typ = "order.created"
+	const data = `{ "html" : "<script>&amp;</script> & <b>", "u":"é\u2028", "n" : [1, 2.50, {"x":null}] }`
+	body := `{"type":"` + typ + `","data":` + data + `}`
+	s.must(200, "POST", "/v1/projects/"+p.ID+"/endpoints/"+ep+"/test", p.Key, body, nil)
+	var ev published
+	s.must(202, "POST", "/v1/projects/"+p.ID+"/events", p.Key, body, &ev)
+	s.waitDelivery(p, ev.Deliveries[0].ID, finished)
+
+	got := recv.received()
+	if len(got) != 2 {
+		t.Fatalf("receiver got %d requests, want 2", len(got))
+	}
+	idAndTime := regexp.MustCompile(`^\{"id":"evt_[0-9A-Z]{26}","type":"` + typ + `","timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",`)
+	var rest [2][]byte
+	for i, r := range got {
+		loc := idAndTime.FindIndex(r.Body)
+		if loc == nil {
+			t.Fatalf("request %d: body %s does not start with id, type and timestamp", i, r.Body)
+		}
+		rest[i] = r.Body[loc[1]:]
+	}
+	if string(rest[0]) != string(rest[1]) {
+		t.Fatalf("test send and delivery differ:\ntest     %s\ndelivery %s", got[0].Body, got[1].Body)
+	}
+	if want := `"data":{"html":"<script>&amp;</script> & <b>","u":"é\u2028","n":[1,2.50,{"x":null}]}}`; string(rest[0]) != want {
+		t.Fatalf("data sent as %s, want %s", rest[0], want)
+	}
+	v, _ := webhook.NewVerifier([]string{p.Secret})
+	for i, r := range got {
+		if err := v.Verify(r.Body, r.Header); err != nil {
+			t.Errorf("request %d: signature: %v", i, err)
+		}
+	}
+}
+
 // TestFanOutSameWebhookID: an event matching two endpoints reaches both with
 // the same webhook-id; an endpoint whose filter does not match gets nothing.
 func TestFanOutSameWebhookID(t *testing.T) {

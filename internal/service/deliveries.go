@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Deliveries reads the event log and resends deliveries.
+type Deliveries struct {
+	c *core
+}
+
+// DeliveryFilter narrows Deliveries.List; zero fields match everything.
+type DeliveryFilter struct {
+	Status     string    // one of store's statuses: pending, delivering, succeeded, retrying, failed, cancelled
+	EndpointID string    // deliveries to this endpoint
+	EventID    string    // deliveries of this event
+	EventType  string    // deliveries of events of this type (EventTypeRule)
+	Since      time.Time // created at or after
+	Until      time.Time // created before
+}
+
+// Validate checks the filter, naming the field at fault.
+func (f DeliveryFilter) Validate() error {
+	if f.Status != "" && !store.ValidStatus(f.Status) {
+		return Invalid("status", "must be one of pending, delivering, succeeded, retrying, failed, cancelled")
+	}
+	if err := checkID("endpoint_id", f.EndpointID, ids.Endpoint); err != nil {
+		return err
+	}
+	if err := checkID("event_id", f.EventID, ids.Event); err != nil {
+		return err
+	}
+	if f.EventType != "" {
+		return checkEventType("event_type", f.EventType)
+	}
+	return nil
+}
+
+// List lists the deliveries of project projectID, newest first: the
+// event log.
+func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilter, p Page) (List[Delivery], error) {
+	if err := f.Validate(); err != nil {
+		return List[Delivery]{}, err
+	}
+	sf := store.DeliveryFilter(f)
+	return list(p, ids.Delivery, func(d Delivery) string { return d.ID }, func(sp store.Page) ([]Delivery, error) {
+		return s.c.store.ListDeliveries(ctx, projectID, sf, sp)
+	})
+}
+
+// DeliveryDetail is one delivery with every attempt, oldest first.
+type DeliveryDetail struct {
+	Delivery
+	Attempts []Attempt
+}
+
+// Get returns delivery id of project projectID with its attempts.
+func (s *Deliveries) Get(ctx context.Context, projectID, id string) (DeliveryDetail, error) {
+	if !ids.Valid(ids.Delivery, id) {
+		return DeliveryDetail{}, NotFound("delivery")
+	}
+	d, err := s.c.store.GetDelivery(ctx, projectID, id)
+	if err != nil {
+		return DeliveryDetail{}, translate(err, "delivery")
+	}
+	attempts, err := s.c.store.ListAttempts(ctx, projectID, id)
+	if err != nil {
+		return DeliveryDetail{}, translate(err, "delivery")
+	}
+	if attempts == nil {
+		attempts = []Attempt{}
+	}
+	return DeliveryDetail{Delivery: d, Attempts: attempts}, nil
+}
+
+var errDeliveryInFlight = &Error{Code: CodeConflict, Message: "delivery: is being delivered right now; try again when the attempt has finished"}
+
+// Retry sends delivery id of project projectID again now, whatever its
+// state, unless an attempt is in flight (CodeConflict). The delivery
+// engine is woken so it does not wait for its next poll.
+func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery, error) {
+	if !ids.Valid(ids.Delivery, id) {
+		return Delivery{}, NotFound("delivery")
+	}
+	d, err := s.c.store.RetryDelivery(ctx, projectID, id, s.c.now())
+	if errors.Is(err, store.ErrConflict) {
+		return Delivery{}, errDeliveryInFlight
+	}
+	if err != nil {
+		return Delivery{}, translate(err, "delivery")
+	}
+	s.c.wake()
+	return d, nil
+}

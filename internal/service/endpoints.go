@@ -1,0 +1,258 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// DisabledByUser is the reason recorded when a user disables an endpoint.
+const DisabledByUser = "disabled by user"
+
+// TestEventType is the type of a test event whose input names none.
+const TestEventType = "webhook.test"
+
+// Endpoints manages a project's endpoints and sends test events to them.
+type Endpoints struct {
+	c *core
+}
+
+// checkURL applies the URL rules (absolute http(s), no credentials, https
+// only under RequireHTTPS; see outbound.CheckURL). Where the URL may
+// point is checked again on every request, on the address dialed.
+func (c *core) checkURL(u string) error {
+	if err := outbound.CheckURL(u, c.requireHTTPS); err != nil {
+		// CheckURL's messages are written for users and name the field.
+		return Invalid("url", strings.TrimPrefix(err.Error(), "url: "))
+	}
+	return nil
+}
+
+// CreateEndpoint is the input of Endpoints.Create.
+type CreateEndpoint struct {
+	// URL receives the webhooks: absolute http or https (https only
+	// when the service requires it).
+	URL string
+	// Description is for people, at most MaxDescriptionLen characters.
+	Description string
+	// EventTypes filters what the endpoint receives: exact types,
+	// prefixes such as "invoice.*", or "*"; empty means every type. At
+	// most MaxEventTypes entries.
+	EventTypes []string
+	// Disabled creates the endpoint disabled (reason DisabledByUser).
+	Disabled bool
+}
+
+func (c *core) validateEndpoint(in CreateEndpoint) error {
+	if err := c.checkURL(in.URL); err != nil {
+		return err
+	}
+	if err := checkDescription(in.Description); err != nil {
+		return err
+	}
+	return checkEventTypes("event_types", in.EventTypes)
+}
+
+// Create adds an endpoint to project projectID.
+func (s *Endpoints) Create(ctx context.Context, projectID string, in CreateEndpoint) (Endpoint, error) {
+	if err := s.c.validateEndpoint(in); err != nil {
+		return Endpoint{}, err
+	}
+	now := s.c.now()
+	e := Endpoint{
+		ID:          ids.New(ids.Endpoint, now),
+		ProjectID:   projectID,
+		URL:         in.URL,
+		Description: in.Description,
+		EventTypes:  in.EventTypes,
+		Enabled:     !in.Disabled,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if e.EventTypes == nil {
+		e.EventTypes = []string{}
+	}
+	if in.Disabled {
+		e.DisabledReason = DisabledByUser
+	}
+	if err := s.c.store.CreateEndpoint(ctx, e); err != nil {
+		return Endpoint{}, translate(err, "project")
+	}
+	return e, nil
+}
+
+// Get returns endpoint id of project projectID.
+func (s *Endpoints) Get(ctx context.Context, projectID, id string) (Endpoint, error) {
+	if !ids.Valid(ids.Endpoint, id) {
+		return Endpoint{}, NotFound("endpoint")
+	}
+	e, err := s.c.store.GetEndpoint(ctx, projectID, id)
+	return e, translate(err, "endpoint")
+}
+
+// List lists the endpoints of project projectID, oldest first.
+func (s *Endpoints) List(ctx context.Context, projectID string, p Page) (List[Endpoint], error) {
+	return list(p, ids.Endpoint, func(e Endpoint) string { return e.ID }, func(sp store.Page) ([]Endpoint, error) {
+		return s.c.store.ListEndpoints(ctx, projectID, sp)
+	})
+}
+
+// UpdateEndpoint is the input of Endpoints.Update: nil fields stay as
+// they are.
+type UpdateEndpoint struct {
+	URL         *string   // as CreateEndpoint.URL
+	Description *string   // as CreateEndpoint.Description
+	EventTypes  *[]string // as CreateEndpoint.EventTypes
+	// Enabled true enables the endpoint (clearing the reason it was
+	// disabled); false disables it with reason DisabledByUser, or keeps
+	// the reason of one already disabled (say by a 410 Gone), which tells
+	// the user why. Disabling cancels its pending deliveries.
+	Enabled *bool
+}
+
+// Validate checks the fields that are set, naming the one at fault; the
+// URL rules depend on the service's configuration, so Update checks
+// the URL again.
+func (in UpdateEndpoint) Validate() error {
+	if in.Description != nil {
+		if err := checkDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	if in.EventTypes != nil {
+		return checkEventTypes("event_types", *in.EventTypes)
+	}
+	return nil
+}
+
+// Update changes endpoint id of project projectID.
+func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateEndpoint) (Endpoint, error) {
+	e, err := s.Get(ctx, projectID, id)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if in.URL != nil {
+		if err := s.c.checkURL(*in.URL); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	if err := in.Validate(); err != nil {
+		return Endpoint{}, err
+	}
+	if in == (UpdateEndpoint{}) {
+		return e, nil
+	}
+	if in.URL != nil {
+		e.URL = *in.URL
+	}
+	if in.Description != nil {
+		e.Description = *in.Description
+	}
+	if in.EventTypes != nil {
+		e.EventTypes = *in.EventTypes
+		if e.EventTypes == nil {
+			e.EventTypes = []string{}
+		}
+	}
+	if in.Enabled != nil {
+		switch {
+		case *in.Enabled:
+			e.Enabled, e.DisabledReason = true, ""
+		case e.Enabled:
+			e.Enabled, e.DisabledReason = false, DisabledByUser
+		}
+	}
+	e.UpdatedAt = s.c.now()
+	if err := s.c.store.UpdateEndpoint(ctx, e); err != nil {
+		return Endpoint{}, translate(err, "endpoint")
+	}
+	return e, nil
+}
+
+// Enable enables endpoint id of project projectID.
+func (s *Endpoints) Enable(ctx context.Context, projectID, id string) (Endpoint, error) {
+	on := true
+	return s.Update(ctx, projectID, id, UpdateEndpoint{Enabled: &on})
+}
+
+// Disable disables endpoint id of project projectID and cancels its
+// pending deliveries.
+func (s *Endpoints) Disable(ctx context.Context, projectID, id string) (Endpoint, error) {
+	off := false
+	return s.Update(ctx, projectID, id, UpdateEndpoint{Enabled: &off})
+}
+
+// Delete removes endpoint id of project projectID; its pending deliveries
+// are cancelled, its log stays.
+func (s *Endpoints) Delete(ctx context.Context, projectID, id string) error {
+	if !ids.Valid(ids.Endpoint, id) {
+		return NotFound("endpoint")
+	}
+	return translate(s.c.store.DeleteEndpoint(ctx, projectID, id, s.c.now()), "endpoint")
+}
+
+// TestSend is the input of Endpoints.Test.
+type TestSend struct {
+	// Type of the test event; TestEventType when empty.
+	Type string
+	// Data is a JSON object; an empty object when empty or null.
+	Data json.RawMessage
+}
+
+// data is the checked, compact data of the test event.
+func (in TestSend) data() ([]byte, error) {
+	data := bytes.TrimSpace(in.Data)
+	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
+		return []byte("{}"), nil
+	}
+	return checkData(data)
+}
+
+// Validate checks the input, naming the field at fault.
+func (in TestSend) Validate() error {
+	if in.Type != "" {
+		if err := checkEventType("type", in.Type); err != nil {
+			return err
+		}
+	}
+	_, err := in.data()
+	return err
+}
+
+// TestResult is what the receiver answered to a test event.
+type TestResult struct {
+	StatusCode   int // 0: no response
+	Duration     time.Duration
+	Error        string // why the attempt failed, for users; "" on 2xx
+	ResponseBody string // truncated
+}
+
+// Test sends a signed test event to endpoint id of project projectID now,
+// whether or not the endpoint is enabled or accepts the type. Nothing is
+// stored: test events are not part of the event log. The body is built
+// like a published event's.
+func (s *Endpoints) Test(ctx context.Context, projectID, id string, in TestSend) (TestResult, error) {
+	e, err := s.Get(ctx, projectID, id)
+	if err != nil {
+		return TestResult{}, err
+	}
+	if err := in.Validate(); err != nil {
+		return TestResult{}, err
+	}
+	data, _ := in.data() // checked by Validate
+	typ := in.Type
+	if typ == "" {
+		typ = TestEventType
+	}
+	r, err := s.c.tester.Test(ctx, projectID, e.URL, typ, data)
+	if err != nil {
+		return TestResult{}, translate(err, "secret")
+	}
+	return TestResult{StatusCode: r.StatusCode, Duration: r.Duration, Error: r.Err, ResponseBody: r.ResponseBody}, nil
+}

@@ -1,0 +1,160 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hookd/hookd/internal/eventbody"
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Events publishes events and reads them back.
+type Events struct {
+	c *core
+}
+
+var errDataNotObject = Invalid("data", "must be a JSON object")
+
+// checkData checks that data is one JSON object and returns it without
+// surrounding space.
+func checkData(data []byte) ([]byte, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
+		return nil, errDataNotObject
+	}
+	return data, nil
+}
+
+// PublishEvent is the input of Events.Publish.
+type PublishEvent struct {
+	// Type of the event, e.g. "invoice.paid": EventTypeRule.
+	Type string
+	// Data is the event's payload, a JSON object. It is sent as given,
+	// apart from insignificant space.
+	Data json.RawMessage
+	// IdempotencyKey, when set, makes a publish with the same key within
+	// 24 h return the first event instead of a new one. At most
+	// MaxIdempotencyKeyLen bytes; the API takes it from the
+	// Idempotency-Key header, hence the field name in errors.
+	IdempotencyKey string
+}
+
+// Validate checks the input, naming the field at fault.
+func (in PublishEvent) Validate() error { return in.validate(true) }
+
+// validate is Validate; without full, data is only checked to start like
+// an object, leaving the rest to the body builder, which compacts it and
+// fails on what is not JSON (one pass over the data of every event
+// instead of two).
+func (in PublishEvent) validate(full bool) error {
+	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return Invalid("Idempotency-Key", "must be at most 255 characters")
+	}
+	if err := checkEventType("type", in.Type); err != nil {
+		return err
+	}
+	if !full {
+		if d := bytes.TrimSpace(in.Data); len(d) == 0 || d[0] != '{' {
+			return errDataNotObject
+		}
+		return nil
+	}
+	_, err := checkData(in.Data)
+	return err
+}
+
+// Published is the answer to a publish: the event and the deliveries made
+// for it, one per endpoint that accepts its type.
+type Published struct {
+	Event      Event
+	Deliveries []store.DeliveryRef
+	// Existing is set when the idempotency key found an earlier event,
+	// which is returned instead of a new one.
+	Existing bool
+}
+
+// Publish stores an event of project projectID and its deliveries, and
+// returns once they are committed: an accepted event is never lost.
+func (s *Events) Publish(ctx context.Context, projectID string, in PublishEvent) (Published, error) {
+	e, err := s.c.newEvent(projectID, in)
+	if err != nil {
+		return Published{}, err
+	}
+	res, err := s.c.publisher.Publish(ctx, e)
+	if err != nil {
+		return Published{}, translate(err, "project")
+	}
+	return Published{Event: res.Event, Deliveries: res.Deliveries, Existing: res.Existing}, nil
+}
+
+// newEvent checks the input and builds the event with its body, once: the
+// body is stored and sent byte-identical on every attempt.
+func (c *core) newEvent(projectID string, in PublishEvent) (Event, error) {
+	if err := in.validate(false); err != nil {
+		return Event{}, err
+	}
+	now := c.now()
+	e := Event{
+		ID:             ids.New(ids.Event, now),
+		ProjectID:      projectID,
+		Type:           in.Type,
+		IdempotencyKey: in.IdempotencyKey,
+		CreatedAt:      now,
+	}
+	body, err := eventbody.Build(e.ID, e.Type, now, in.Data)
+	if err != nil {
+		return Event{}, errDataNotObject
+	}
+	e.Body = body
+	return e, nil
+}
+
+// EventData is the data of an event as published, taken from its stored
+// body; null should the body ever not parse.
+func EventData(e Event) json.RawMessage {
+	var body struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(e.Body, &body) != nil || len(body.Data) == 0 {
+		return json.RawMessage("null")
+	}
+	return body.Data
+}
+
+// EventFilter narrows Events.List; zero fields match everything.
+type EventFilter struct {
+	Type  string    // exactly this type (EventTypeRule)
+	Since time.Time // created at or after
+	Until time.Time // created before
+}
+
+// Validate checks the filter, naming the field at fault.
+func (f EventFilter) Validate() error {
+	if f.Type != "" {
+		return checkEventType("type", f.Type)
+	}
+	return nil
+}
+
+// List lists the events of project projectID, newest first.
+func (s *Events) List(ctx context.Context, projectID string, f EventFilter, p Page) (List[Event], error) {
+	if err := f.Validate(); err != nil {
+		return List[Event]{}, err
+	}
+	sf := store.EventFilter{Type: f.Type, Since: f.Since, Until: f.Until}
+	return list(p, ids.Event, func(e Event) string { return e.ID }, func(sp store.Page) ([]Event, error) {
+		return s.c.store.ListEvents(ctx, projectID, sf, sp)
+	})
+}
+
+// Get returns event id of project projectID.
+func (s *Events) Get(ctx context.Context, projectID, id string) (Event, error) {
+	if !ids.Valid(ids.Event, id) {
+		return Event{}, NotFound("event")
+	}
+	e, err := s.c.store.GetEvent(ctx, projectID, id)
+	return e, translate(err, "event")
+}

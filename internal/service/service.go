@@ -1,0 +1,144 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Publisher commits events. Implementations batch many events into one
+// transaction (group commit) and return only after the commit, so an
+// accepted event is a promise it will be delivered.
+type Publisher interface {
+	// Publish stores e and its deliveries. The idempotency window (24 h)
+	// is the Publisher's business; a replay comes back with Existing set.
+	Publish(ctx context.Context, e store.Event) (store.PublishResult, error)
+}
+
+// Tester sends one test event to an endpoint now; nothing is stored
+// (delivery.Tester).
+type Tester interface {
+	// Test signs an event of eventType with data (a compact JSON object)
+	// with the project's active secrets and POSTs it to url. A failure of
+	// the receiver is in the Result; a returned error means the test
+	// could not be run at all.
+	Test(ctx context.Context, projectID, url, eventType string, data json.RawMessage) (outbound.Result, error)
+}
+
+// Config configures the services. Zero values take the defaults given.
+type Config struct {
+	Store     store.Store // required
+	Publisher Publisher   // required
+	Tester    Tester      // required
+	Clock     clock.Clock // default clock.Real{}
+	// RequireHTTPS refuses endpoint URLs that are not https.
+	RequireHTTPS bool
+	// Wake is called after a manual retry so the delivery engine looks
+	// for work now instead of at its next poll. May be nil.
+	Wake func()
+	// OnRotate is called with the project id after its signing secret was
+	// rotated, so signers cached elsewhere pick the new one up. May be nil.
+	OnRotate func(projectID string)
+	// Seal and Open encrypt and decrypt signing secrets at rest: Seal runs
+	// on a value before it is stored, Open on every value read back. Both
+	// default to the identity (plain text).
+	Seal func(plain string) (string, error)
+	Open func(stored string) (string, error)
+	// KeyCacheTTL is how long a successful API-key lookup is reused.
+	// Default DefaultKeyCacheTTL; negative disables the cache. A key
+	// revoked on another node stays usable here for at most this long.
+	KeyCacheTTL time.Duration
+}
+
+// DefaultKeyCacheTTL is Config.KeyCacheTTL's default.
+const DefaultKeyCacheTTL = 5 * time.Second
+
+// Service is hookd's domain layer: every rule about projects, keys,
+// endpoints, events, deliveries and secrets, for every front end. Each
+// call that touches a project's data takes the project id, so a front end
+// scopes by the id it authorized and cannot reach another project's data.
+type Service struct {
+	Projects   *Projects
+	Keys       *Keys
+	Endpoints  *Endpoints
+	Events     *Events
+	Deliveries *Deliveries
+	Secrets    *Secrets
+
+	core *core
+}
+
+// core is what every service shares.
+type core struct {
+	store        store.Store
+	publisher    Publisher
+	tester       Tester
+	clock        clock.Clock
+	requireHTTPS bool
+	wake         func()
+	onRotate     func(projectID string)
+	seal         func(string) (string, error)
+	open         func(string) (string, error)
+}
+
+// New returns the services over cfg.Store.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Publisher == nil || cfg.Tester == nil {
+		return nil, errors.New("service: Config.Store, Publisher and Tester are required")
+	}
+	c := &core{
+		store:        cfg.Store,
+		publisher:    cfg.Publisher,
+		tester:       cfg.Tester,
+		clock:        cfg.Clock,
+		requireHTTPS: cfg.RequireHTTPS,
+		wake:         cfg.Wake,
+		onRotate:     cfg.OnRotate,
+		seal:         cfg.Seal,
+		open:         cfg.Open,
+	}
+	if c.clock == nil {
+		c.clock = clock.Real{}
+	}
+	if c.wake == nil {
+		c.wake = func() {}
+	}
+	if c.onRotate == nil {
+		c.onRotate = func(string) {}
+	}
+	plain := func(v string) (string, error) { return v, nil }
+	if c.seal == nil {
+		c.seal = plain
+	}
+	if c.open == nil {
+		c.open = plain
+	}
+	ttl := cmp.Or(cfg.KeyCacheTTL, DefaultKeyCacheTTL)
+	secrets := &Secrets{c: c}
+	return &Service{
+		Projects:   &Projects{c: c, secrets: secrets},
+		Keys:       &Keys{c: c, cache: newKeyCache(ttl)},
+		Endpoints:  &Endpoints{c: c},
+		Events:     &Events{c: c},
+		Deliveries: &Deliveries{c: c},
+		Secrets:    secrets,
+		core:       c,
+	}, nil
+}
+
+// Ping reports whether the database answers (readiness).
+func (s *Service) Ping(ctx context.Context) error {
+	return translate(s.core.store.Ping(ctx), "database")
+}
+
+// now is the clock's time at the precision every driver keeps, so what a
+// call returns equals what is later read back.
+func (c *core) now() time.Time {
+	return c.clock.Now().UTC().Truncate(time.Microsecond)
+}
