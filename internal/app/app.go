@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/heartbeat"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/outbound"
@@ -97,6 +98,7 @@ type App struct {
 	batcher   *publish.Batcher
 	engine    *delivery.Engine
 	maint     *maintenance.Runner
+	beat      *heartbeat.Beater
 	client    *outbound.Client
 	keys      *delivery.Keys
 	listener  net.Listener
@@ -203,6 +205,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.NoJitter {
 		schedule.Jitter = 0
 	}
+	// A process is a new node each time it starts: the one it replaces
+	// (killed, on the same SQLite file) falls silent and its claims are
+	// released by this one.
+	node := ids.New("node", cfg.Clock.Now())
 	a.engine, err = delivery.New(delivery.Config{
 		Store:        a.store,
 		Sender:       client,
@@ -215,7 +221,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		PerEndpoint:  cfg.PerEndpoint,
 		Lease:        cfg.Lease,
 		PollInterval: cfg.PollInterval,
-		Owner:        ids.New("node", cfg.Clock.Now()),
+		Owner:        node,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.beat, err = heartbeat.New(heartbeat.Config{
+		Store:    a.store,
+		Node:     node,
+		Clock:    cfg.Clock,
+		Released: func(int) { a.engine.Wake() },
+		Logger:   cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -312,6 +328,15 @@ func (a *App) Store() store.Store { return a.store }
 func (a *App) Run(ctx context.Context) error {
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
+	// The heartbeat goes on until the engine has drained (requests in
+	// flight may take up to the timeout): a node that stopped beating
+	// earlier would see them released to others and sent twice. The first
+	// beat is recorded before the engine claims anything.
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeat()
+	_, _ = a.beat.Beat(beatCtx) // a failure is logged by Run's first beat
+	beatDone := make(chan error, 1)
+	go func() { beatDone <- a.beat.Run(beatCtx) }()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- a.engine.Run(engineCtx) }()
 	maintDone := make(chan error, 1)
@@ -343,6 +368,15 @@ func (a *App) Run(ctx context.Context) error {
 	stopEngine()
 	<-engineDone
 	<-maintDone
+	stopBeat()
+	<-beatDone
+	// Every claim is recorded or given back: leave, so that nobody takes
+	// this node for a dead one.
+	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), 5*time.Second)
+	if e := a.beat.Leave(leaveCtx); e != nil {
+		a.log.Warn("leaving the cluster's heartbeat table failed", "err", e)
+	}
+	cancelLeave()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -142,6 +142,24 @@ type Store interface {
 	// claimable, so a worker can sleep exactly until then. ok=false: none.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
 
+	// Nodes. Every hookd process heartbeats while it runs, so that the
+	// deliveries a dead process had claimed go back to the others within
+	// seconds instead of when their leases expire (the lease stays the
+	// safety net for a node that is alive but stuck).
+	//
+	// Heartbeat records that node is alive at now.
+	Heartbeat(ctx context.Context, node string, now time.Time) error
+	// ReleaseSilentNodes forgets every node other than self whose last
+	// heartbeat is before cutoff, and makes the deliveries such a node had
+	// claimed (delivering, with it as lease owner) due again at now exactly
+	// as an expired lease would: pending, or retrying when attempted
+	// before, lease cleared, so the silent node can no longer record over
+	// a newer claim. It returns how many deliveries went back.
+	ReleaseSilentNodes(ctx context.Context, self string, cutoff, now time.Time) (int, error)
+	// LeaveNode forgets node: a process shutting down gracefully, once its
+	// claims are recorded or given back.
+	LeaveNode(ctx context.Context, node string) error
+
 	// DeleteBefore removes up to limit events created before t with their
 	// deliveries and attempts, when none of those deliveries is still
 	// unfinished (retention). Returns the number of events removed. A

@@ -200,7 +200,7 @@ type ClaimParams struct {
 	Limit         int
 	Lease         time.Duration
 	SkipEndpoints []string // endpoints already at their concurrency limit
-	Owner         string   // who claims (node id), for diagnostics
+	Owner         string   // who claims (node id): a silent node's claims are released (ReleaseSilentNodes)
 }
 
 // Claimed is a delivery handed to a worker, with everything needed to send it.

@@ -204,6 +204,7 @@ func TestQueryPlans(t *testing.T) {
 		{"Claim scan", claimScanQuery, []any{0, 10}, []string{"USING COVERING INDEX deliveries_due"}},
 		{"Claim by endpoint", claimByEndpointQuery, []any{"e", 0, 10}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
 		{"reclaim expired leases", reclaimQuery, []any{0}, []string{"USING INDEX deliveries_leased"}},
+		{"release a silent node's claims", releaseSilentQuery, []any{0, "node"}, []string{"USING INDEX deliveries_leased"}},
 		{"NextDue", nextDueQuery, nil, []string{"USING COVERING INDEX deliveries_due", "USING COVERING INDEX deliveries_leased"}},
 		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
 		{"list failed", failedQ, failedArgs, []string{"USING INDEX deliveries_by_project_status"}},
