@@ -53,9 +53,7 @@ func testSilentNodeReleased(t *testing.T, f *fixture) {
 	if got := sortedOf(claimedIDs(dead)); !slices.Equal(got, sortedOf([]string{tried, fresh})) {
 		t.Fatalf("dead node claimed %v, want %s and %s", got, tried, fresh)
 	}
-	alive := f.one(event(p.ID, "t.c", Base.Add(2*time.Second)))
-	f.heartbeat("alive", Base.Add(2*time.Second))
-	f.claimOnlyAs("alive", Base.Add(2*time.Second), alive)
+	alive := f.claimedByNode(p.ID, "alive", Base.Add(2*time.Second))
 
 	f.heartbeat("alive", Base.Add(20*time.Second))
 	now := Base.Add(20 * time.Second)
@@ -102,6 +100,16 @@ func (f *fixture) claimOnlyAs(owner string, now time.Time, id string) store.Clai
 	return c[0]
 }
 
+// claimedByNode publishes an event at at (nothing else may be due then),
+// heartbeats node and claims the event's only delivery for it.
+func (f *fixture) claimedByNode(projectID, node string, at time.Time) string {
+	f.t.Helper()
+	id := f.one(event(projectID, "t.node", at))
+	f.heartbeat(node, at)
+	f.claimOnlyAs(node, at, id)
+	return id
+}
+
 func (f *fixture) retry(projectID, id string, now time.Time) error {
 	_, err := f.s.RetryDelivery(f.ctx, projectID, id, now)
 	return err
@@ -130,9 +138,7 @@ func testSilentNodeDirectClaims(t *testing.T, f *fixture) {
 func testHeartbeatKeepsClaims(t *testing.T, f *fixture) {
 	p := f.project()
 	f.endpoint(p.ID)
-	a := f.one(event(p.ID, "t.a", Base))
-	f.heartbeat("a", Base)
-	f.claimOnlyAs("a", Base, a)
+	a := f.claimedByNode(p.ID, "a", Base)
 	b := f.one(event(p.ID, "t.b", Base))
 	f.claimOnlyAs("unknown", Base, b)
 	f.heartbeat("a", Base.Add(30*time.Second))
@@ -152,9 +158,7 @@ func testHeartbeatKeepsClaims(t *testing.T, f *fixture) {
 func testLeftNodeNotReleased(t *testing.T, f *fixture) {
 	p := f.project()
 	f.endpoint(p.ID)
-	id := f.one(event(p.ID, "t.a", Base))
-	f.heartbeat("a", Base)
-	f.claimOnlyAs("a", Base, id)
+	f.claimedByNode(p.ID, "a", Base)
 	f.must(f.s.LeaveNode(f.ctx, "a"), "LeaveNode")
 	if n := f.releaseSilent("b", Base.Add(time.Hour), Base.Add(time.Hour)); n != 0 {
 		t.Errorf("released %d deliveries of a node that left", n)
