@@ -1,0 +1,267 @@
+package ui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Nav     string // the tab to highlight: "projects", "webhooks", "events"
+	Now     time.Time
+	Signed  bool // a session exists: show the sign-out button
+	Admin   bool
+	CSRF    string
+	Project store.Project // zero outside a project
+	Flash   string        // a message about what was just done
+	Data    any
+}
+
+// pages are the parsed templates, one set per page (each page defines
+// "content" inside the shared layout).
+type pages struct {
+	byName map[string]*template.Template
+}
+
+func parsePages() (*pages, error) {
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(templateFS, n); err != nil {
+			return nil, err
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// render writes page name with status. The page is rendered into a buffer
+// first, so a template failure becomes an error page, not half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, c *request, status int, name string, v view) {
+	t, ok := u.pages.byName[name]
+	if !ok {
+		u.log.ErrorContext(r.Context(), "ui: no such template", "name", name)
+		u.renderError(w, r, c, errInternal)
+		return
+	}
+	v.Now = u.clock.Now()
+	if c != nil {
+		v.Signed, v.Admin, v.CSRF = true, c.admin(), c.csrf
+		if v.Project.ID == "" {
+			v.Project = c.project
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		u.log.ErrorContext(r.Context(), "ui: rendering failed", "page", name, "err", err)
+		if name != "error" {
+			u.renderError(w, r, c, errInternal)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a failed write means the browser left
+}
+
+// renderError shows err as a page; errors the user cannot act on are
+// logged and shown only as "something went wrong".
+func (u *UI) renderError(w http.ResponseWriter, r *http.Request, c *request, err error) {
+	e, internal := asPageError(err)
+	if internal {
+		u.log.ErrorContext(r.Context(), "ui: internal error", "method", r.Method, "route", r.Pattern, "err", err)
+	}
+	u.render(w, r, c, e.Status, "error", view{Title: e.Title, Data: e})
+}
+
+// assetVersions are short hashes of the static files, added to their URLs
+// so browsers may cache them for good and still get a new version at once.
+var assetVersions = func() map[string]string {
+	m := map[string]string{}
+	_ = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		m[path.Base(p)] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	return m
+}()
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has it
+	}
+	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.URL.Query().Get("v"); v != "" && v == assetVersions[path.Base(r.URL.Path)] {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+var funcs = template.FuncMap{
+	"asset": func(name string) string {
+		return Prefix + "static/" + name + "?v=" + assetVersions[name]
+	},
+	"at":          func(now, t time.Time) timeView { return timeView{Now: now, T: t} },
+	"ago":         ago,
+	"utc":         utc,
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"statusWord":  statusWord,
+	"duration":    formatDuration,
+	"prettyJSON":  prettyJSON,
+	"join":        strings.Join,
+	"statusText":  http.StatusText,
+	"codeClass":   codeClass,
+	"truncate":    truncate,
+	"pluralize":   pluralize,
+	"projectPath": func(p store.Project) string { return Prefix + "projects/" + p.ID },
+}
+
+// timeView is a time shown relative to Now, exact in UTC on hover.
+type timeView struct {
+	Now, T time.Time
+}
+
+func utc(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// ago says how long before now t was, the way people say it: "just now",
+// "5 min ago", "in 3 h"; past a month, the date.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < 5*time.Second:
+		return "just now"
+	case d < time.Minute:
+		s = fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		s = fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		s = fmt.Sprintf("%d h", int(d/time.Hour))
+	case d < 30*24*time.Hour:
+		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	default:
+		return t.UTC().Format("2 Jan 2006")
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+// statusWord is a delivery status as people say it.
+func statusWord(status string) string {
+	switch status {
+	case store.StatusPending:
+		return "Pending"
+	case store.StatusDelivering:
+		return "Sending"
+	case store.StatusSucceeded:
+		return "Succeeded"
+	case store.StatusRetrying:
+		return "Retrying"
+	case store.StatusFailed:
+		return "Failed"
+	case store.StatusCancelled:
+		return "Cancelled"
+	}
+	return status
+}
+
+// codeClass colours an HTTP status code: 2xx good, anything else bad, no
+// response at all neutral.
+func codeClass(code int) string {
+	switch {
+	case code == 0:
+		return "code-none"
+	case code >= 200 && code < 300:
+		return "code-ok"
+	case code >= 300 && code < 500:
+		return "code-warn"
+	}
+	return "code-bad"
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d/time.Microsecond)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d/time.Millisecond)
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func truncate(n int, s string) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func pluralize(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// prettyJSON indents a JSON document for reading; anything else is shown
+// as it is.
+func prettyJSON(b []byte) string {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return string(b)
+	}
+	return out.String()
+}

@@ -1,0 +1,231 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecurityHeaders: every answer — pages, errors, redirects, static
+// files — carries the headers that keep the pages from being framed,
+// sniffed or running inline script.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	p, _ := e.project("Acme")
+	c := e.client()
+	signedOut := []string{"/ui/", "/ui/signin", "/ui/nope", "/ui/static/app.css", "/ui/static/app.js", "/ui/projects"}
+	check := func(what string, a answer) {
+		t.Helper()
+		csp := a.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "default-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %s", what, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: Content-Security-Policy allows inline code: %q", what, csp)
+		}
+		for h, want := range map[string]string{
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "same-origin",
+			"X-Frame-Options":        "DENY",
+		} {
+			if got := a.Header.Get(h); got != want {
+				t.Errorf("%s: %s = %q, want %q", what, h, got, want)
+			}
+		}
+	}
+	for _, path := range signedOut {
+		check("GET "+path, c.get(path))
+	}
+	check("POST /ui/signin without a token", c.post("/ui/signin", url.Values{"key": {"x"}}, nil))
+	csrf := c.signIn(e.adminKey)
+	for _, path := range []string{"/ui/", "/ui/projects", "/ui/projects/" + p.ID + "/webhooks", "/ui/nope", "/ui/projects/prj_nope/webhooks"} {
+		check("signed in, GET "+path, c.get(path))
+	}
+	check("POST /ui/signout", c.post("/ui/signout", url.Values{"csrf": {csrf}}, nil))
+}
+
+// TestSignInOut: a key becomes a session in a cookie that is HttpOnly,
+// SameSite=Strict and expiring; signing out ends it for good, even for a
+// copy of the cookie.
+func TestSignInOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	c := e.client()
+
+	if a := c.get("/ui/"); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/ui/signin" {
+		t.Fatalf("signed out, GET /ui/: %d to %q, want 303 to the sign-in page", a.StatusCode, a.Header.Get("Location"))
+	}
+	token := c.csrf("/ui/signin")
+	a := c.post("/ui/signin", url.Values{"csrf": {token}, "key": {"hk_wrong"}}, nil)
+	if a.StatusCode != http.StatusUnauthorized || !strings.Contains(a.body, "not valid") {
+		t.Fatalf("wrong key: %d, want 401 with a message", a.StatusCode)
+	}
+	if strings.Contains(a.body, "hk_wrong") {
+		t.Error("the page repeats the key that was typed")
+	}
+
+	a = c.post("/ui/signin", url.Values{"csrf": {token}, "key": {" " + e.adminKey + "\n"}}, nil)
+	if a.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", a.StatusCode)
+	}
+	var session *http.Cookie
+	for _, ck := range a.Cookies() {
+		if ck.Name == "hookd_session" {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Secure || session.Path != "/ui/" {
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP, Path /ui/", session)
+	}
+	if session.MaxAge <= 0 || time.Duration(session.MaxAge)*time.Second > 12*time.Hour {
+		t.Errorf("session cookie Max-Age %d: want it to expire within 12 h", session.MaxAge)
+	}
+	if strings.Contains(session.Value, e.adminKey) {
+		t.Error("the cookie holds the key")
+	}
+	if a := c.get("/ui/projects"); a.StatusCode != http.StatusOK {
+		t.Fatalf("signed in, GET /ui/projects: %d", a.StatusCode)
+	}
+
+	csrf := c.csrf("/ui/projects")
+	if a := c.post("/ui/signout", url.Values{}, nil); a.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out without the CSRF token: %d, want 403", a.StatusCode)
+	}
+	if a := c.get("/ui/projects"); a.StatusCode != http.StatusOK {
+		t.Fatalf("a refused sign-out signed out: %d", a.StatusCode)
+	}
+	if a := c.post("/ui/signout", url.Values{"csrf": {csrf}}, nil); a.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", a.StatusCode)
+	}
+	// A copy of the old cookie (a stolen one) does not work either.
+	old := e.client()
+	u, _ := url.Parse(e.srv.URL + "/ui/")
+	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hookd_session", Value: session.Value, Path: "/ui/"}})
+	for _, cl := range []*client{c, old} {
+		if a := cl.get("/ui/projects"); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/ui/signin" {
+			t.Errorf("after sign-out, GET /ui/projects: %d to %q, want 303 to the sign-in page", a.StatusCode, a.Header.Get("Location"))
+		}
+	}
+}
+
+// TestSecureCookieOverTLS: over TLS the cookies are Secure.
+func TestSecureCookieOverTLS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	c := e.client()
+	token := c.csrf("/ui/signin")
+	a := c.post("/ui/signin", url.Values{"csrf": {token}, "key": {e.adminKey}}, nil)
+	if len(a.Cookies()) == 0 {
+		t.Fatal("no cookies")
+	}
+	for _, ck := range a.Cookies() {
+		if !ck.Secure {
+			t.Errorf("cookie %s is not Secure over TLS", ck.Name)
+		}
+	}
+}
+
+// TestRevokedKeyEndsSession: revoking the key that signed in ends the
+// session at once.
+func TestRevokedKeyEndsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	p, key := e.project("Acme")
+	c := e.client()
+	c.signIn(key)
+	if a := c.get("/ui/projects/" + p.ID + "/webhooks"); a.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", a.StatusCode)
+	}
+	k, err := e.store.ListAPIKeys(t.Context(), p.ID, storePage)
+	if err != nil || len(k) != 1 {
+		t.Fatalf("ListAPIKeys: %v %v", k, err)
+	}
+	if err := e.store.RevokeAPIKey(t.Context(), p.ID, k[0].ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a := c.get("/ui/projects/" + p.ID + "/webhooks"); a.StatusCode != http.StatusSeeOther {
+		t.Errorf("after revoking the key: %d, want 303 to the sign-in page", a.StatusCode)
+	}
+}
+
+// TestOtherProjectIsNotFound: a project key gets the same 404 for another
+// project's pages as for a project that does not exist; the admin sees
+// every project.
+func TestOtherProjectIsNotFound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	a, keyA := e.project("Alpha")
+	b, _ := e.project("Bravo <script>alert(1)</script>")
+	c := e.client()
+	c.signIn(keyA)
+	if r := c.get("/ui/projects/" + a.ID + "/webhooks"); r.StatusCode != http.StatusOK {
+		t.Errorf("own project: %d", r.StatusCode)
+	}
+	other := c.get("/ui/projects/" + b.ID + "/webhooks")
+	missing := c.get("/ui/projects/prj_01JD0000000000000000000000/webhooks")
+	for what, r := range map[string]answer{"another project": other, "a missing project": missing} {
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", what, r.StatusCode)
+		}
+		if strings.Contains(r.body, "Bravo") {
+			t.Errorf("%s: the page names the other project", what)
+		}
+	}
+	if other.body != strings.ReplaceAll(missing.body, "prj_01JD0000000000000000000000", b.ID) && other.body != missing.body {
+		t.Error("another project's 404 differs from a missing project's")
+	}
+	if r := c.get("/ui/projects"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("project key, GET /ui/projects: %d, want 303 to its project", r.StatusCode)
+	}
+
+	admin := e.client()
+	admin.signIn(e.adminKey)
+	for _, p := range []string{a.ID, b.ID} {
+		if r := admin.get("/ui/projects/" + p + "/webhooks"); r.StatusCode != http.StatusOK {
+			t.Errorf("admin, project %s: %d", p, r.StatusCode)
+		}
+	}
+	list := admin.get("/ui/projects")
+	if !strings.Contains(list.body, "Bravo &lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the projects page does not show the name escaped")
+	}
+}
+
+// TestCrossOriginPost: a form posted from another origin is refused even
+// with a valid CSRF token, and changes nothing.
+func TestCrossOriginPost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	c := e.client()
+	csrf := c.signIn(e.adminKey)
+	for name, h := range map[string]http.Header{
+		"Origin":         {"Origin": {"https://evil.example"}, "Sec-Fetch-Site": nil},
+		"Sec-Fetch-Site": {"Sec-Fetch-Site": {"cross-site"}, "Origin": nil},
+	} {
+		if a := c.post("/ui/signout", url.Values{"csrf": {csrf}}, h); a.StatusCode != http.StatusForbidden {
+			t.Errorf("from another site (%s): %d, want 403", name, a.StatusCode)
+		}
+	}
+	if a := c.get("/ui/projects"); a.StatusCode != http.StatusOK {
+		t.Errorf("a refused cross-site sign-out signed out: %d", a.StatusCode)
+	}
+	// Another site cannot sign a browser in with its own key either.
+	other := e.client()
+	token := other.csrf("/ui/signin")
+	a := other.post("/ui/signin", url.Values{"csrf": {token}, "key": {e.adminKey}},
+		http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
+	if a.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site sign-in: %d, want 403", a.StatusCode)
+	}
+	if a := other.post("/ui/signin", url.Values{"key": {e.adminKey}}, nil); a.StatusCode == http.StatusSeeOther {
+		t.Error("sign-in without its CSRF token succeeded")
+	}
+}
