@@ -17,6 +17,7 @@ type Metrics struct {
 	batch    prometheus.Histogram
 	duration prometheus.Histogram
 	failed   prometheus.Counter
+	splits   prometheus.Counter
 }
 
 // NewMetrics registers the Batcher's metrics with r.
@@ -34,10 +35,14 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_publish_commit_errors_total",
-			Help: "Group commits that failed; every publisher in them got an error.",
+			Help: "Group commits that failed (a batch refused for one member's data is then split and committed in parts).",
+		}),
+		splits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_publish_batch_splits_total",
+			Help: "Refused group commits split in halves, so that only the publish at fault fails.",
 		}),
 	}
-	r.MustRegister(m.batch, m.duration, m.failed)
+	r.MustRegister(m.batch, m.duration, m.failed, m.splits)
 	return m
 }
 
@@ -49,5 +54,11 @@ func (m *Metrics) committed(events int, took time.Duration, err error) {
 	m.duration.Observe(took.Seconds())
 	if err != nil {
 		m.failed.Inc()
+	}
+}
+
+func (m *Metrics) split() {
+	if m != nil {
+		m.splits.Inc()
 	}
 }

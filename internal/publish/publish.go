@@ -123,6 +123,9 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 	}
 }
 
+// Queued is how many publishes wait for a batch to take them.
+func (b *Batcher) Queued() int { return len(b.requests) }
+
 // Close stops accepting events and waits until every batch already taken is
 // committed; requests still queued are answered with ErrClosed.
 func (b *Batcher) Close() {
@@ -170,7 +173,37 @@ func (b *Batcher) commitLoop() {
 	}
 }
 
+// commit commits batch in one transaction and answers its requests. When
+// the database refuses the batch for another reason than being away, the
+// cause may be one member's data (a value the database cannot store, an
+// event of a project deleted meanwhile): the batch is split in halves and
+// each half committed on its own, down to single events, so that only the
+// guilty publish fails and every other one in the batch commits. A batch
+// is all or nothing (store.Publish), so nothing of the refused one was
+// stored and trying its members again stores nothing twice. An outage
+// fails the whole batch at once: splitting would only multiply the
+// waiting for an answer that stays 503.
 func (b *Batcher) commit(batch []*request, events []store.Event) {
+	err := b.commitOnce(batch, events)
+	if err == nil {
+		return
+	}
+	if len(batch) > 1 && !errors.Is(err, store.ErrUnavailable) {
+		half := len(batch) / 2
+		b.cfg.Metrics.split()
+		b.commit(batch[:half], events[:0])
+		b.commit(batch[half:], events[:0])
+		return
+	}
+	for _, r := range batch {
+		r.done <- response{err: err}
+	}
+}
+
+// commitOnce commits batch in one transaction and, when that works,
+// answers its requests; on failure it answers none of them and returns
+// the error.
+func (b *Batcher) commitOnce(batch []*request, events []store.Event) error {
 	// Requests whose caller already gave up are still committed when they
 	// are in the batch: the caller may have seen its request sent, and
 	// dropping it now would not make the outcome any more certain.
@@ -193,10 +226,7 @@ func (b *Batcher) commit(batch []*request, events []store.Event) {
 	// publishers waited, whatever time the tests pretend it is.
 	b.cfg.Metrics.committed(len(batch), time.Since(started), err)
 	if err != nil {
-		for _, r := range batch {
-			r.done <- response{err: err}
-		}
-		return
+		return err
 	}
 	// Claimed deliveries go to the workers first: they are leased to this
 	// node from now on, and the sooner they are sent the better.
@@ -223,4 +253,5 @@ func (b *Batcher) commit(batch []*request, events []store.Event) {
 	if unclaimed && b.cfg.OnCommit != nil {
 		b.cfg.OnCommit()
 	}
+	return nil
 }

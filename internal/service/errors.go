@@ -59,6 +59,7 @@ var (
 	errShuttingDown = &Error{Code: CodeUnavailable, Message: "this node is shutting down; try again"}
 	errConflict     = &Error{Code: CodeConflict, Message: "conflicts with the current state"}
 	errInternal     = &Error{Code: CodeInternal, Message: "internal error"}
+	errRefused      = &Error{Code: CodeInvalidArgument, Message: "the input holds a value that cannot be stored"}
 )
 
 // AsError is what a user may see of err. internal is true when err is not
@@ -88,6 +89,8 @@ func translate(err error, what string) error {
 		return NotFound(what)
 	case errors.Is(err, store.ErrConflict):
 		return errConflict
+	case errors.Is(err, store.ErrRefused):
+		return errRefused
 	case errors.Is(err, publish.ErrClosed):
 		return errShuttingDown
 	case errors.Is(err, store.ErrUnavailable),

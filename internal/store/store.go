@@ -16,6 +16,11 @@ var (
 	// ErrUnavailable: the database cannot be reached right now; the caller
 	// should answer 503 and may try again.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrRefused: the database refused a value of the input it was given
+	// (text it cannot store, such as a NUL byte or invalid UTF-8 on
+	// PostgreSQL). Callers validate input so that this does not happen;
+	// when it does, it is the input's fault (→ API 400), never an outage.
+	ErrRefused = errors.New("value refused by the database")
 )
 
 // Store is everything hookd keeps. Every method that reads or changes

@@ -209,6 +209,8 @@ func (db *DB) translate(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
 		case pgErr.Code == "23503": // foreign_key_violation: the parent is missing
 			return fmt.Errorf("%w: %s", store.ErrNotFound, pgErr.ConstraintName)
+		case strings.HasPrefix(pgErr.Code, "22"): // data exception, e.g. 22021 invalid UTF-8
+			return fmt.Errorf("%w: %s", store.ErrRefused, pgErr.Message)
 		}
 	}
 	if connectionError(err) {
