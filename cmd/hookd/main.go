@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/maintenance"
+	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/webhook"
 )
@@ -71,21 +75,21 @@ func serve(args []string, stderr io.Writer) int {
 		cidrs    string
 		logLevel string
 	)
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&cfg.DB, "db", "hookd.db", "SQLite file, or postgres://user:pass@host/db for PostgreSQL")
+	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
+	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file, or postgres://user:pass@host/db for PostgreSQL")
 	fs.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("HOOKD_ADMIN_KEY"), "admin API key (env HOOKD_ADMIN_KEY); generated and printed once when unset")
-	fs.StringVar(&schedule, "retry-schedule", "", "delays after each failed attempt, e.g. 5s,5m,30m (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
-	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Second, "timeout of one webhook request")
+	fs.StringVar(&schedule, "retry-schedule", retry.FormatSchedule(retry.DefaultSchedule), fmt.Sprintf("delays after each failed attempt (±%.0f %% jitter)", retry.DefaultJitter*100))
+	fs.DurationVar(&cfg.Timeout, "timeout", outbound.DefaultTimeout, "timeout of one webhook request")
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", false, "allow webhooks to loopback, private and link-local addresses (development only)")
 	fs.StringVar(&cidrs, "allow-cidrs", "", "comma-separated CIDRs allowed despite the private-network guard, e.g. 10.1.0.0/16")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of extra CA certificates trusted for https endpoints")
 	fs.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs")
 	fs.StringVar(&cfg.EncryptionKey, "encryption-key", os.Getenv("HOOKD_ENCRYPTION_KEY"), "encrypt signing secrets at rest (env HOOKD_ENCRYPTION_KEY): 32 bytes base64 or a passphrase of 16+ characters")
-	fs.IntVar(&cfg.Workers, "workers", 256, "concurrent webhook requests on this node")
-	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", 32, "concurrent webhook requests to one endpoint")
-	fs.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery stays with this node before another may take it (default the larger of 5m and 10×timeout)")
-	fs.DurationVar(&cfg.Retention, "retention", 720*time.Hour, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 256<<10, "largest API request body")
+	fs.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "concurrent webhook requests on this node")
+	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "concurrent webhook requests to one endpoint")
+	fs.DurationVar(&cfg.Lease, "lease", 0, fmt.Sprintf("how long a claimed delivery stays with this node before another may take it (default the larger of %s and %d×timeout)", retry.FormatSchedule([]time.Duration{delivery.MinLease}), delivery.LeaseTimeouts))
+	fs.DurationVar(&cfg.Retention, "retention", maintenance.DefaultRetention, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -94,9 +98,6 @@ func serve(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookd serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
-	}
-	if cfg.Retention == 0 {
-		cfg.Retention = -1 // app.Config's zero is the default, not "never"
 	}
 	if schedule != "" {
 		d, err := retry.ParseSchedule(schedule)

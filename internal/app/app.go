@@ -1,9 +1,10 @@
-// Package app wires hookd together — store, publisher, delivery engine, API —
-// from one Config, and runs it until its context ends. The command line and
+// Package app wires hookd together — store, delivery engine, publisher,
+// service, API — from one Config, and runs it until its context ends. The command line and
 // the end-to-end tests both start hookd through it.
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +30,7 @@ import (
 	"github.com/hookd/hookd/internal/secretbox"
 	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/postgres"
-	"github.com/hookd/hookd/internal/store/sqlite"
+	_ "github.com/hookd/hookd/internal/store/drivers" // every driver store.Open knows
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,13 +40,21 @@ import (
 // with -ldflags "-X github.com/hookd/hookd/internal/app.Version=…".
 var Version = "dev"
 
+// Defaults of Config that belong to no other package.
+const (
+	DefaultAddr = "127.0.0.1:8080"
+	DefaultDB   = "hookd.db"
+)
+
 // Config is everything `hookd serve` can be told. Zero fields take the
-// defaults given.
+// defaults given (the packages' exported Default… constants, which the
+// command line's flags show too); Retention 0 keeps events forever.
 type Config struct {
-	// Addr to listen on; default "127.0.0.1:8080". Port 0 picks a free one
+	// Addr to listen on; default DefaultAddr. Port 0 picks a free one
 	// (see App.Addr).
 	Addr string
-	// DB is a SQLite file path (default "hookd.db") or a postgres:// URL.
+	// DB is a SQLite file path (default DefaultDB) or a postgres:// URL;
+	// store.Open picks the driver.
 	DB string
 	// AdminKey, when set, is accepted as an admin key (its hash is stored).
 	// When unset and no admin key exists yet, one is generated and written
@@ -58,7 +65,7 @@ type Config struct {
 	// retry.DefaultSchedule. Jitter is ±20 % unless NoJitter.
 	RetrySchedule []time.Duration
 	NoJitter      bool
-	// Timeout of one webhook request; default 15s.
+	// Timeout of one webhook request; default outbound.DefaultTimeout.
 	Timeout time.Duration
 	// AllowPrivateNetworks lifts the SSRF guard (local development, tests).
 	AllowPrivateNetworks bool
@@ -70,18 +77,20 @@ type Config struct {
 	RequireHTTPS bool
 	// EncryptionKey encrypts signing secrets at rest when set.
 	EncryptionKey string
-	// Workers and PerEndpoint bound concurrent requests (defaults 256, 32).
+	// Workers and PerEndpoint bound concurrent requests; defaults
+	// delivery.DefaultWorkers and delivery.DefaultPerEndpoint.
 	Workers     int
 	PerEndpoint int
-	// MaxBodyBytes caps API request bodies; default 256 KiB.
+	// MaxBodyBytes caps API request bodies; default api.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// PollInterval: longest idle sleep of the delivery engine; default 1s.
+	// PollInterval: longest idle sleep of the delivery engine; default
+	// delivery.DefaultPollInterval.
 	PollInterval time.Duration
-	// Lease of a claimed delivery; default the larger of 5m and 10×Timeout.
+	// Lease of a claimed delivery; default delivery.DefaultLease(Timeout).
 	Lease time.Duration
 	// Retention: events older than this are removed once all their
-	// deliveries are finished (on one elected node per cluster); default
-	// 30 days, negative keeps events forever.
+	// deliveries are finished (on one elected node per cluster). 0 keeps
+	// events forever; hookd serve's default is maintenance.DefaultRetention.
 	Retention time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
@@ -90,115 +99,111 @@ type Config struct {
 	Clock  clock.Clock
 }
 
+// withDefaults fills the zero fields of c.
+func (c Config) withDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.DB = cmp.Or(c.DB, DefaultDB)
+	if c.AdminKeyOut == nil {
+		c.AdminKeyOut = os.Stderr
+	}
+	if len(c.RetrySchedule) == 0 {
+		c.RetrySchedule = retry.DefaultSchedule
+	}
+	c.Timeout = cmp.Or(max(c.Timeout, 0), outbound.DefaultTimeout)
+	c.Workers = cmp.Or(max(c.Workers, 0), delivery.DefaultWorkers)
+	c.PerEndpoint = cmp.Or(max(c.PerEndpoint, 0), delivery.DefaultPerEndpoint)
+	c.MaxBodyBytes = cmp.Or(max(c.MaxBodyBytes, 0), api.DefaultMaxBodyBytes)
+	c.PollInterval = cmp.Or(max(c.PollInterval, 0), delivery.DefaultPollInterval)
+	c.Lease = cmp.Or(max(c.Lease, 0), delivery.DefaultLease(c.Timeout))
+	c.Retention = max(c.Retention, 0)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	return c
+}
+
 // App is a running hookd.
 type App struct {
-	cfg       Config
-	log       *slog.Logger
-	store     store.Store
-	batcher   *publish.Batcher
-	engine    *delivery.Engine
-	maint     *maintenance.Runner
-	beat      *heartbeat.Beater
-	client    *outbound.Client
-	keys      *delivery.Keys
+	cfg     Config
+	log     *slog.Logger
+	metrics *prometheus.Registry
+	box     *secretbox.Box // nil: secrets stored in plain text
+
+	store   store.Store
+	client  *outbound.Client
+	keys    *delivery.Keys
+	engine  *delivery.Engine
+	beat    *heartbeat.Beater
+	maint   *maintenance.Runner
+	batcher *publish.Batcher
+	service *service.Service
+
 	listener  net.Listener
 	server    *http.Server
-	pg        *postgres.DB
 	closeOnce sync.Once
 }
 
-// New opens the database (running migrations), seeds the admin key and
-// builds every part; it listens on Addr but serves nothing until Run.
+// New opens the database (running migrations), builds every part and
+// seeds the admin key; it listens on Addr but serves nothing until Run.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.DB == "" {
-		cfg.DB = "hookd.db"
-	}
-	if cfg.AdminKeyOut == nil {
-		cfg.AdminKeyOut = os.Stderr
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 256 << 10
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
-	}
-	if len(cfg.RetrySchedule) == 0 {
-		cfg.RetrySchedule = retry.DefaultSchedule
-	}
-	if cfg.Lease <= 0 {
-		// The lease must outlast a request at the timeout plus its wait
-		// behind the endpoint's other requests: up to 8 rounds of the
-		// timeout (see delivery.Engine.queueCap).
-		cfg.Lease = max(5*time.Minute, 10*cfg.Timeout)
-	}
-	a := &App{cfg: cfg, log: cfg.Logger}
-	ok := false
-	defer func() {
-		if !ok {
+	cfg = cfg.withDefaults()
+	a := &App{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, step := range []func(context.Context) error{
+		a.openStore,
+		a.buildDelivery,
+		a.buildPublisher,
+		a.buildService,
+		a.buildHTTP,
+	} {
+		if err := step(ctx); err != nil {
 			a.Close()
-		}
-	}()
-
-	var box *secretbox.Box
-	if cfg.EncryptionKey != "" {
-		b, err := secretbox.New(cfg.EncryptionKey)
-		if err != nil {
 			return nil, err
 		}
-		box = b
 	}
+	return a, nil
+}
 
-	// One batch at a time on SQLite: its single writer takes them in turn
-	// anyway, and while a batch waits for its fsync the next one grows.
-	// (Two committers, one writing while the other waits for its fsync,
-	// measured 7.6k-7.9k events/s against 8.0k-9.0k for one: the machine is
-	// CPU-bound, and smaller batches write more pages per event.)
-	committers := 1
-	if isPostgres(cfg.DB) {
-		db, err := postgres.Open(ctx, cfg.DB)
+// openStore opens the database with the driver its setting names and
+// the encryption of secrets at rest.
+func (a *App) openStore(ctx context.Context) error {
+	if a.cfg.EncryptionKey != "" {
+		box, err := secretbox.New(a.cfg.EncryptionKey)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return err
 		}
-		a.store, a.pg = db, db
-		// Several transactions in flight keep PostgreSQL busy; SQLite has
-		// one writer, so more would only queue.
-		committers = 4
-	} else {
-		db, err := sqlite.Open(ctx, cfg.DB)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
-		}
-		a.store = db
+		a.box = box
 	}
+	s, err := store.Open(ctx, a.cfg.DB)
+	if err != nil {
+		return err
+	}
+	a.store = s
+	return nil
+}
 
+// buildDelivery makes the webhook client, the delivery engine, the node's
+// heartbeat and the maintenance runner.
+func (a *App) buildDelivery(context.Context) error {
+	cfg := a.cfg
 	client, err := outbound.New(outbound.Config{
 		Timeout:              cfg.Timeout,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		AllowCIDRs:           cfg.AllowCIDRs,
 		CAFile:               cfg.CAFile,
 		UserAgent:            "hookd/" + Version,
-		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, 32),
+		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, delivery.DefaultPerEndpoint),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.client = client
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	var open func(string) (string, error)
-	if box != nil {
-		open = box.Open
+	var open func(string) (string, error) // nil: plain text
+	if a.box != nil {
+		open = a.box.Open
 	}
 	a.keys = delivery.NewKeys(a.store, open, time.Second)
 	schedule := &retry.Schedule{Delays: cfg.RetrySchedule, Jitter: retry.DefaultJitter}
@@ -216,7 +221,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Clock:        cfg.Clock,
 		Retry:        schedule,
 		Logger:       cfg.Logger,
-		Metrics:      delivery.NewMetrics(reg),
+		Metrics:      delivery.NewMetrics(a.metrics),
 		Workers:      cfg.Workers,
 		PerEndpoint:  cfg.PerEndpoint,
 		Lease:        cfg.Lease,
@@ -224,7 +229,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Owner:        node,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.beat, err = heartbeat.New(heartbeat.Config{
 		Store:    a.store,
@@ -234,11 +239,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Logger:   cfg.Logger,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var leader func(context.Context) (bool, error) // nil: SQLite, always leads
-	if a.pg != nil {
-		leader = a.pg.TryLeader
+	var leader func(context.Context) (bool, error) // nil: one node, always leads
+	if e, ok := a.store.(store.Elector); ok {
+		leader = e.TryLeader
 	}
 	a.maint, err = maintenance.New(maintenance.Config{
 		Store:     a.store,
@@ -246,60 +251,86 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Clock:     cfg.Clock,
 		Retention: cfg.Retention,
 		Logger:    cfg.Logger,
-		Metrics:   maintenance.NewMetrics(reg),
+		Metrics:   maintenance.NewMetrics(a.metrics),
 	})
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// buildPublisher makes the group-commit publisher, which hands the
+// deliveries it claims to the engine.
+func (a *App) buildPublisher(context.Context) error {
+	// One batch at a time unless the store says more help: SQLite's single
+	// writer takes them in turn anyway, and while a batch waits for its
+	// fsync the next one grows. (Two committers, one writing while the
+	// other waits for its fsync, measured 7.6k-7.9k events/s against
+	// 8.0k-9.0k for one: the machine is CPU-bound, and smaller batches
+	// write more pages per event.)
+	committers := 1
+	if c, ok := a.store.(store.ConcurrentCommitter); ok {
+		committers = c.Committers()
 	}
 	a.batcher = publish.New(publish.Config{
 		Store:      a.store,
-		Clock:      cfg.Clock,
+		Clock:      a.cfg.Clock,
 		Committers: committers,
 		OnCommit:   a.engine.Wake,
 		Direct:     a.engine.Direct,
 		Deliver:    a.engine.Deliver,
-		Metrics:    publish.NewMetrics(reg),
+		Metrics:    publish.NewMetrics(a.metrics),
 	})
+	return nil
+}
 
-	svc, err := service.New(service.Config{
+// buildService makes the domain layer the front ends share and seeds the
+// admin key through it.
+func (a *App) buildService(ctx context.Context) error {
+	var err error
+	a.service, err = service.New(service.Config{
 		Store:        a.store,
 		Publisher:    a.batcher,
-		Tester:       &delivery.Tester{Keys: a.keys, Sender: client, Clock: cfg.Clock},
-		Clock:        cfg.Clock,
-		RequireHTTPS: cfg.RequireHTTPS,
+		Tester:       &delivery.Tester{Keys: a.keys, Sender: a.client, Clock: a.cfg.Clock},
+		Clock:        a.cfg.Clock,
+		RequireHTTPS: a.cfg.RequireHTTPS,
 		Wake:         a.engine.Wake,
 		OnRotate:     a.keys.Invalidate,
-		Seal:         box.Seal,
-		Open:         box.Open,
+		Seal:         a.box.Seal,
+		Open:         a.box.Open,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := a.seedAdminKey(ctx, svc); err != nil {
-		return nil, err
+	key, err := a.service.Keys.EnsureAdmin(ctx, a.cfg.AdminKey)
+	if err != nil || key == "" {
+		return err
 	}
+	fmt.Fprintf(a.cfg.AdminKeyOut, "\nhookd: generated an admin API key (shown once, store it now):\n\n    %s\n\n", key)
+	return nil
+}
+
+// buildHTTP makes the front ends over the service, /metrics and
+// (optionally) pprof, and listens.
+func (a *App) buildHTTP(context.Context) error {
 	handler, err := api.New(api.Config{
-		Service:      svc,
-		Logger:       cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Registerer:   reg,
+		Service:      a.service,
+		Logger:       a.cfg.Logger,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		Registerer:   a.metrics,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.Handle("/", handler)
-	if cfg.Pprof {
+	if a.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.listener = ln
 	a.server = &http.Server{
@@ -307,17 +338,16 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	ok = true
-	return a, nil
+	return nil
 }
 
 // Addr is the address the API listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
 // DB is the database setting with any password hidden, for logs.
-func (a *App) DB() string { return redactDB(a.cfg.DB) }
+func (a *App) DB() string { return store.Redact(a.cfg.DB) }
 
 // Store is the app's store (for tests and the bench harness).
 func (a *App) Store() store.Store { return a.store }
@@ -342,9 +372,9 @@ func (a *App) Run(ctx context.Context) error {
 	maintDone := make(chan error, 1)
 	go func() { maintDone <- a.maint.Run(engineCtx) }()
 
-	if a.pg != nil {
+	if n, ok := a.store.(store.Notifier); ok {
 		go func() {
-			for range a.pg.Listen(engineCtx) {
+			for range n.Listen(engineCtx) {
 				a.engine.Wake()
 			}
 		}()
@@ -398,30 +428,4 @@ func (a *App) Close() error {
 		}
 	})
 	return err
-}
-
-// seedAdminKey stores the configured admin key, or generates one when
-// none exists and shows it once.
-func (a *App) seedAdminKey(ctx context.Context, svc *service.Service) error {
-	key, err := svc.Keys.EnsureAdmin(ctx, a.cfg.AdminKey)
-	if err != nil || key == "" {
-		return err
-	}
-	fmt.Fprintf(a.cfg.AdminKeyOut, "\nhookd: generated an admin API key (shown once, store it now):\n\n    %s\n\n", key)
-	return nil
-}
-
-func isPostgres(db string) bool {
-	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
-}
-
-// redactDB hides a password in a connection URL before logging it.
-func redactDB(db string) string {
-	if !isPostgres(db) {
-		return db
-	}
-	if i, j := strings.Index(db, "://"), strings.LastIndex(db, "@"); i >= 0 && j > i {
-		return db[:i+3] + "…@" + db[j+1:]
-	}
-	return db
 }

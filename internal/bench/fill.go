@@ -5,22 +5,17 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/postgres"
-	"github.com/hookd/hookd/internal/store/sqlite"
+	_ "github.com/hookd/hookd/internal/store/drivers" // every driver store.Open knows
 )
 
 // openStore opens the bench database directly, to fill it faster than the
 // API could (the backlog and log-query scenarios need millions of rows).
 func (r *run) openStore(ctx context.Context) (store.Store, error) {
-	if strings.HasPrefix(r.db, "postgres") {
-		return postgres.Open(ctx, r.db)
-	}
-	return sqlite.Open(ctx, r.db)
+	return store.Open(ctx, r.db)
 }
 
 // fillEvents publishes n events of project pid straight into the store, in

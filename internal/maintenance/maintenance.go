@@ -31,8 +31,9 @@ type Config struct {
 	// the longest a cluster goes without a leader after the leader died.
 	Interval time.Duration
 	// Retention: events created longer ago than this are removed once all
-	// their deliveries are finished. Default DefaultRetention (30 days);
-	// negative keeps events forever.
+	// their deliveries are finished. 0 (or less) keeps events forever, as
+	// `hookd serve --retention 0` does; hookd serve's default is
+	// DefaultRetention.
 	Retention time.Duration
 	// BatchLimit caps the events removed per transaction, so retention
 	// never holds long locks; default DefaultBatchLimit.
@@ -74,9 +75,6 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
-	}
-	if cfg.Retention == 0 {
-		cfg.Retention = DefaultRetention
 	}
 	if cfg.BatchLimit <= 0 {
 		cfg.BatchLimit = DefaultBatchLimit
@@ -146,7 +144,7 @@ func (r *Runner) noteLeadership(leading bool) {
 // between batches: a node that lost it meanwhile only does work the new
 // leader would do too, and DeleteBefore is safe to run on two nodes at once.
 func (r *Runner) retention(ctx context.Context) (int, error) {
-	if r.cfg.Retention < 0 {
+	if r.cfg.Retention <= 0 {
 		return 0, nil
 	}
 	cutoff := r.cfg.Clock.Now().Add(-r.cfg.Retention)

@@ -98,8 +98,13 @@ func TestRunOnce(t *testing.T) {
 			wantErr: errDown,
 		},
 		{
+			name:      "retention 0 keeps everything",
+			retention: keepForever,
+			want:      maintenance.Round{Leading: true},
+		},
+		{
 			name:      "negative retention keeps everything",
-			retention: -1,
+			retention: -time.Hour,
 			want:      maintenance.Round{Leading: true},
 		},
 		{
@@ -115,7 +120,7 @@ func TestRunOnce(t *testing.T) {
 				Store:      sd.s,
 				Leader:     tc.leader,
 				Clock:      clock.NewFake(base),
-				Retention:  tc.retention,
+				Retention:  retention(tc.retention),
 				BatchLimit: tc.batch,
 				Logger:     quiet,
 			})
@@ -137,11 +142,26 @@ func TestRunOnce(t *testing.T) {
 	}
 }
 
-// TestDefaults: with no Retention set, 30 days apply.
+// keepForever in a test table stands for Retention 0, whose zero
+// otherwise means "not set" there (retention).
+const keepForever = time.Duration(-1 << 63)
+
+// retention is a test table's retention: DefaultRetention when not set.
+func retention(d time.Duration) time.Duration {
+	switch d {
+	case 0:
+		return maintenance.DefaultRetention
+	case keepForever:
+		return 0
+	}
+	return d
+}
+
+// TestDefaults: with the default retention, 30 days.
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	sd := seed(t)
-	r, err := maintenance.New(maintenance.Config{Store: sd.s, Clock: clock.NewFake(base), Logger: quiet})
+	r, err := maintenance.New(maintenance.Config{Store: sd.s, Clock: clock.NewFake(base), Retention: maintenance.DefaultRetention, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +193,10 @@ func TestRun(t *testing.T) {
 			rounds <- struct{}{}
 			return true, nil
 		},
-		Clock:    clk,
-		Interval: 5 * time.Minute,
-		Logger:   quiet,
+		Clock:     clk,
+		Interval:  5 * time.Minute,
+		Retention: maintenance.DefaultRetention,
+		Logger:    quiet,
 		After: func(d time.Duration) <-chan time.Time {
 			waits <- d
 			return tick
@@ -238,7 +259,7 @@ func TestExpiredSessions(t *testing.T) {
 			valid = append(valid, h[:])
 		}
 	}
-	r, err := maintenance.New(maintenance.Config{Store: s, Clock: clock.NewFake(base), BatchLimit: 2, Logger: quiet})
+	r, err := maintenance.New(maintenance.Config{Store: s, Clock: clock.NewFake(base), Retention: maintenance.DefaultRetention, BatchLimit: 2, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,10 +35,11 @@ func TestOneLeaderOnPostgres(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		s := &counting{Store: db}
 		r, err := maintenance.New(maintenance.Config{
-			Store:  s,
-			Leader: db.TryLeader,
-			Clock:  clock.NewFake(base),
-			Logger: quiet,
+			Store:     s,
+			Leader:    db.TryLeader,
+			Clock:     clock.NewFake(base),
+			Retention: maintenance.DefaultRetention,
+			Logger:    quiet,
 		})
 		if err != nil {
 			t.Fatal(err)

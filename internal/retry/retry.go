@@ -102,6 +102,23 @@ func ParseSchedule(v string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// FormatSchedule writes delays as ParseSchedule reads them, in the short
+// form people write ("5s,5m,30m,2h"), for help text and logs.
+func FormatSchedule(delays []time.Duration) string {
+	parts := make([]string, len(delays))
+	for i, d := range delays {
+		s := d.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ",")
+}
+
 // Verdict is what one attempt's result means for its delivery.
 type Verdict int
 

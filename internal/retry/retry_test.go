@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -137,5 +138,17 @@ func TestDelayHonoursRetryAfter(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%s: Delay = %v,%v want %v,%v", tt.name, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestFormatSchedule(t *testing.T) {
+	t.Parallel()
+	if got, want := FormatSchedule(DefaultSchedule), "5s,5m,30m,2h,5h,10h,14h,20h,24h"; got != want {
+		t.Fatalf("FormatSchedule(DefaultSchedule) = %q, want %q", got, want)
+	}
+	odd := []time.Duration{1500 * time.Millisecond, 90 * time.Minute, time.Hour + time.Second, 100 * time.Millisecond}
+	got, err := ParseSchedule(FormatSchedule(odd))
+	if err != nil || !slices.Equal(got, odd) {
+		t.Fatalf("round trip of %v: %v, %v (%q)", odd, got, err, FormatSchedule(odd))
 	}
 }

@@ -1,0 +1,31 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+func init() {
+	store.Register(store.Driver{
+		Name: "postgres",
+		Accepts: func(dsn string) bool {
+			return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+		},
+		Open: func(ctx context.Context, dsn string) (store.Store, error) {
+			return Open(ctx, dsn)
+		},
+	})
+}
+
+// Committers: several transactions in flight keep PostgreSQL busy while
+// each waits for its round trip (store.ConcurrentCommitter).
+func (db *DB) Committers() int { return 4 }
+
+// The optional capabilities PostgreSQL has.
+var (
+	_ store.Notifier            = (*DB)(nil)
+	_ store.Elector             = (*DB)(nil)
+	_ store.ConcurrentCommitter = (*DB)(nil)
+)
