@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 	_ "github.com/hookd/hookd/internal/store/drivers" // every driver store.Open knows
+	"github.com/hookd/hookd/internal/ui"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -319,9 +320,16 @@ func (a *App) buildHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
+	web, err := ui.New(ui.Config{Service: a.service, Sessions: a.store, Clock: a.cfg.Clock, Logger: a.cfg.Logger})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.Handle("/", handler)
+	// The web UI; a person opening hookd's address lands on it.
+	mux.Handle(ui.Prefix, web)
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	if a.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -342,6 +350,10 @@ func (a *App) buildHTTP(context.Context) error {
 	}
 	return nil
 }
+
+// Handler serves everything hookd serves (for tests that serve it
+// another way, such as over TLS).
+func (a *App) Handler() http.Handler { return a.server.Handler }
 
 // Addr is the address the API listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/app/apptest"
 )
 
 const testAdminKey = "hk_adm_test_0123456789abcdef"
@@ -44,20 +44,7 @@ func start(t testing.TB, mod func(*app.Config)) *server {
 	if mod != nil {
 		mod(&cfg)
 	}
-	a, err := app.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		a.Close()
-	})
+	a := apptest.Start(t, cfg)
 	return &server{t: t, base: "http://" + a.Addr(), app: a}
 }
 

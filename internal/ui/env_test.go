@@ -1,8 +1,8 @@
 package ui_test
 
 import (
-	"context"
-	"crypto/sha256"
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,77 +15,107 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/internal/ids"
-	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/sqlite"
-	"github.com/hookd/hookd/internal/ui"
+	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/app/apptest"
 )
 
-// env is a UI over a SQLite store in t.TempDir(), served by httptest.
+const adminKey = "hk_adm_ui_test_0123456789abcdef"
+
+// env is a whole hookd (app.New: store, services, delivery engine, API
+// and UI) on a SQLite file in t.TempDir(), listening on a free port.
 type env struct {
-	t        *testing.T
-	store    store.Store
-	srv      *httptest.Server
+	t   *testing.T
+	app *app.App
+	// base is where the browser and the HTTP client reach it.
+	base     string
 	adminKey string
+	srvTLS   *httptest.Server // set when the env serves over TLS
 }
 
 func newEnv(t *testing.T, tls bool) *env {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hookd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, store: db}
-	e.adminKey = e.key("")
-	h, err := ui.New(ui.Config{
-		Store: db,
-		Authenticate: func(ctx context.Context, key string) (store.APIKey, error) {
-			sum := sha256.Sum256([]byte(key))
-			k, err := db.GetAPIKeyByHash(ctx, sum[:])
-			if err == nil && !k.RevokedAt.IsZero() {
-				err = store.ErrNotFound
-			}
-			return k, err
-		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	a := apptest.Start(t, app.Config{
+		Addr:                 "127.0.0.1:0",
+		DB:                   filepath.Join(t.TempDir(), "hookd.db"),
+		AdminKey:             adminKey,
+		AllowPrivateNetworks: true, // receivers are httptest servers on loopback
+		RetrySchedule:        []time.Duration{time.Hour},
+		Timeout:              5 * time.Second,
+		PollInterval:         50 * time.Millisecond,
+		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(ui.Prefix, h)
+	e := &env{t: t, app: a, base: "http://" + a.Addr(), adminKey: adminKey}
 	if tls {
-		e.srv = httptest.NewTLSServer(mux)
-	} else {
-		e.srv = httptest.NewServer(mux)
+		e.srvTLS = httptest.NewTLSServer(a.Handler())
+		t.Cleanup(e.srvTLS.Close)
+		e.base = e.srvTLS.URL
 	}
-	t.Cleanup(e.srv.Close)
 	return e
 }
 
-// key stores a new API key of projectID ("" for admin) and returns it.
-func (e *env) key(projectID string) string {
+// api calls hookd's JSON API with key and decodes the answer into out
+// (when non-nil); it fails the test unless the status is want.
+func (e *env) api(want int, method, path, key string, body, out any) {
 	e.t.Helper()
-	key := "hk_test_" + ids.New("k", time.Now())
-	sum := sha256.Sum256([]byte(key))
-	err := e.store.CreateAPIKey(e.t.Context(), store.APIKey{
-		ID: ids.New(ids.APIKey, time.Now()), ProjectID: projectID, Hash: sum[:], Prefix: key[:10], CreatedAt: time.Now(),
-	})
+	var r io.Reader
+	if body != nil {
+		// Unescaped, so that "<" reaches hookd as "<", as any client
+		// may send it.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(body); err != nil {
+			e.t.Fatal(err)
+		}
+		r = &b
+	}
+	req, err := http.NewRequest(method, e.base+path, r)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return key
-}
-
-// project creates a project and a key for it.
-func (e *env) project(name string) (store.Project, string) {
-	e.t.Helper()
-	p := store.Project{ID: ids.New(ids.Project, time.Now()), Name: name, CreatedAt: time.Now().UTC()}
-	if err := e.store.CreateProject(e.t.Context(), p); err != nil {
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.httpClient().Do(req)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	return p, e.key(p.ID)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		e.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+func (e *env) httpClient() *http.Client {
+	if e.srvTLS != nil {
+		return e.srvTLS.Client()
+	}
+	return &http.Client{}
+}
+
+type project struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Key  string
+}
+
+// project creates a project and a key for it through the API.
+func (e *env) project(name string) project {
+	e.t.Helper()
+	var p project
+	e.api(http.StatusCreated, "POST", "/v1/projects", e.adminKey, map[string]string{"name": name}, &p)
+	var k struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	e.api(http.StatusCreated, "POST", "/v1/projects/"+p.ID+"/api-keys", e.adminKey, nil, &k)
+	p.Key = k.Key
+	return p
 }
 
 // client is a browser without script: it keeps cookies and does not
@@ -98,7 +128,7 @@ type client struct {
 
 func (e *env) client() *client {
 	jar, _ := cookiejar.New(nil)
-	hc := e.srv.Client()
+	hc := e.httpClient()
 	hc.Jar = jar
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{t: e.t, e: e, http: hc}
@@ -125,7 +155,7 @@ func (c *client) do(req *http.Request) answer {
 
 func (c *client) get(path string) answer {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
+	req, err := http.NewRequest(http.MethodGet, c.e.base+path, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -136,12 +166,12 @@ func (c *client) get(path string) answer {
 // Sec-Fetch-Site set); header may override or add headers.
 func (c *client) post(path string, form url.Values, header http.Header) answer {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, c.e.base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", c.e.srv.URL)
+	req.Header.Set("Origin", c.e.base)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	for k, v := range header {
 		req.Header[k] = v
@@ -173,5 +203,3 @@ func (c *client) signIn(key string) string {
 	home := c.get("/ui/").Header.Get("Location")
 	return c.csrf(home)
 }
-
-var storePage = store.Page{Limit: 100}

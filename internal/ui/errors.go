@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/service"
 )
 
 // pageError is an error page: a status and a message safe to show.
@@ -26,25 +26,40 @@ var (
 	errInternal    = &pageError{http.StatusInternalServerError, "Something went wrong", "hookd could not show this page. The details are in its log."}
 )
 
-// notFoundAs turns the store's not-found into the page error given, and
-// other errors into their pages.
+// notFoundAs turns the service's not-found into the page error given.
 func notFoundAs(err error, nf *pageError) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if e, _ := service.AsError(err); e.Code == service.CodeNotFound {
 		return nf
 	}
 	return err
 }
 
-// asPageError is what the user sees of err; internal errors are logged by
-// the caller and shown only as "something went wrong".
+// asPageError is what the user sees of err; internal is true for errors
+// the caller logs and shows only as "something went wrong".
 func asPageError(err error) (e *pageError, internal bool) {
-	switch {
-	case errors.As(err, &e):
+	if errors.As(err, &e) {
 		return e, false
-	case errors.Is(err, store.ErrUnavailable):
-		return errUnavailable, false
-	case errors.Is(err, store.ErrNotFound):
-		return errPageNotFound, false
+	}
+	se, internal := service.AsError(err)
+	if internal {
+		return errInternal, true
+	}
+	switch se.Code {
+	case service.CodeNotFound:
+		return &pageError{http.StatusNotFound, "Not found", capitalize(se.Message) + "."}, false
+	case service.CodeUnavailable:
+		return &pageError{http.StatusServiceUnavailable, "Try again", capitalize(se.Message) + "."}, false
+	case service.CodeConflict:
+		return &pageError{http.StatusConflict, "Not possible right now", capitalize(se.Error()) + "."}, false
+	case service.CodeInvalidArgument, service.CodeUnprocessable:
+		return &pageError{http.StatusBadRequest, "Check the input", capitalize(se.Error()) + "."}, false
 	}
 	return errInternal, true
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

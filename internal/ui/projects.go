@@ -3,8 +3,19 @@ package ui
 import (
 	"net/http"
 
-	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/service"
 )
+
+type projectsData struct {
+	Projects   []service.Project
+	NextCursor string
+	Cursor     string
+	Form       form // the new-project form
+	// NewKey is a project key just created, shown this once.
+	NewKey     string
+	NewKeyFor  service.Project
+	NewProject service.Project
+}
 
 // projects lists the projects the key can see: every one for the admin.
 // A project key has one, so it goes straight there.
@@ -13,20 +24,40 @@ func (u *UI) projects(w http.ResponseWriter, r *http.Request, c *request) error 
 		redirect(w, r, Prefix+"projects/"+c.session.ProjectID+"/webhooks")
 		return nil
 	}
-	list, err := u.store.ListProjects(r.Context(), "", store.Page{Limit: 500})
+	return u.showProjects(w, r, c, http.StatusOK, projectsData{Cursor: r.URL.Query().Get("cursor")}, "")
+}
+
+func (u *UI) showProjects(w http.ResponseWriter, r *http.Request, c *request, status int, d projectsData, flash string) error {
+	list, err := u.svc.Projects.List(r.Context(), "", service.Page{Cursor: d.Cursor, Limit: service.MaxPageLimit})
 	if err != nil {
 		return err
 	}
-	u.render(w, r, c, http.StatusOK, "projects", view{Title: "Projects", Nav: "projects", Data: list})
+	d.Projects, d.NextCursor = list.Items, list.NextCursor
+	u.render(w, r, c, status, "projects", view{Title: "Projects", Nav: "projects", Flash: flash, Data: d})
 	return nil
 }
 
-// webhooks is the project's Integrations › Webhooks page.
-func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error {
-	eps, err := u.store.ListEndpoints(r.Context(), c.project.ID, store.Page{Limit: 500})
+// createProject makes a project (admin) and shows the list with it.
+func (u *UI) createProject(w http.ResponseWriter, r *http.Request, c *request) error {
+	f := newForm(r, "name")
+	p, err := u.svc.Projects.Create(r.Context(), service.CreateProject{Name: f.Values["name"]})
+	if err != nil {
+		if !f.fail(err) {
+			return err
+		}
+		return u.showProjects(w, r, c, http.StatusBadRequest, projectsData{Form: f}, "")
+	}
+	return u.showProjects(w, r, c, http.StatusOK, projectsData{NewProject: p}, "Project "+p.Name+" created.")
+}
+
+// createKey makes a project API key (admin) and shows it this once. The
+// answer is a page, never a redirect: the key must not be in a URL.
+func (u *UI) createKey(w http.ResponseWriter, r *http.Request, c *request) error {
+	k, err := u.svc.Keys.Create(r.Context(), c.project.ID)
 	if err != nil {
 		return err
 	}
-	u.render(w, r, c, http.StatusOK, "webhooks", view{Title: "Webhooks · " + c.project.Name, Nav: "webhooks", Data: eps})
-	return nil
+	p := c.project
+	c.project = service.Project{} // the list is not one project's page
+	return u.showProjects(w, r, c, http.StatusOK, projectsData{NewKey: k.Key, NewKeyFor: p}, "")
 }

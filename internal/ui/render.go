@@ -105,6 +105,10 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, c *request, err
 	if internal {
 		u.log.ErrorContext(r.Context(), "ui: internal error", "method", r.Method, "route", r.Pattern, "err", err)
 	}
+	if wantsJSON(r) {
+		writeJSON(w, e.Status, map[string]string{"error": e.Message})
+		return
+	}
 	u.render(w, r, c, e.Status, "error", view{Title: e.Title, Data: e})
 }
 

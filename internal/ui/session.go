@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -108,6 +107,7 @@ func (u *UI) public(h func(w http.ResponseWriter, r *http.Request) error) http.H
 // goes to the sign-in page. A POST must carry the session's CSRF token
 // and come from this origin.
 func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
+
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.session(r)
 		if errors.Is(err, errSignedOut) {
@@ -127,20 +127,30 @@ func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// inProject is signedIn for the pages of project {pid}. A project key
-// gets 404 for another project, as for one that does not exist, so it
-// cannot learn which exist.
-func (u *UI) inProject(h handlerFunc) http.HandlerFunc {
-	return u.signedIn(func(w http.ResponseWriter, r *http.Request, c *request) error {
+// inProject checks the {pid} of a project page. A project key gets 404
+// for another project, as for one that does not exist, so it cannot learn
+// which exist.
+func (u *UI) inProject(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *request) error {
 		pid := r.PathValue("pid")
-		if !ids.Valid(ids.Project, pid) || (!c.admin() && c.session.ProjectID != pid) {
+		if !c.admin() && c.session.ProjectID != pid {
 			return errProjectNotFound
 		}
-		p, err := u.store.GetProject(r.Context(), pid)
+		p, err := u.svc.Projects.Get(r.Context(), pid)
 		if err != nil {
 			return notFoundAs(err, errProjectNotFound)
 		}
 		c.project = p
+		return h(w, r, c)
+	}
+}
+
+// adminOnly is signedIn for what only the admin key may do.
+func (u *UI) adminOnly(h handlerFunc) http.HandlerFunc {
+	return u.signedIn(func(w http.ResponseWriter, r *http.Request, c *request) error {
+		if !c.admin() {
+			return errAdminOnly
+		}
 		return h(w, r, c)
 	})
 }
@@ -153,7 +163,7 @@ func (u *UI) session(r *http.Request) (*request, error) {
 	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
 		return nil, errSignedOut
 	}
-	s, err := u.store.GetSession(r.Context(), hashToken(ck.Value), u.clock.Now())
+	s, err := u.sessions.GetSession(r.Context(), hashToken(ck.Value), u.clock.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errSignedOut
 	}

@@ -14,7 +14,7 @@ import (
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	p, _ := e.project("Acme")
+	p := e.project("Acme")
 	c := e.client()
 	signedOut := []string{"/ui/", "/ui/signin", "/ui/nope", "/ui/static/app.css", "/ui/static/app.js", "/ui/projects"}
 	check := func(what string, a answer) {
@@ -107,7 +107,7 @@ func TestSignInOut(t *testing.T) {
 	}
 	// A copy of the old cookie (a stolen one) does not work either.
 	old := e.client()
-	u, _ := url.Parse(e.srv.URL + "/ui/")
+	u, _ := url.Parse(e.base + "/ui/")
 	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hookd_session", Value: session.Value, Path: "/ui/"}})
 	for _, cl := range []*client{c, old} {
 		if a := cl.get("/ui/projects"); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/ui/signin" {
@@ -138,19 +138,22 @@ func TestSecureCookieOverTLS(t *testing.T) {
 func TestRevokedKeyEndsSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	p, key := e.project("Acme")
+	p := e.project("Acme")
 	c := e.client()
-	c.signIn(key)
+	c.signIn(p.Key)
 	if a := c.get("/ui/projects/" + p.ID + "/webhooks"); a.StatusCode != http.StatusOK {
 		t.Fatalf("signed in: %d", a.StatusCode)
 	}
-	k, err := e.store.ListAPIKeys(t.Context(), p.ID, storePage)
-	if err != nil || len(k) != 1 {
-		t.Fatalf("ListAPIKeys: %v %v", k, err)
+	var keys struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
 	}
-	if err := e.store.RevokeAPIKey(t.Context(), p.ID, k[0].ID, time.Now()); err != nil {
-		t.Fatal(err)
+	e.api(http.StatusOK, "GET", "/v1/projects/"+p.ID+"/api-keys", e.adminKey, nil, &keys)
+	if len(keys.Items) != 1 {
+		t.Fatalf("keys: %+v", keys)
 	}
+	e.api(http.StatusNoContent, "DELETE", "/v1/projects/"+p.ID+"/api-keys/"+keys.Items[0].ID, e.adminKey, nil, nil)
 	if a := c.get("/ui/projects/" + p.ID + "/webhooks"); a.StatusCode != http.StatusSeeOther {
 		t.Errorf("after revoking the key: %d, want 303 to the sign-in page", a.StatusCode)
 	}
@@ -162,10 +165,10 @@ func TestRevokedKeyEndsSession(t *testing.T) {
 func TestOtherProjectIsNotFound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	a, keyA := e.project("Alpha")
-	b, _ := e.project("Bravo <script>alert(1)</script>")
+	a := e.project("Alpha")
+	b := e.project("Bravo <script>alert(1)</script>")
 	c := e.client()
-	c.signIn(keyA)
+	c.signIn(a.Key)
 	if r := c.get("/ui/projects/" + a.ID + "/webhooks"); r.StatusCode != http.StatusOK {
 		t.Errorf("own project: %d", r.StatusCode)
 	}

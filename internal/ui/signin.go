@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -53,19 +54,18 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	key := strings.TrimSpace(r.PostFormValue("key"))
-	k, err := u.authenticate(r.Context(), key)
+	k, err := u.svc.Keys.Authenticate(r.Context(), key)
+	if e, _ := service.AsError(err); err != nil && e.Code != service.CodeUnauthenticated {
+		return err // the database, not the key
+	}
 	if err != nil {
-		// Only an unavailable database is worth telling apart.
-		if errors.Is(err, store.ErrUnavailable) {
-			return err
-		}
 		u.showSignin(w, r, http.StatusUnauthorized, errBadKey)
 		return nil
 	}
 	now := u.clock.Now()
 	token := newToken()
 	s := store.Session{Hash: hashToken(token), APIKeyID: k.ID, CreatedAt: now, ExpiresAt: now.Add(u.sessionTTL)}
-	if err := u.store.CreateSession(r.Context(), s); err != nil {
+	if err := u.sessions.CreateSession(r.Context(), s); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// The key was deleted between the check and now.
 			u.showSignin(w, r, http.StatusUnauthorized, errBadKey)
@@ -81,7 +81,7 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 
 // signout ends the session here and in the database.
 func (u *UI) signout(w http.ResponseWriter, r *http.Request, c *request) error {
-	if err := u.store.DeleteSession(r.Context(), c.session.Hash); err != nil {
+	if err := u.sessions.DeleteSession(r.Context(), c.session.Hash); err != nil {
 		return err
 	}
 	setCookie(w, r, sessionCookie, "", 0)

@@ -13,7 +13,7 @@ func TestBrowserSignInOut(t *testing.T) {
 	e := newEnv(t, false)
 	e.project("Acme")
 	ctx := newTab(t)
-	do(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/"))
+	do(t, ctx, chromedp.Navigate(e.base+"/ui/"))
 	if got := location(t, ctx); !strings.HasSuffix(got, "/ui/signin") {
 		t.Fatalf("signed out, /ui/ went to %s", got)
 	}
@@ -30,7 +30,7 @@ func TestBrowserSignInOut(t *testing.T) {
 	if got := location(t, ctx); !strings.HasSuffix(got, "/ui/signin") {
 		t.Fatalf("after sign-out at %s", got)
 	}
-	do(t, ctx, chromedp.Navigate(e.srv.URL+"/ui/projects"))
+	do(t, ctx, chromedp.Navigate(e.base+"/ui/projects"))
 	if got := location(t, ctx); !strings.HasSuffix(got, "/ui/signin") {
 		t.Errorf("signed out, /ui/projects went to %s", got)
 	}

@@ -8,21 +8,28 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 )
 
 // Config configures the UI. Zero values take the defaults given.
 type Config struct {
-	// Store keeps the sessions (and, until the services land, is read
-	// for projects).
-	Store store.Store
-	// Authenticate finds the valid API key whose secret is key; any error
-	// refuses the sign-in.
-	Authenticate func(ctx context.Context, key string) (store.APIKey, error)
-	Clock        clock.Clock  // default clock.Real{}
-	Logger       *slog.Logger // default slog.Default()
+	// Service is the domain layer every page calls. Required.
+	Service *service.Service
+	// Sessions keeps the sign-ins (a store.Store does). Required.
+	Sessions Sessions
+	Clock    clock.Clock  // default clock.Real{}
+	Logger   *slog.Logger // default slog.Default()
 	// SessionTTL is how long a sign-in lasts; default DefaultSessionTTL.
 	SessionTTL time.Duration
+}
+
+// Sessions is the part of store.Store the UI keeps its sessions in, so
+// that every node sharing the database accepts them.
+type Sessions interface {
+	CreateSession(ctx context.Context, s store.Session) error
+	GetSession(ctx context.Context, hash []byte, now time.Time) (store.Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
 }
 
 // DefaultSessionTTL is how long a sign-in lasts unless configured: a
@@ -37,29 +44,29 @@ const Prefix = "/ui/"
 
 // UI is the web UI's http.Handler.
 type UI struct {
-	store        store.Store
-	authenticate func(ctx context.Context, key string) (store.APIKey, error)
-	clock        clock.Clock
-	log          *slog.Logger
-	sessionTTL   time.Duration
-	pages        *pages
-	mux          *http.ServeMux
-	crossOrigin  *http.CrossOriginProtection
+	svc         *service.Service
+	sessions    Sessions
+	clock       clock.Clock
+	log         *slog.Logger
+	sessionTTL  time.Duration
+	pages       *pages
+	mux         *http.ServeMux
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New returns the UI. Mount it at Prefix.
 func New(cfg Config) (*UI, error) {
-	if cfg.Store == nil || cfg.Authenticate == nil {
-		return nil, errors.New("ui: Config.Store and Authenticate are required")
+	if cfg.Service == nil || cfg.Sessions == nil {
+		return nil, errors.New("ui: Config.Service and Sessions are required")
 	}
 	u := &UI{
-		store:        cfg.Store,
-		authenticate: cfg.Authenticate,
-		clock:        cfg.Clock,
-		log:          cfg.Logger,
-		sessionTTL:   cfg.SessionTTL,
-		mux:          http.NewServeMux(),
-		crossOrigin:  http.NewCrossOriginProtection(),
+		svc:         cfg.Service,
+		sessions:    cfg.Sessions,
+		clock:       cfg.Clock,
+		log:         cfg.Logger,
+		sessionTTL:  cfg.SessionTTL,
+		mux:         http.NewServeMux(),
+		crossOrigin: http.NewCrossOriginProtection(),
 	}
 	if u.clock == nil {
 		u.clock = clock.Real{}
@@ -80,6 +87,7 @@ func New(cfg Config) (*UI, error) {
 }
 
 func (u *UI) routes() {
+	const p = "/ui/projects/{pid}"
 	u.mux.Handle("GET /ui/static/", staticHandler())
 	u.mux.HandleFunc("GET /ui/{$}", u.signedIn(u.home))
 	u.mux.HandleFunc("GET /ui/signin", u.public(u.signinForm))
@@ -87,7 +95,27 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST /ui/signout", u.signedIn(u.signout))
 
 	u.mux.HandleFunc("GET /ui/projects", u.signedIn(u.projects))
-	u.mux.HandleFunc("GET /ui/projects/{pid}/webhooks", u.inProject(u.webhooks))
+	u.mux.HandleFunc("POST /ui/projects", u.adminOnly(u.createProject))
+	u.mux.HandleFunc("POST "+p+"/keys", u.adminOnly(u.inProject(u.createKey)))
+
+	u.mux.HandleFunc("GET "+p+"/webhooks", u.signedIn(u.inProject(u.webhooks)))
+	u.mux.HandleFunc("GET "+p+"/webhooks/new", u.signedIn(u.inProject(u.newEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks", u.signedIn(u.inProject(u.createEndpoint)))
+	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}/edit", u.signedIn(u.inProject(u.editEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}", u.signedIn(u.inProject(u.updateEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/enable", u.signedIn(u.inProject(u.enableEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/disable", u.signedIn(u.inProject(u.disableEndpoint)))
+	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}/delete", u.signedIn(u.inProject(u.confirmDelete)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/delete", u.signedIn(u.inProject(u.deleteEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/test", u.signedIn(u.inProject(u.testEndpoint)))
+
+	u.mux.HandleFunc("POST "+p+"/secret/reveal", u.signedIn(u.inProject(u.revealSecret)))
+	u.mux.HandleFunc("GET "+p+"/secret/rotate", u.signedIn(u.inProject(u.confirmRotate)))
+	u.mux.HandleFunc("POST "+p+"/secret/rotate", u.signedIn(u.inProject(u.rotateSecret)))
+
+	u.mux.HandleFunc("GET "+p+"/events", u.signedIn(u.inProject(u.eventLog)))
+	u.mux.HandleFunc("GET "+p+"/deliveries/{did}", u.signedIn(u.inProject(u.delivery)))
+	u.mux.HandleFunc("POST "+p+"/deliveries/{did}/resend", u.signedIn(u.inProject(u.resend)))
 }
 
 // securityHeaders are set on every response, errors and static files

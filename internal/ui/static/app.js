@@ -123,6 +123,12 @@
     })(tests[j]);
   }
 
+  // A delivery about to be sent reloads itself to show the attempt.
+  var live = document.querySelector("[data-refresh]");
+  if (live) {
+    setTimeout(function () { location.reload(); }, 1000 * Number(live.getAttribute("data-refresh")));
+  }
+
   var reveal = document.querySelector("form[data-reveal]");
   if (reveal) {
     reveal.addEventListener("submit", function (ev) {

@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/service"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// logPageSize is how many deliveries one page of the Event Log shows.
+const logPageSize = 50
+
+// statuses are the delivery statuses in the order the filter offers them.
+var statuses = []string{
+	store.StatusFailed, store.StatusRetrying, store.StatusPending, store.StatusDelivering,
+	store.StatusSucceeded, store.StatusCancelled,
+}
+
+// timeLayouts are what the time filters accept: the browser's
+// datetime-local value, with or without seconds, or RFC 3339.
+var timeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339}
+
+func parseTime(s string) (time.Time, bool) {
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+type logData struct {
+	// Form holds the filters as typed (status, endpoint_id, event_type,
+	// since, until) and the errors beside them.
+	Form       form
+	Statuses   []string
+	Deliveries []service.Delivery
+	Endpoints  []service.Endpoint
+	// URLs of the endpoints by id; a deleted endpoint has none.
+	URLs      map[string]string
+	Filtered  bool
+	OlderURL  string // the next page, "" on the last
+	NewestURL string // the first page, "" on it
+}
+
+// logFilters are the Event Log's query parameters, named as the API's.
+var logFilters = []string{"status", "endpoint_id", "event_type", "since", "until"}
+
+// eventLog lists the project's deliveries, newest first, filtered.
+func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error {
+	q := r.URL.Query()
+	d := logData{Form: form{Values: map[string]string{}, Errors: map[string]string{}}, Statuses: statuses}
+	for _, name := range logFilters {
+		d.Form.Values[name] = strings.TrimSpace(q.Get(name))
+		d.Filtered = d.Filtered || d.Form.Values[name] != ""
+	}
+	f := service.DeliveryFilter{
+		Status:     d.Form.Values["status"],
+		EndpointID: d.Form.Values["endpoint_id"],
+		EventType:  d.Form.Values["event_type"],
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := d.Form.Values[name]; v != "" {
+			t, ok := parseTime(v)
+			if !ok {
+				d.Form.Errors[name] = "Use a date and time in UTC, like 2026-12-01T09:30."
+			}
+			*dst = t
+		}
+	}
+
+	eps, err := u.svc.Endpoints.List(r.Context(), c.project.ID, service.Page{Limit: service.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	d.Endpoints = eps.Items
+	d.URLs = make(map[string]string, len(eps.Items))
+	for _, e := range eps.Items {
+		d.URLs[e.ID] = e.URL
+	}
+
+	status := http.StatusOK
+	if len(d.Form.Errors) == 0 {
+		cursor := q.Get("cursor")
+		list, err := u.svc.Deliveries.List(r.Context(), c.project.ID, f, service.Page{Cursor: cursor, Limit: logPageSize})
+		switch {
+		case err == nil:
+			d.Deliveries = list.Items
+			if list.NextCursor != "" {
+				d.OlderURL = u.logURL(c, d.Form.Values, list.NextCursor)
+			}
+			if cursor != "" {
+				d.NewestURL = u.logURL(c, d.Form.Values, "")
+			}
+		case d.Form.fail(err):
+			status = http.StatusBadRequest
+		default:
+			return err
+		}
+	} else {
+		status = http.StatusBadRequest
+	}
+	u.render(w, r, c, status, "events", view{Title: "Event Log · " + c.project.Name, Nav: "events", Data: d})
+	return nil
+}
+
+// logURL is the Event Log with the same filters at cursor.
+func (u *UI) logURL(c *request, filters map[string]string, cursor string) string {
+	q := url.Values{}
+	for _, name := range logFilters {
+		if v := filters[name]; v != "" {
+			q.Set(name, v)
+		}
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	s := u.projectPath(c, "/events")
+	if len(q) > 0 {
+		s += "?" + q.Encode()
+	}
+	return s
+}
+
+type deliveryData struct {
+	Delivery service.Delivery
+	Attempts []service.Attempt // newest first
+	Event    service.Event
+	Endpoint service.Endpoint // zero when it was deleted
+	// Live: the delivery is about to be sent; the page reloads itself
+	// (with script) to show the attempt.
+	Live     bool
+	FlashErr string
+}
+
+// delivery shows one delivery: the event body and every attempt.
+func (u *UI) delivery(w http.ResponseWriter, r *http.Request, c *request) error {
+	return u.showDelivery(w, r, c, http.StatusOK, flashFor(r), "")
+}
+
+func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, status int, flash, flashErr string) error {
+	ctx := r.Context()
+	dd, err := u.svc.Deliveries.Get(ctx, c.project.ID, r.PathValue("did"))
+	if err != nil {
+		return err
+	}
+	ev, err := u.svc.Events.Get(ctx, c.project.ID, dd.EventID)
+	if err != nil {
+		return err
+	}
+	d := deliveryData{Delivery: dd.Delivery, Event: ev, Attempts: slices.Clone(dd.Attempts), FlashErr: flashErr}
+	slices.Reverse(d.Attempts)
+	if ep, err := u.svc.Endpoints.Get(ctx, c.project.ID, dd.EndpointID); err == nil {
+		d.Endpoint = ep
+	} else if notFoundAs(err, errPageNotFound) != errPageNotFound {
+		return err
+	}
+	now := u.clock.Now()
+	switch dd.Status {
+	case store.StatusDelivering:
+		d.Live = true
+	case store.StatusPending, store.StatusRetrying:
+		d.Live = !dd.NextAttemptAt.After(now.Add(5 * time.Second))
+	}
+	u.render(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Flash: flash, Data: d})
+	return nil
+}
+
+// resend makes the delivery due now; one being sent right now cannot be.
+func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
+	did := r.PathValue("did")
+	_, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
+	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeConflict {
+		return u.showDelivery(w, r, c, http.StatusConflict, "", "This delivery is being sent right now. Resend it once the attempt has finished.")
+	}
+	if err != nil {
+		return err
+	}
+	redirect(w, r, u.projectPath(c, "/deliveries/"+did+"?done=resent"))
+	return nil
+}

@@ -1,0 +1,289 @@
+package ui
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/service"
+)
+
+// flashes are the messages a redirect after a change asks for with
+// ?done=…; fixed texts, so a link cannot make the page say anything else.
+var flashes = map[string]string{
+	"created":  "Endpoint added. Press Test to send it a test event.",
+	"updated":  "Endpoint saved.",
+	"enabled":  "Endpoint enabled.",
+	"disabled": "Endpoint disabled. Its pending deliveries were cancelled.",
+	"deleted":  "Endpoint deleted. Its deliveries stay in the Event Log.",
+	"resent":   "Resent: the delivery is due now.",
+}
+
+func flashFor(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
+
+func (u *UI) projectPath(c *request, rest string) string {
+	return Prefix + "projects/" + c.project.ID + rest
+}
+
+type webhooksData struct {
+	Endpoints  []service.Endpoint
+	NextCursor string
+	Cursor     string
+	// Tests are results of the Test button by endpoint id, for a browser
+	// without script (with script they are shown in place).
+	Tests map[string]testView
+	// Secret is set when the signing secret was revealed or rotated.
+	Secret *service.Secret
+	// Rotated says the secret was just rotated, with the grace period
+	// the old one keeps signing for (0: it stopped at once).
+	Rotated     bool
+	GraceEnds   time.Time
+	GraceActive bool
+}
+
+// webhooks is the project's Integrations › Webhooks page.
+func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error {
+	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Cursor: r.URL.Query().Get("cursor")}, flashFor(r))
+}
+
+func (u *UI) showWebhooks(w http.ResponseWriter, r *http.Request, c *request, status int, d webhooksData, flash string) error {
+	list, err := u.svc.Endpoints.List(r.Context(), c.project.ID, service.Page{Cursor: d.Cursor, Limit: service.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	d.Endpoints, d.NextCursor = list.Items, list.NextCursor
+	u.render(w, r, c, status, "webhooks", view{Title: "Webhooks · " + c.project.Name, Nav: "webhooks", Flash: flash, Data: d})
+	return nil
+}
+
+// endpointFields are the fields of the endpoint form, named as the
+// service names them in its errors.
+var endpointFields = []string{"url", "description", "event_types"}
+
+type endpointFormData struct {
+	Form     form
+	Endpoint service.Endpoint // zero when adding
+	Action   string
+}
+
+func (u *UI) showEndpointForm(w http.ResponseWriter, r *http.Request, c *request, status int, d endpointFormData) {
+	title := "Add endpoint"
+	if d.Endpoint.ID != "" {
+		title = "Edit endpoint"
+	}
+	u.render(w, r, c, status, "endpoint", view{Title: title, Nav: "webhooks", Data: d})
+}
+
+func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	f := form{Values: map[string]string{}, Errors: map[string]string{}}
+	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks")})
+	return nil
+}
+
+func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	f := newForm(r, endpointFields...)
+	_, err := u.svc.Endpoints.Create(r.Context(), c.project.ID, service.CreateEndpoint{
+		URL:         strings.TrimSpace(f.Values["url"]),
+		Description: f.Values["description"],
+		EventTypes:  splitList(f.Values["event_types"]),
+	})
+	if err != nil {
+		if !f.fail(err) {
+			return err
+		}
+		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks")})
+		return nil
+	}
+	redirect(w, r, u.projectPath(c, "/webhooks?done=created"))
+	return nil
+}
+
+func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	e, err := u.svc.Endpoints.Get(r.Context(), c.project.ID, r.PathValue("eid"))
+	if err != nil {
+		return err
+	}
+	f := form{Values: map[string]string{
+		"url":         e.URL,
+		"description": e.Description,
+		"event_types": strings.Join(e.EventTypes, ", "),
+	}, Errors: map[string]string{}}
+	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+e.ID)})
+	return nil
+}
+
+func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	f := newForm(r, endpointFields...)
+	url, desc := strings.TrimSpace(f.Values["url"]), f.Values["description"]
+	types := splitList(f.Values["event_types"])
+	eid := r.PathValue("eid")
+	_, err := u.svc.Endpoints.Update(r.Context(), c.project.ID, eid, service.UpdateEndpoint{
+		URL: &url, Description: &desc, EventTypes: &types,
+	})
+	if err != nil {
+		if !f.fail(err) {
+			return err
+		}
+		e, gerr := u.svc.Endpoints.Get(r.Context(), c.project.ID, eid)
+		if gerr != nil {
+			return gerr
+		}
+		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+eid)})
+		return nil
+	}
+	redirect(w, r, u.projectPath(c, "/webhooks?done=updated"))
+	return nil
+}
+
+func (u *UI) enableEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
+		return err
+	}
+	redirect(w, r, u.projectPath(c, "/webhooks?done=enabled"))
+	return nil
+}
+
+func (u *UI) disableEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	if _, err := u.svc.Endpoints.Disable(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
+		return err
+	}
+	redirect(w, r, u.projectPath(c, "/webhooks?done=disabled"))
+	return nil
+}
+
+// confirmDelete asks before deleting; the page works without script and
+// cannot be framed, so the button cannot be clicked from another site.
+func (u *UI) confirmDelete(w http.ResponseWriter, r *http.Request, c *request) error {
+	e, err := u.svc.Endpoints.Get(r.Context(), c.project.ID, r.PathValue("eid"))
+	if err != nil {
+		return err
+	}
+	u.render(w, r, c, http.StatusOK, "delete", view{Title: "Delete endpoint", Nav: "webhooks", Data: e})
+	return nil
+}
+
+func (u *UI) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	if err := u.svc.Endpoints.Delete(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
+		return err
+	}
+	redirect(w, r, u.projectPath(c, "/webhooks?done=deleted"))
+	return nil
+}
+
+// testView is a Test result as the page (and the script) shows it.
+type testView struct {
+	StatusCode   int    `json:"status_code"` // 0: no response
+	StatusText   string `json:"status_text"`
+	DurationMS   int64  `json:"duration_ms"`
+	Error        string `json:"error"`
+	ResponseBody string `json:"response_body"`
+	OK           bool   `json:"ok"`
+}
+
+// testEndpoint sends a test event now. With script the page asks for
+// JSON and shows the result in place; without, the page comes back with
+// the result in the endpoint's row.
+func (u *UI) testEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	eid := r.PathValue("eid")
+	res, err := u.svc.Endpoints.Test(r.Context(), c.project.ID, eid, service.TestSend{})
+	if err != nil {
+		return err
+	}
+	v := testView{
+		StatusCode:   res.StatusCode,
+		StatusText:   http.StatusText(res.StatusCode),
+		DurationMS:   res.Duration.Milliseconds(),
+		Error:        res.Error,
+		ResponseBody: res.ResponseBody,
+		OK:           res.Error == "" && res.StatusCode >= 200 && res.StatusCode < 300,
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Tests: map[string]testView{eid: v}}, "")
+}
+
+// revealSecret shows the signing secret: in place with script, on the
+// page without. It is a POST so that the secret is never in a URL or a
+// cached page, and so that another site cannot ask for it.
+func (u *UI) revealSecret(w http.ResponseWriter, r *http.Request, c *request) error {
+	s, err := u.svc.Secrets.Reveal(r.Context(), c.project.ID)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"secret": s.Secret, "public_key": s.PublicKey})
+		return nil
+	}
+	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Secret: &s}, "")
+}
+
+// graceOptions are the grace periods the rotation page offers; none is
+// the default, as the contract says: rotating expires the old secret at
+// once.
+var graceOptions = []struct {
+	Seconds int64
+	Label   string
+}{
+	{0, "None: the current secret stops signing at once"},
+	{int64(time.Hour / time.Second), "1 hour"},
+	{int64(24 * time.Hour / time.Second), "24 hours"},
+	{int64(service.MaxGracePeriod / time.Second), "7 days"},
+}
+
+type rotateData struct {
+	Options []struct {
+		Seconds int64
+		Label   string
+	}
+	Chosen int64
+	Form   form
+}
+
+func (u *UI) confirmRotate(w http.ResponseWriter, r *http.Request, c *request) error {
+	u.render(w, r, c, http.StatusOK, "rotate", view{Title: "Rotate signing secret", Nav: "webhooks",
+		Data: rotateData{Options: graceOptions, Form: form{Errors: map[string]string{}}}})
+	return nil
+}
+
+// rotateSecret rotates and shows the new secret at once: whoever rotates
+// has receivers to update.
+func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, c *request) error {
+	f := newForm(r, "grace_period_seconds")
+	grace, perr := strconv.ParseInt(strings.TrimSpace(f.Values["grace_period_seconds"]), 10, 64)
+	if f.Values["grace_period_seconds"] == "" {
+		grace, perr = 0, nil
+	}
+	if perr != nil {
+		grace = -1 // not a number: the service says what is allowed
+	}
+	s, err := u.svc.Secrets.Rotate(r.Context(), c.project.ID, service.RotateSecret{GracePeriodSeconds: grace})
+	if err != nil {
+		if !f.fail(err) {
+			return err
+		}
+		u.render(w, r, c, http.StatusBadRequest, "rotate", view{Title: "Rotate signing secret", Nav: "webhooks",
+			Data: rotateData{Options: graceOptions, Chosen: grace, Form: f}})
+		return nil
+	}
+	d := webhooksData{Secret: &s, Rotated: true}
+	if grace > 0 {
+		d.GraceActive, d.GraceEnds = true, u.clock.Now().Add(time.Duration(grace)*time.Second)
+	}
+	return u.showWebhooks(w, r, c, http.StatusOK, d, "")
+}
+
+// wantsJSON tells a request of the page's script, which asks for JSON,
+// from a form the browser posted.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // json escapes <, > and &: safe to read anywhere
+}
