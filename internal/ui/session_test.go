@@ -10,34 +10,14 @@ import (
 
 // TestSecurityHeaders: every answer — pages, errors, redirects, static
 // files — carries the headers that keep the pages from being framed,
-// sniffed or running inline script.
+// sniffed or running inline script (TestEveryPage checks the rest).
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	p := e.project("Acme")
 	c := e.client()
 	signedOut := []string{"/ui/", "/ui/signin", "/ui/nope", "/ui/static/app.css", "/ui/static/app.js", "/ui/projects"}
-	check := func(what string, a answer) {
-		t.Helper()
-		csp := a.Header.Get("Content-Security-Policy")
-		for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "default-src 'none'"} {
-			if !strings.Contains(csp, want) {
-				t.Errorf("%s: Content-Security-Policy %q lacks %s", what, csp, want)
-			}
-		}
-		if strings.Contains(csp, "unsafe-inline") {
-			t.Errorf("%s: Content-Security-Policy allows inline code: %q", what, csp)
-		}
-		for h, want := range map[string]string{
-			"X-Content-Type-Options": "nosniff",
-			"Referrer-Policy":        "same-origin",
-			"X-Frame-Options":        "DENY",
-		} {
-			if got := a.Header.Get(h); got != want {
-				t.Errorf("%s: %s = %q, want %q", what, h, got, want)
-			}
-		}
-	}
+	check := func(what string, a answer) { t.Helper(); checkHeaders(t, what, a) }
 	for _, path := range signedOut {
 		check("GET "+path, c.get(path))
 	}

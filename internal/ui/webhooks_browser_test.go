@@ -101,7 +101,9 @@ func noXSS(t *testing.T, ctx context.Context) {
 func TestBrowserWebhooks(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.project("Acme production")
-	ok := newReceiver(t, http.StatusOK, `{"received":true}`)
+	// The receiver's answer is shown too (Test, attempts): it is
+	// somebody else's text as well.
+	ok := newReceiver(t, http.StatusOK, `{"received":true,"note":"`+strings.ReplaceAll(xss, `"`, `'`)+`"}`)
 	ctx := newTab(t)
 
 	// Sign in with the project key.
@@ -140,9 +142,10 @@ func TestBrowserWebhooks(t *testing.T) {
 	// logged.
 	do(t, ctx, chromedp.Click(chromedp.CSS(`form[data-test] button`)))
 	waitFor(t, ctx, `(document.querySelector(".test-result:not([hidden])") || {}).textContent`)
-	if got := text(t, ctx, ".test-result"); !strings.Contains(got, "200") {
-		t.Errorf("Test shows %q, want the receiver's 200", got)
+	if got := text(t, ctx, ".test-result"); !strings.Contains(got, "200") || !strings.Contains(got, "<script>") {
+		t.Errorf("Test shows %q, want the receiver's 200 and its answer as text", got)
 	}
+	noXSS(t, ctx)
 	if reqs := ok.waitRequests(t, 1); !strings.Contains(string(reqs[0].body), `"type":"webhook.test"`) {
 		t.Errorf("the test request carried %s", reqs[0].body)
 	}
@@ -172,7 +175,7 @@ func TestBrowserWebhooks(t *testing.T) {
 		t.Errorf("event body shown as %q", got)
 	}
 	noXSS(t, ctx)
-	if got := text(t, ctx, ".attempts"); !strings.Contains(got, "#1") || !strings.Contains(got, "200") {
+	if got := text(t, ctx, ".attempts"); !strings.Contains(got, "#1") || !strings.Contains(got, "200") || !strings.Contains(got, "onerror=") {
 		t.Errorf("attempts: %q", got)
 	}
 
