@@ -32,6 +32,7 @@ const usage = `hookd — webhook delivery service
 usage:
   hookd serve  [flags]   run the API and the delivery engine
   hookd verify [flags]   verify a webhook signature (body on stdin)
+  hookd listen [flags]   forward a project's events to a local URL (development)
   hookd bench  [flags]   measure end-to-end delivery on this machine
   hookd version
 
@@ -52,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "verify":
 		return verify(args[1:], stdin, stdout, stderr)
+	case "listen":
+		return listenCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

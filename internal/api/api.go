@@ -95,6 +95,7 @@ func (s *server) routes() {
 
 	s.handle("POST "+p+"/events", inProject, s.publishEvent)
 	s.handle("GET "+p+"/events", inProject, s.listEvents)
+	s.handle("GET "+p+"/events/stream", inProject, s.streamEvents)
 	s.handle("GET "+p+"/events/{evid}", inProject, s.getEvent)
 
 	s.handle("GET "+p+"/deliveries", inProject, s.listDeliveries)

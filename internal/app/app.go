@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/eventfeed"
 	"github.com/hookd/hookd/internal/heartbeat"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/maintenance"
@@ -141,6 +142,7 @@ type App struct {
 	maint   *maintenance.Runner
 	batcher *publish.Batcher
 	service *service.Service
+	feed    *eventfeed.Hub
 
 	listener  net.Listener
 	server    *http.Server
@@ -270,14 +272,24 @@ func (a *App) buildPublisher(context.Context) error {
 	if c, ok := a.store.(store.ConcurrentCommitter); ok {
 		committers = c.Committers()
 	}
+	feed, err := eventfeed.New(eventfeed.Config{Store: a.store, Clock: a.cfg.Clock})
+	if err != nil {
+		return err
+	}
+	a.feed = feed
 	a.batcher = publish.New(publish.Config{
 		Store:      a.store,
 		Clock:      a.cfg.Clock,
 		Committers: committers,
-		OnCommit:   a.engine.Wake,
-		Direct:     a.engine.Direct,
-		Deliver:    a.engine.Deliver,
-		Metrics:    publish.NewMetrics(a.metrics),
+		OnCommit: func() {
+			a.engine.Wake()
+			// Streams of this node's events read them now, not at
+			// their next poll.
+			feed.Notify()
+		},
+		Direct:  a.engine.Direct,
+		Deliver: a.engine.Deliver,
+		Metrics: publish.NewMetrics(a.metrics),
 	})
 	return nil
 }
@@ -296,6 +308,7 @@ func (a *App) buildService(ctx context.Context) error {
 		OnRotate:     a.keys.Invalidate,
 		Seal:         a.box.Seal,
 		Open:         a.box.Open,
+		Feed:         a.feed,
 	})
 	if err != nil {
 		return err
@@ -348,6 +361,9 @@ func (a *App) buildHTTP(context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	// Event streams last until their client leaves; Shutdown would wait
+	// for them, so they end when it starts.
+	a.server.RegisterOnShutdown(a.feed.Close)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/eventfeed"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// Default DefaultKeyCacheTTL; negative disables the cache. A key
 	// revoked on another node stays usable here for at most this long.
 	KeyCacheTTL time.Duration
+	// Feed follows projects' events for Events.Follow; nil leaves
+	// following unavailable.
+	Feed *eventfeed.Hub
 }
 
 // DefaultKeyCacheTTL is Config.KeyCacheTTL's default.
@@ -85,6 +89,7 @@ type core struct {
 	onRotate     func(projectID string)
 	seal         func(string) (string, error)
 	open         func(string) (string, error)
+	feed         *eventfeed.Hub
 }
 
 // New returns the services over cfg.Store.
@@ -102,6 +107,7 @@ func New(cfg Config) (*Service, error) {
 		onRotate:     cfg.OnRotate,
 		seal:         cfg.Seal,
 		open:         cfg.Open,
+		feed:         cfg.Feed,
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}

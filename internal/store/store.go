@@ -114,6 +114,10 @@ type Store interface {
 	GetEvent(ctx context.Context, projectID, id string) (Event, error)
 	// ListEvents: newest first (id descending), before page.After when set.
 	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
+	// EventsAfter lists the events of projectID whose id sorts after
+	// after ("" for the first), oldest first (id ascending), at most limit:
+	// what a stream that resumes from an event id reads next.
+	EventsAfter(ctx context.Context, projectID, after string, limit int) ([]Event, error)
 
 	// Deliveries: the event log.
 	GetDelivery(ctx context.Context, projectID, id string) (Delivery, error)

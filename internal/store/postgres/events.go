@@ -347,3 +347,17 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 	})
 	return out, err
 }
+
+// EventsAfter lists the events of projectID after the id after, oldest
+// first (events_project_idx, read backwards).
+func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit int) ([]store.Event, error) {
+	var out []store.Event
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+			projectID, after, max(limit, 1))
+		var err error
+		out, err = pgx.CollectRows(rows, scanEvent)
+		return err
+	})
+	return out, err
+}

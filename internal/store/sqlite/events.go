@@ -343,3 +343,23 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 	}
 	return out, translate(rows.Err())
 }
+
+// EventsAfter lists the events of projectID after the id after, oldest
+// first (the events_by_project index, read forwards).
+func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit int) ([]store.Event, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		projectID, after, max(limit, 1))
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, e)
+	}
+	return out, translate(rows.Err())
+}

@@ -19,6 +19,7 @@ var eventCases = []testCase{
 	{"PublishIdempotency", testPublishIdempotency},
 	{"Events", testEvents},
 	{"ListEvents", testListEvents},
+	{"EventsAfter", testEventsAfter},
 }
 
 func refEndpoints(refs []store.DeliveryRef) []string {
@@ -402,5 +403,32 @@ func testListEvents(t *testing.T, f *fixture) {
 	f.must(err, "ListEvents")
 	if len(got) != 2 {
 		t.Errorf("project q lists %d events, want 2", len(got))
+	}
+}
+
+func testEventsAfter(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	var evs []store.Event
+	for i := range 5 {
+		evs = append(evs, event(p.ID, "t.a", Base.Add(time.Duration(i)*time.Second)))
+	}
+	// Published out of order: what matters is the id, not the commit.
+	f.publish(evs[3], evs[4])
+	f.publish(evs[0], evs[1], evs[2])
+	f.publish(event(q.ID, "t.a", Base.Add(2*time.Second)))
+
+	got, err := f.s.EventsAfter(f.ctx, p.ID, "", 100)
+	f.must(err, "EventsAfter")
+	equal(t, "from the start", got, evs)
+	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[1].ID, 2)
+	f.must(err, "EventsAfter")
+	equal(t, "after the second, two", got, evs[2:4])
+	got, err = f.s.EventsAfter(f.ctx, p.ID, ids.Floor(ids.Event, Base.Add(3*time.Second)), 100)
+	f.must(err, "EventsAfter")
+	equal(t, "after a time's floor", got, evs[3:])
+	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[4].ID, 100)
+	f.must(err, "EventsAfter")
+	if len(got) != 0 {
+		t.Fatalf("after the newest: %d events, want none", len(got))
 	}
 }

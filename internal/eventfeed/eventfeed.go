@@ -1,0 +1,230 @@
+// Package eventfeed follows a project's events as they are published, for
+// the streaming API behind `hookd listen`.
+//
+// A feed reads the store, not this node's memory, so it sees events
+// published on any node of a PostgreSQL cluster and can resume from an
+// event id after a reconnect. Event ids are time-sortable (ULIDs), but ids
+// are made before their transaction commits: an event may become visible
+// after one with a later id was already streamed (a slower batch, another
+// node, a clock a little behind). So every periodic read looks Settle back
+// from the newest id seen and skips what it already sent; a resume looks
+// Settle back from the client's last id, and the client drops the ids it
+// has seen (at-least-once, like every delivery).
+package eventfeed
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultPoll      = time.Second
+	DefaultSettle    = 5 * time.Second
+	DefaultHeartbeat = 15 * time.Second
+	readPage         = 500
+)
+
+// Config configures a Hub. Zero values take the defaults.
+type Config struct {
+	Store store.Store // required
+	Clock clock.Clock // default clock.Real
+	// After waits; default time.After. Tests pass one they control.
+	After func(time.Duration) <-chan time.Time
+	// Poll is how often a feed reads the store when nothing woke it: the
+	// longest an event published on another node waits. DefaultPoll.
+	Poll time.Duration
+	// Settle is how far before the newest id seen every periodic read
+	// looks again: longer than a publish takes to commit plus the clock
+	// difference between nodes. DefaultSettle.
+	Settle time.Duration
+	// Heartbeat is how often an idle stream gets a comment, so proxies
+	// do not close it. DefaultHeartbeat.
+	Heartbeat time.Duration
+}
+
+// Sink receives what a feed sends.
+type Sink interface {
+	// Event sends one event; an error ends the feed (the client left).
+	Event(e store.Event) error
+	// Heartbeat sends a keep-alive.
+	Heartbeat() error
+}
+
+// Hub runs the feeds of one node and wakes them when this node commits
+// events.
+type Hub struct {
+	cfg    Config
+	mu     sync.Mutex
+	wakes  map[chan struct{}]struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+// ErrClosed ends the feeds of a Hub that was closed (the server is
+// shutting down).
+var ErrClosed = errors.New("eventfeed: closed")
+
+// New returns a Hub.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("eventfeed: Store is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	return &Hub{cfg: cfg, wakes: map[chan struct{}]struct{}{}, closed: make(chan struct{})}, nil
+}
+
+// Notify wakes every feed to read new events now; call it after a publish
+// on this node committed. Cheap when there are no feeds.
+func (h *Hub) Notify() {
+	h.mu.Lock()
+	for w := range h.wakes {
+		select {
+		case w <- struct{}{}:
+		default: // already woken
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Close ends every feed, now and later, with ErrClosed: long-lived
+// streams must not hold up a graceful shutdown.
+func (h *Hub) Close() { h.once.Do(func() { close(h.closed) }) }
+
+// Params says what one feed follows.
+type Params struct {
+	ProjectID string
+	// LastID is the last event id the client received ("" for a new
+	// client: events published from now on).
+	LastID string
+	// Accept filters by event type; nil accepts every type.
+	Accept func(eventType string) bool
+}
+
+// Follow sends the project's events to sink as they commit, until ctx
+// ends, the Hub closes or sink fails.
+func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
+	wake := make(chan struct{}, 1)
+	h.mu.Lock()
+	h.wakes[wake] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.wakes, wake)
+		h.mu.Unlock()
+	}()
+
+	f := &feed{h: h, p: p, sink: sink, sent: map[string]time.Time{}}
+	if t, ok := ids.Time(ids.Event, p.LastID); ok {
+		f.newest = t
+		f.floor = ids.Floor(ids.Event, t.Add(-h.cfg.Settle))
+		f.sent[p.LastID] = t
+		f.last = p.LastID
+	} else {
+		// A new client gets what is published from now on.
+		f.newest = h.cfg.Clock.Now()
+		f.floor = ids.Floor(ids.Event, f.newest)
+		f.last = f.floor
+	}
+	heartbeat := h.cfg.After(h.cfg.Heartbeat)
+	full := true // the first read looks back Settle
+	for {
+		if err := f.read(ctx, full); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.closed:
+			return ErrClosed
+		case <-wake:
+			// A commit on this node: only what is newer than the
+			// newest id seen, which is cheap at any rate.
+			full = false
+		case <-h.cfg.After(h.cfg.Poll):
+			full = true
+		case <-heartbeat:
+			if err := sink.Heartbeat(); err != nil {
+				return err
+			}
+			heartbeat = h.cfg.After(h.cfg.Heartbeat)
+			full = false
+		}
+	}
+}
+
+type feed struct {
+	h      *Hub
+	p      Params
+	sink   Sink
+	newest time.Time            // time of the newest id seen
+	floor  string               // nothing at or below this id is sent
+	sent   map[string]time.Time // ids sent (or skipped) within Settle of newest
+	last   string               // the largest id seen
+}
+
+// read sends what committed since the last read: from the newest id seen
+// when woken by a local commit, from Settle before it on a full read.
+func (f *feed) read(ctx context.Context, full bool) error {
+	from := f.last
+	if full {
+		from = max(f.floor, ids.Floor(ids.Event, f.newest.Add(-f.h.cfg.Settle)))
+	}
+	for {
+		events, err := f.h.cfg.Store.EventsAfter(ctx, f.p.ProjectID, from, readPage)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			from = e.ID
+			if _, ok := f.sent[e.ID]; ok {
+				continue
+			}
+			t, _ := ids.Time(ids.Event, e.ID)
+			f.sent[e.ID] = t
+			if e.ID > f.last {
+				f.last = e.ID
+			}
+			if t.After(f.newest) {
+				f.newest = t
+			}
+			if f.p.Accept == nil || f.p.Accept(e.Type) {
+				if err := f.sink.Event(e); err != nil {
+					return err
+				}
+			}
+		}
+		if len(events) < readPage {
+			break
+		}
+	}
+	// Ids of a millisecond before the next full read's start are never
+	// read again; forget them so the set stays the size of Settle.
+	cut := f.newest.Add(-f.h.cfg.Settle).UnixMilli()
+	for id, t := range f.sent {
+		if t.UnixMilli() < cut {
+			delete(f.sent, id)
+		}
+	}
+	return nil
+}
