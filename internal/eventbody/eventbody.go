@@ -50,8 +50,11 @@ func writeString(buf *bytes.Buffer, s string) {
 		buf.WriteByte('"')
 		return
 	}
-	enc := json.NewEncoder(buf)
+	// A buffer of its own: handing buf to the encoder would move it to
+	// the heap on the common path too.
+	var tmp bytes.Buffer
+	enc := json.NewEncoder(&tmp)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)           // a string always encodes
-	buf.Truncate(buf.Len() - 1) // the encoder's newline
+	_ = enc.Encode(s)                    // a string always encodes
+	buf.Write(tmp.Bytes()[:tmp.Len()-1]) // without the encoder's newline
 }

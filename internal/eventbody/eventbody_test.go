@@ -74,3 +74,14 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkBuild is the body of every published event.
+func BenchmarkBuild(b *testing.B) {
+	data := []byte(`{"order":{"id":"ord_1234567890","amount":4200,"currency":"EUR","items":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":1}]},"customer":"cus_42"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := eventbody.Build("evt_01KBF6ZJ5W3M8Q2V7X9Y4T6R1N", "order.created", ts, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
