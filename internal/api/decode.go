@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/service"
 )
@@ -65,7 +67,31 @@ func decodeJSON(data []byte, rule bodyRule, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return service.Invalid("body", "must contain a single JSON value")
 	}
+	if !utf8.Valid(data) {
+		return notUTF8(data)
+	}
 	return nil
+}
+
+// notUTF8 names the field of a well-formed body that holds invalid UTF-8.
+// encoding/json would silently turn such bytes in strings into U+FFFD, so
+// a name or description would be stored other than sent; they are
+// refused instead, as the service refuses them in event data.
+func notUTF8(data []byte) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) == nil {
+		names := make([]string, 0, len(fields))
+		for name, v := range fields {
+			if !utf8.Valid(v) && utf8.ValidString(name) {
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			slices.Sort(names)
+			return service.Invalid(clip(names[0], 64), "must be valid UTF-8")
+		}
+	}
+	return service.Invalid("body", "must be valid UTF-8")
 }
 
 // jsonError translates encoding/json's errors into messages naming the

@@ -14,17 +14,18 @@ const (
 
 // statuses maps each error code to its one HTTP status.
 var statuses = map[service.Code]int{
-	service.CodeInvalidArgument:  http.StatusBadRequest,
-	service.CodeUnauthenticated:  http.StatusUnauthorized,
-	service.CodePermissionDenied: http.StatusForbidden,
-	service.CodeNotFound:         http.StatusNotFound,
-	codeMethodNotAllowed:         http.StatusMethodNotAllowed,
-	service.CodeConflict:         http.StatusConflict,
-	service.CodePayloadTooLarge:  http.StatusRequestEntityTooLarge,
-	service.CodeUnprocessable:    http.StatusUnprocessableEntity,
-	codeRateLimited:              http.StatusTooManyRequests,
-	service.CodeUnavailable:      http.StatusServiceUnavailable,
-	service.CodeInternal:         http.StatusInternalServerError,
+	service.CodeInvalidArgument:      http.StatusBadRequest,
+	service.CodeUnauthenticated:      http.StatusUnauthorized,
+	service.CodePermissionDenied:     http.StatusForbidden,
+	service.CodeNotFound:             http.StatusNotFound,
+	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
+	service.CodeConflict:             http.StatusConflict,
+	service.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	service.CodeUnprocessable:        http.StatusUnprocessableEntity,
+	service.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	codeRateLimited:                  http.StatusTooManyRequests,
+	service.CodeUnavailable:          http.StatusServiceUnavailable,
+	service.CodeInternal:             http.StatusInternalServerError,
 }
 
 func statusOf(c service.Code) int {

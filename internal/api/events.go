@@ -27,6 +27,10 @@ type publishResponse struct {
 
 func (s *server) publishEvent(w http.ResponseWriter, r *http.Request, c call) error {
 	idem := r.Header.Get("Idempotency-Key")
+	if _, given := r.Header["Idempotency-Key"]; given && idem == "" {
+		// Given but empty is a client bug, not "no key".
+		return service.Invalid("Idempotency-Key", service.IdempotencyKeyRule)
+	}
 	if len(idem) > service.MaxIdempotencyKeyLen {
 		// Checked before reading the body, as the service would after.
 		return service.PublishEvent{IdempotencyKey: idem}.Validate()

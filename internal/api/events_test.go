@@ -154,7 +154,7 @@ func TestPublishInvalid(t *testing.T) {
 		{"array data", `{"type":"a","data":[]}`, nil, 400, "invalid_argument", "data: must be a JSON object"},
 		{"string data", `{"type":"a","data":"x"}`, nil, 400, "invalid_argument", "data: must be a JSON object"},
 		{"two values", `{"type":"a","data":{}} {}`, nil, 400, "invalid_argument", "single JSON value"},
-		{"long idempotency key", `{"type":"a","data":{}}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400, "invalid_argument", "Idempotency-Key: must be at most 255 characters"},
+		{"long idempotency key", `{"type":"a","data":{}}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400, "invalid_argument", "Idempotency-Key: must be 1–255 printable ASCII characters"},
 		{"10 MiB", huge, nil, 413, "payload_too_large", "body: must be at most 262144 bytes"},
 		{"10 MiB chunked", chunked{strings.NewReader(huge)}, nil, 413, "payload_too_large", "body:"},
 		{"big whitespace after value", `{"type":"a","data":{}}` + strings.Repeat(" ", 300<<10), nil, 413, "payload_too_large", "body:"},

@@ -31,7 +31,8 @@ func (c *core) checkURL(u string) error {
 		// CheckURL's messages are written for users and name the field.
 		return Invalid("url", strings.TrimPrefix(err.Error(), "url: "))
 	}
-	return nil
+	// url.Parse lets bytes above ASCII through as they are.
+	return checkText("url", u, false)
 }
 
 // CreateEndpoint is the input of Endpoints.Create.

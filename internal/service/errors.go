@@ -12,7 +12,7 @@ import (
 // to one answer (the API: one HTTP status each).
 type Code string
 
-// Codes of Error. The service returns the first six; the others are for
+// Codes of Error. The service returns the first seven; the others are for
 // front ends, so that every error a user sees has one model.
 const (
 	CodeInvalidArgument Code = "invalid_argument" // bad input; Field names it
@@ -21,6 +21,9 @@ const (
 	CodeUnprocessable   Code = "unprocessable"    // well-formed but not acceptable
 	CodeUnavailable     Code = "unavailable"      // database down or shutting down: try again
 	CodeInternal        Code = "internal"         // details logged, never shown
+	// CodeIdempotencyKeyReused: an Idempotency-Key came again with a
+	// different request.
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 
 	CodeUnauthenticated  Code = "unauthenticated"   // missing, wrong or revoked key
 	CodePermissionDenied Code = "permission_denied" // the key may not do this

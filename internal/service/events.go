@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/eventbody"
 	"github.com/hookd/hookd/internal/ids"
@@ -16,14 +17,23 @@ type Events struct {
 	c *core
 }
 
-var errDataNotObject = Invalid("data", "must be a JSON object")
+var (
+	errDataNotObject = Invalid("data", "must be a JSON object")
+	// encoding/json takes invalid UTF-8 inside strings for valid JSON;
+	// stored, it would make every page of the event log that holds it
+	// unparsable for strict JSON clients, and receivers get invalid JSON.
+	errDataNotUTF8 = Invalid("data", "must be valid UTF-8")
+)
 
-// checkData checks that data is one JSON object and returns it without
-// surrounding space.
+// checkData checks that data is one JSON object in UTF-8 and returns it
+// without surrounding space.
 func checkData(data []byte) ([]byte, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
 		return nil, errDataNotObject
+	}
+	if !utf8.Valid(data) {
+		return nil, errDataNotUTF8
 	}
 	return data, nil
 }
@@ -36,8 +46,10 @@ type PublishEvent struct {
 	// apart from insignificant space.
 	Data json.RawMessage
 	// IdempotencyKey, when set, makes a publish with the same key within
-	// 24 h return the first event instead of a new one. At most
-	// MaxIdempotencyKeyLen bytes; the API takes it from the
+	// 24 h return the first event instead of a new one, when its type and
+	// data are the same (data compared apart from insignificant space);
+	// otherwise the publish fails with CodeIdempotencyKeyReused. Printable
+	// ASCII, at most MaxIdempotencyKeyLen bytes; the API takes it from the
 	// Idempotency-Key header, hence the field name in errors.
 	IdempotencyKey string
 }
@@ -50,8 +62,8 @@ func (in PublishEvent) Validate() error { return in.validate(true) }
 // fails on what is not JSON (one pass over the data of every event
 // instead of two).
 func (in PublishEvent) validate(full bool) error {
-	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen {
-		return Invalid("Idempotency-Key", "must be at most 255 characters")
+	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
+		return err
 	}
 	if err := checkEventType("type", in.Type); err != nil {
 		return err
@@ -59,6 +71,9 @@ func (in PublishEvent) validate(full bool) error {
 	if !full {
 		if d := bytes.TrimSpace(in.Data); len(d) == 0 || d[0] != '{' {
 			return errDataNotObject
+		}
+		if !utf8.Valid(in.Data) {
+			return errDataNotUTF8
 		}
 		return nil
 	}
@@ -87,6 +102,9 @@ func (s *Events) Publish(ctx context.Context, projectID string, in PublishEvent)
 	if err != nil {
 		return Published{}, translate(err, "project")
 	}
+	if res.Existing && !samePublish(res.Event, e) {
+		return Published{}, errKeyReused
+	}
 	return Published{Event: res.Event, Deliveries: res.Deliveries, Existing: res.Existing}, nil
 }
 
@@ -110,6 +128,20 @@ func (c *core) newEvent(projectID string, in PublishEvent) (Event, error) {
 	}
 	e.Body = body
 	return e, nil
+}
+
+// errKeyReused: as Stripe answers, a key is for retrying one request, and
+// a different request with it is a client bug to surface, not to answer
+// with an event the client did not send.
+var errKeyReused = &Error{Code: CodeIdempotencyKeyReused, Field: "Idempotency-Key",
+	Message: "was already used with a different type or data; use a new key for a new event"}
+
+// samePublish tells whether e, about to be published, asks for what the
+// stored event orig was published with: the same type and data. Both
+// bodies hold the data compacted by eventbody.Build, so equal data means
+// equal bytes.
+func samePublish(orig, e Event) bool {
+	return orig.Type == e.Type && bytes.Equal(EventData(orig), EventData(e))
 }
 
 // EventData is the data of an event as published, taken from its stored

@@ -43,6 +43,9 @@ func (in CreateProject) Validate() error {
 	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
 		return Invalid("name", "must be 1 to "+strconv.Itoa(MaxNameLen)+" characters")
 	}
+	if err := checkText("name", in.Name, false); err != nil {
+		return err
+	}
 	_, err := parseScheme(in.SignatureScheme, SchemeHMAC)
 	return err
 }

@@ -76,6 +76,46 @@ func checkDescription(d string) error {
 	if utf8.RuneCountInString(d) > MaxDescriptionLen {
 		return Invalid("description", "must be at most "+strconv.Itoa(MaxDescriptionLen)+" characters")
 	}
+	return checkText("description", d, true)
+}
+
+// checkText refuses text that one backend stores and another does not, or
+// that breaks the readers it is shown to: invalid UTF-8 (PostgreSQL refuses
+// it, SQLite keeps it and JSON clients then fail on the page holding it),
+// NUL (PostgreSQL refuses it) and the other control characters, C0, DEL
+// and C1 (they garble terminals and logs). multiline lets tab, line feed
+// and carriage return through, for descriptions.
+func checkText(field, s string, multiline bool) error {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return Invalid(field, "must be valid UTF-8")
+			}
+		}
+		if isControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r')) {
+			return Invalid(field, "must not contain control characters such as NUL")
+		}
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
+
+// IdempotencyKeyRule is what an Idempotency-Key must be, for messages and
+// help text.
+const IdempotencyKeyRule = "must be 1–255 printable ASCII characters"
+
+// checkIdempotencyKey: printable ASCII (space to ~), at most
+// MaxIdempotencyKeyLen; "" means none was given.
+func checkIdempotencyKey(k string) error {
+	if len(k) > MaxIdempotencyKeyLen {
+		return Invalid("Idempotency-Key", IdempotencyKeyRule)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return Invalid("Idempotency-Key", IdempotencyKeyRule)
+		}
+	}
 	return nil
 }
 
