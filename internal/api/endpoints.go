@@ -85,6 +85,9 @@ type patchEndpointRequest struct {
 	Description *string   `json:"description"`
 	EventTypes  *[]string `json:"event_types"`
 	Enabled     *bool     `json:"enabled"`
+	// RecoverSince, with the endpoint enabled, resends what failed or was
+	// cancelled since then (as POST …/recover).
+	RecoverSince *time.Time `json:"recover_since"`
 }
 
 func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
@@ -92,11 +95,44 @@ func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request, c call) e
 	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
 		return err
 	}
-	e, err := s.svc.Endpoints.Update(r.Context(), c.projectID, r.PathValue("eid"), service.UpdateEndpoint(in))
+	up := service.UpdateEndpoint{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes, Enabled: in.Enabled}
+	if in.RecoverSince == nil {
+		e, err := s.svc.Endpoints.Update(r.Context(), c.projectID, r.PathValue("eid"), up)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderEndpoint(e))
+		return nil
+	}
+	e, n, err := s.svc.Endpoints.UpdateAndRecover(r.Context(), c.projectID, r.PathValue("eid"), up, *in.RecoverSince)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, renderEndpoint(e))
+	writeJSON(w, http.StatusOK, struct {
+		endpointJSON
+		Recovered int `json:"recovered"`
+	}{renderEndpoint(e), n})
+	return nil
+}
+
+type recoverRequest struct {
+	Since time.Time `json:"since"`
+}
+
+type recoverResponse struct {
+	Recovered int `json:"recovered"`
+}
+
+func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
+	var in recoverRequest
+	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
+		return err
+	}
+	n, err := s.svc.Endpoints.Recover(r.Context(), c.projectID, r.PathValue("eid"), in.Since)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, recoverResponse{Recovered: n})
 	return nil
 }
 

@@ -129,6 +129,12 @@ type Store interface {
 	// it is being delivered right now (then ErrConflict). Attempt numbers
 	// continue from AttemptCount.
 	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (Delivery, error)
+	// RecoverDeliveries resends the deliveries of endpoint endpointID (of
+	// projectID) that ended failed or cancelled (by a disable) at or
+	// after since (UpdatedAt >= since): each becomes pending, due at now,
+	// with its event id and attempt count unchanged, as RetryDelivery
+	// does. Returns how many it changed.
+	RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error)
 
 	// Claim takes up to p.Limit deliveries that are due at p.Now — status
 	// pending or retrying with NextAttemptAt <= now, or status delivering

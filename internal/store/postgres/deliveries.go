@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd/internal/store"
 )
@@ -179,6 +180,28 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 		return store.Delivery{}, err
 	}
 	return store.Delivery{}, store.ErrConflict
+}
+
+// RecoverDeliveries resends an endpoint's failed and cancelled deliveries
+// since a time (deliveries_problems_by_endpoint_idx finds them) and wakes
+// idle nodes.
+func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error) {
+	now = ts(now)
+	var n int64
+	err := db.write(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4,
+				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE project_id = $1 AND endpoint_id = $2 AND (status = 'failed' OR status = 'cancelled') AND updated_at >= $3`,
+			projectID, endpointID, ts(since), now).
+			Exec(func(tag pgconn.CommandTag) error {
+				n = tag.RowsAffected()
+				return nil
+			})
+		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+		return db.pool.SendBatch(ctx, b).Close()
+	})
+	return int(n), err
 }
 
 // Candidates for claims that skip endpoints (claimAmong): ids of due

@@ -204,6 +204,37 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 	return d, nil
 }
 
+// recoverQuery makes one status's deliveries of an endpoint that ended
+// since a time pending again (deliveries_problems_by_endpoint finds them);
+// its arguments are now, the project, the endpoint, the status and since.
+const recoverQuery = `UPDATE deliveries
+	SET status = 'pending', next_attempt_at = ?1, updated_at = ?1,
+	    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+	WHERE project_id = ?2 AND endpoint_id = ?3 AND status = ?4 AND updated_at >= ?5
+	  AND status <> 'succeeded' AND status <> 'delivering'`
+
+// RecoverDeliveries resends an endpoint's failed and cancelled deliveries
+// since a time, one statement per status so each reads the index.
+func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, status := range []string{store.StatusFailed, store.StatusCancelled} {
+			res, err := tx.ExecContext(ctx, recoverQuery, micros(now), projectID, endpointID, status, since.UnixMicro())
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	return int(n), err
+}
+
 // claimScanQuery lists the oldest due deliveries from the covering due
 // index; its arguments are now and how many to scan.
 const claimScanQuery = `SELECT id, endpoint_id FROM deliveries

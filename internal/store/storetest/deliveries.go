@@ -17,6 +17,7 @@ var deliveryCases = []testCase{
 	{"CompleteRetryCycle", testCompleteRetryCycle},
 	{"CompleteDisablesEndpoint", testCompleteDisablesEndpoint},
 	{"RetryDelivery", testRetryDelivery},
+	{"RecoverDeliveries", testRecoverDeliveries},
 	{"NextDue", testNextDue},
 	{"DeleteBefore", testDeleteBefore},
 }
@@ -443,5 +444,67 @@ func testDeleteBefore(t *testing.T, f *fixture) {
 	}
 	if as := f.attempts(p.ID, recent); len(as) != 1 {
 		t.Errorf("recent delivery has %d attempts, want 1", len(as))
+	}
+}
+
+func testRecoverDeliveries(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	e := f.endpoint(p.ID, "t.e")
+	f.endpoint(p.ID, "t.o")
+	since := Base.Add(time.Hour)
+	oldFailed := f.deliveryIn(p.ID, "t.e", Base, store.StatusFailed) // ended before since
+	failed := f.deliveryIn(p.ID, "t.e", Base.Add(2*time.Hour), store.StatusFailed)
+	succeeded := f.deliveryIn(p.ID, "t.e", Base.Add(3*time.Hour), store.StatusSucceeded)
+	otherFailed := f.deliveryIn(p.ID, "t.o", Base.Add(4*time.Hour), store.StatusFailed)
+	retrying := f.deliveryIn(p.ID, "t.e", Base.Add(5*time.Hour), store.StatusRetrying)
+	// Disabling cancels the retrying one; enabling again does not bring
+	// it back.
+	e.Enabled, e.DisabledReason, e.UpdatedAt = false, "disabled by user", Base.Add(6*time.Hour)
+	f.must(f.s.UpdateEndpoint(f.ctx, e), "UpdateEndpoint (disable)")
+	e.Enabled, e.DisabledReason, e.UpdatedAt = true, "", Base.Add(7*time.Hour)
+	f.must(f.s.UpdateEndpoint(f.ctx, e), "UpdateEndpoint (enable)")
+	if d := f.delivery(p.ID, retrying); d.Status != store.StatusCancelled {
+		t.Fatalf("after the disable the retrying delivery is %s, want cancelled", d.Status)
+	}
+	before := map[string]store.Delivery{failed: f.delivery(p.ID, failed), retrying: f.delivery(p.ID, retrying)}
+
+	now := Base.Add(8 * time.Hour)
+	n, err := f.s.RecoverDeliveries(f.ctx, q.ID, e.ID, since, now)
+	f.must(err, "RecoverDeliveries (another project)")
+	if n != 0 {
+		t.Fatalf("another project recovered %d deliveries of p's endpoint", n)
+	}
+	n, err = f.s.RecoverDeliveries(f.ctx, p.ID, e.ID, since, now)
+	f.must(err, "RecoverDeliveries")
+	if n != 2 {
+		t.Fatalf("RecoverDeliveries = %d, want 2 (the failed and the cancelled since %s)", n, since)
+	}
+	for id, was := range before {
+		d := f.delivery(p.ID, id)
+		if d.Status != store.StatusPending || !d.NextAttemptAt.Equal(now) || !d.UpdatedAt.Equal(now) {
+			t.Errorf("%s after recovery: status %s, next %s, updated %s; want pending, due and updated at %s",
+				id, d.Status, d.NextAttemptAt, d.UpdatedAt, now)
+		}
+		if d.EventID != was.EventID || d.AttemptCount != was.AttemptCount || d.EndpointID != e.ID {
+			t.Errorf("%s after recovery: event %s, attempts %d; want %s, %d", id, d.EventID, d.AttemptCount, was.EventID, was.AttemptCount)
+		}
+	}
+	for id, want := range map[string]string{oldFailed: store.StatusFailed, succeeded: store.StatusSucceeded, otherFailed: store.StatusFailed} {
+		if d := f.delivery(p.ID, id); d.Status != want {
+			t.Errorf("%s: %s after the recovery, want it untouched (%s)", id, d.Status, want)
+		}
+	}
+	// Recovered once: a second call finds nothing to resend.
+	n, err = f.s.RecoverDeliveries(f.ctx, p.ID, e.ID, since, now)
+	f.must(err, "RecoverDeliveries (again)")
+	if n != 0 {
+		t.Fatalf("a second RecoverDeliveries = %d, want 0", n)
+	}
+	got := claimedIDs(f.claim(now, 100))
+	slices.Sort(got)
+	want := []string{failed, retrying}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("claimable after the recovery: %v, want %v", got, want)
 	}
 }
