@@ -24,10 +24,10 @@ type Endpoints struct {
 }
 
 // checkURL applies the URL rules (absolute http(s), no credentials, https
-// only under RequireHTTPS; see outbound.CheckURL). Where the URL may
-// point is checked again on every request, on the address dialed.
-func (c *core) checkURL(u string) error {
-	if err := outbound.CheckURL(u, c.requireHTTPS); err != nil {
+// only when requireHTTPS; see outbound.CheckURL). Where the URL may point
+// is checked again on every request, on the address dialed.
+func checkURL(u string, requireHTTPS bool) error {
+	if err := outbound.CheckURL(u, requireHTTPS); err != nil {
 		// CheckURL's messages are written for users and name the field.
 		return Invalid("url", strings.TrimPrefix(err.Error(), "url: "))
 	}
@@ -50,8 +50,12 @@ type CreateEndpoint struct {
 	Disabled bool
 }
 
-func (c *core) validateEndpoint(in CreateEndpoint) error {
-	if err := c.checkURL(in.URL); err != nil {
+// Validate checks the input, naming the field at fault. Create checks the
+// URL again under the service's RequireHTTPS.
+func (in CreateEndpoint) Validate() error { return in.validate(false) }
+
+func (in CreateEndpoint) validate(requireHTTPS bool) error {
+	if err := checkURL(in.URL, requireHTTPS); err != nil {
 		return err
 	}
 	if err := checkDescription(in.Description); err != nil {
@@ -62,7 +66,7 @@ func (c *core) validateEndpoint(in CreateEndpoint) error {
 
 // Create adds an endpoint to project projectID.
 func (s *Endpoints) Create(ctx context.Context, projectID string, in CreateEndpoint) (Endpoint, error) {
-	if err := s.c.validateEndpoint(in); err != nil {
+	if err := in.validate(s.c.requireHTTPS); err != nil {
 		return Endpoint{}, err
 	}
 	now := s.c.now()
@@ -117,10 +121,16 @@ type UpdateEndpoint struct {
 	Enabled *bool
 }
 
-// Validate checks the fields that are set, naming the one at fault; the
-// URL rules depend on the service's configuration, so Update checks
-// the URL again.
-func (in UpdateEndpoint) Validate() error {
+// Validate checks the fields that are set, naming the one at fault.
+// Update checks the URL again under the service's RequireHTTPS.
+func (in UpdateEndpoint) Validate() error { return in.validate(false) }
+
+func (in UpdateEndpoint) validate(requireHTTPS bool) error {
+	if in.URL != nil {
+		if err := checkURL(*in.URL, requireHTTPS); err != nil {
+			return err
+		}
+	}
 	if in.Description != nil {
 		if err := checkDescription(*in.Description); err != nil {
 			return err
@@ -138,12 +148,7 @@ func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateE
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if in.URL != nil {
-		if err := s.c.checkURL(*in.URL); err != nil {
-			return Endpoint{}, err
-		}
-	}
-	if err := in.Validate(); err != nil {
+	if err := in.validate(s.c.requireHTTPS); err != nil {
 		return Endpoint{}, err
 	}
 	if in == (UpdateEndpoint{}) {

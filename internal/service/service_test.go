@@ -133,6 +133,8 @@ func TestValidationNamesTheField(t *testing.T) {
 			return err
 		}(), "event_types[1]"},
 		{"update description", service.UpdateEndpoint{Description: str(long)}.Validate(), "description"},
+		{"update url", service.UpdateEndpoint{URL: str("/relative")}.Validate(), "url"},
+		{"create url", service.CreateEndpoint{URL: "https://u:p@example.com/"}.Validate(), "url"},
 		{"publish type", service.PublishEvent{Type: "a b", Data: []byte(`{}`)}.Validate(), "type"},
 		{"publish data array", service.PublishEvent{Type: "a", Data: []byte(`[1]`)}.Validate(), "data"},
 		{"publish data broken", service.PublishEvent{Type: "a", Data: []byte(`{"a":`)}.Validate(), "data"},
