@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/webhook"
 )
 
@@ -55,7 +56,8 @@ type Options struct {
 	Backlog     int
 	LogAttempts int
 	// Timeout passed to hookd (the isolation scenario's dead endpoint
-	// holds requests this long); default 15s as in production.
+	// holds requests this long); default outbound.DefaultTimeout, as in
+	// production.
 	Timeout time.Duration
 	// ProfileDir, when set, receives a CPU profile of the steady scenario.
 	ProfileDir string
@@ -156,7 +158,7 @@ func (o *Options) defaults() error {
 		o.LogAttempts = 10_000_000
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 15 * time.Second
+		o.Timeout = outbound.DefaultTimeout // hookd's own
 	}
 	if o.Out == nil {
 		o.Out = os.Stdout
