@@ -94,6 +94,29 @@ type Store interface {
 	// and those not finished become cancelled.
 	DeleteEndpoint(ctx context.Context, projectID, id string, now time.Time) error
 
+	// Endpoint health and limits.
+	//
+	// ObserveHealth applies observations to the health of their endpoints
+	// in one transaction. For each observation, in order, it calls next
+	// with the endpoint as stored (with the changes of the observations
+	// before it), while no other ObserveHealth of that endpoint can run;
+	// then it writes what changed: Health, and Enabled, DisabledReason and
+	// UpdatedAt when next disabled the endpoint. Disabling cancels the
+	// endpoint's pending and retrying deliveries as UpdateEndpoint does.
+	// Observations of endpoints that are gone or disabled are ignored. It
+	// returns the endpoints it changed, before and after.
+	ObserveHealth(ctx context.Context, obs []HealthObservation, next HealthFunc) ([]HealthChange, error)
+	// OpenBreakers lists the enabled endpoints whose breaker is open.
+	OpenBreakers(ctx context.Context) ([]Breaker, error)
+	// TakeSlot takes leave to send one request to a limited endpoint (see
+	// SendSlot), shared by every process using the database. ok=false:
+	// a slot is taken; retryAt is when the first of those in the way ends
+	// at the latest.
+	TakeSlot(ctx context.Context, s SendSlot) (ok bool, retryAt time.Time, err error)
+	// FreeSlot ends the slots that token holds on endpointID: the rate slot
+	// at rateUntil, the concurrency slot at concurrencyUntil.
+	FreeSlot(ctx context.Context, endpointID, token string, rateUntil, concurrencyUntil time.Time) error
+
 	// Events.
 	//
 	// Publish commits a batch of events in one transaction (group commit).
@@ -109,7 +132,9 @@ type Store interface {
 	// With direct non-nil, each new delivery that direct.Take accepts is
 	// created claimed instead (status delivering, LeaseExpiresAt =
 	// direct.Now + direct.Lease, a fresh LeaseToken) and returned in the
-	// result's Claimed, as Claim would return it.
+	// result's Claimed, as Claim would return it. Take is not asked about
+	// deliveries of limited endpoints or of endpoints whose breaker is
+	// open: those are left to Claim.
 	Publish(ctx context.Context, events []Event, idempotencyCutoff time.Time, direct *DirectClaim) ([]PublishResult, error)
 	GetEvent(ctx context.Context, projectID, id string) (Event, error)
 	// ListEvents: newest first (id descending), before page.After when set.
@@ -143,6 +168,11 @@ type Store interface {
 	// LeaseExpiresAt = p.Now + p.Lease and a fresh LeaseToken. Safe to call
 	// from many processes at once: a delivery is never handed to two
 	// claimants whose leases are both alive.
+	//
+	// Deliveries of an endpoint whose breaker is open are held: not
+	// claimed, except one probe once Health.ProbeAt <= p.Now (not skipped
+	// by p.SkipEndpoints). Claiming the probe moves ProbeAt to the probe's
+	// lease expiry, so no one else probes meanwhile.
 	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
 	// Complete records attempts and the delivery state that follows each, in
 	// one transaction. The attempt is always inserted; the delivery row is

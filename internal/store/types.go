@@ -59,9 +59,19 @@ type Endpoint struct {
 	EventTypes     []string
 	Enabled        bool
 	DisabledReason string // why it was disabled ("" when enabled)
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// RateLimitPerSecond and MaxConcurrency bound the requests hookd makes
+	// to the endpoint, over every node together; 0 means no limit.
+	RateLimitPerSecond int
+	MaxConcurrency     int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	// Health is kept by hookd (ObserveHealth, Claim); CreateEndpoint and
+	// UpdateEndpoint do not write it.
+	Health EndpointHealth
 }
+
+// Limited reports whether the endpoint has a rate or concurrency limit.
+func (e Endpoint) Limited() bool { return e.RateLimitPerSecond > 0 || e.MaxConcurrency > 0 }
 
 // Accepts tells whether the endpoint's filter lets eventType through.
 // It does not look at Enabled.
@@ -89,6 +99,11 @@ type Event struct {
 	Body           []byte // the exact JSON body POSTed to endpoints
 	IdempotencyKey string // "" when the publisher gave none
 	CreatedAt      time.Time
+	// NotTo is an endpoint that Publish does not fan the event out to,
+	// whatever its filter: the subject of an operational event
+	// (hookd.endpoint.failing, …), which must not receive its own. It is
+	// not stored.
+	NotTo string
 }
 
 // PublishResult is what Publish did with one event.
@@ -211,4 +226,13 @@ type Claimed struct {
 	// EndpointGone: the endpoint was deleted or disabled after the delivery
 	// was created; the worker cancels instead of sending.
 	EndpointGone bool
+	// The endpoint's limits and health at claim time. Deliveries of
+	// limited endpoints, and of endpoints whose breaker is open, are never
+	// claimed by a publish (DirectClaim): only Claim takes them.
+	RateLimitPerSecond int
+	MaxConcurrency     int
+	Health             EndpointHealth
+	// Probe: the endpoint's breaker is open and this is the one delivery
+	// Claim let through to find out whether it answers again.
+	Probe bool
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -236,12 +237,18 @@ var (
 	LIMIT $2`
 )
 
+// notHeld keeps claims off endpoints whose breaker is open. The array is
+// computed once per statement from an index that is empty while every
+// breaker is closed. (Claim also skips the open breakers it knows of, so
+// that held backlogs are stepped over the bounded way.)
+const notHeld = `endpoint_id <> ALL(ARRAY(SELECT id FROM endpoints WHERE probe_at IS NOT NULL))`
+
 // claimDirect picks straight from the due index, for claims that skip no
 // endpoint ($3 is then empty).
 const claimDirect = `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
-		AND endpoint_id <> ALL($3)
+		AND endpoint_id <> ALL($3) AND ` + notHeld + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED`
@@ -251,7 +258,7 @@ func claimAmong(candidates string) string {
 	return `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE id IN (` + candidates + `)
-		AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1 AND ` + notHeld + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED`
@@ -261,10 +268,14 @@ func claimAmong(candidates string) string {
 // concurrent claimants pass over each other's rows instead of waiting, and
 // FOR UPDATE rechecks the conditions on the newest row version, so a row
 // is never claimed twice.
-func claimSQL(picked string) string {
+func claimSQL(picked string) string { return claimWith("", picked, "") }
+
+// claimWith is claimSQL with common table expressions before picked (which
+// it may read) and after it (which may read picked).
+func claimWith(before, picked, after string) string {
 	return `
-WITH picked AS (` + picked + `
-), upd AS (
+WITH ` + before + `picked AS (` + picked + `
+), ` + after + `upd AS (
 	UPDATE deliveries d SET status = 'delivering', next_attempt_at = $4, lease_expires_at = $4,
 		lease_token = gen_random_uuid()::text, lease_owner = $5, updated_at = $1
 	FROM picked
@@ -274,15 +285,37 @@ WITH picked AS (` + picked + `
 SELECT upd.id, upd.project_id, upd.event_id, upd.endpoint_id, upd.event_type, upd.status, upd.attempt_count,
 	upd.next_attempt_at, upd.last_status_code, upd.last_error, upd.created_at, upd.updated_at,
 	upd.lease_expires_at, upd.lease_token,
-	-- Scalar subqueries, not joins: each claimed row probes an index,
-	-- where a join may make the planner hash the whole events table.
+	-- Scalar subqueries and a lateral lookup, not joins: each claimed row
+	-- probes an index, where a join may make the planner hash the whole
+	-- events table.
 	(SELECT body FROM events WHERE id = upd.event_id),
-	coalesce((SELECT url FROM endpoints WHERE id = upd.endpoint_id), ''),
-	coalesce((SELECT NOT enabled FROM endpoints WHERE id = upd.endpoint_id), true)
+	coalesce(ep.url, ''), coalesce(NOT ep.enabled, true),
+	coalesce(ep.rate_limit_per_second, 0), coalesce(ep.max_concurrency, 0),
+	ep.failing_since, ep.last_success_at, coalesce(ep.failures, 0), ep.probe_at
 FROM upd
 JOIN picked ON picked.id = upd.id
+LEFT JOIN LATERAL (SELECT * FROM endpoints WHERE id = upd.endpoint_id) ep ON true
 ORDER BY picked.due_at, upd.id`
 }
+
+// claimProbeSQL claims the probe of each endpoint whose breaker is open
+// and whose probe is due (at most $2, none of $3): its oldest due
+// delivery. The endpoint's probe_at moves to the probe's lease expiry, so
+// no other node probes meanwhile; an endpoint with nothing due keeps its
+// probe_at and is probed by the first delivery that comes due.
+var claimProbeSQL = claimWith(`ep AS (
+	SELECT id FROM endpoints WHERE probe_at <= $1 AND id <> ALL($3)
+	ORDER BY probe_at LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), `, `
+	SELECT c.id, c.next_attempt_at AS due_at, c.endpoint_id FROM ep CROSS JOIN LATERAL (
+		SELECT id, next_attempt_at, endpoint_id FROM deliveries
+		WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		ORDER BY next_attempt_at, id
+		LIMIT 1
+		FOR UPDATE SKIP LOCKED) c`, `moved AS (
+	UPDATE endpoints e SET probe_at = $4 FROM picked WHERE e.id = picked.endpoint_id
+), `)
 
 var (
 	claimDirectSQL     = claimSQL(claimDirect)
@@ -307,15 +340,47 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	}
 	now := ts(p.Now)
 	lease := ts(now.Add(p.Lease))
-	if len(skip) == 0 {
-		return db.claim(ctx, claimDirectSQL, now, p.Limit, skip, lease, p.Owner)
+	open, err := db.breakers.get(ctx, db)
+	if err != nil {
+		return nil, err
 	}
-	out, err := db.claim(ctx, claimByDueSQL, now, p.Limit, skip, lease, p.Owner, p.Limit+claimScanExtra)
-	if err != nil || len(out) == p.Limit {
+	var out []store.Claimed
+	if len(open) > 0 {
+		probeDue := false
+		for _, b := range open {
+			probeDue = probeDue || !b.ProbeAt.After(now)
+		}
+		if probeDue {
+			if out, err = db.claim(ctx, claimProbeSQL, now, p.Limit, skip, lease, p.Owner); err != nil {
+				return nil, err
+			}
+			for i := range out {
+				out[i].Probe = true
+			}
+			if len(out) > 0 {
+				db.breakers.forget() // probe_at moved
+			}
+		}
+		skip = slices.Clone(skip)
+		for _, b := range open {
+			skip = append(skip, b.EndpointID)
+		}
+	}
+	limit := p.Limit - len(out)
+	if limit == 0 {
+		return out, nil
+	}
+	if len(skip) == 0 {
+		more, err := db.claim(ctx, claimDirectSQL, now, limit, skip, lease, p.Owner)
+		return append(out, more...), err
+	}
+	more, err := db.claim(ctx, claimByDueSQL, now, limit, skip, lease, p.Owner, limit+claimScanExtra)
+	out = append(out, more...)
+	if err != nil || len(more) == limit {
 		return out, err
 	}
 	// Short, with endpoints skipped: what is left may be behind them.
-	more, err := db.claim(ctx, claimByEndpointSQL, now, p.Limit-len(out), skip, lease, p.Owner)
+	more, err = db.claim(ctx, claimByEndpointSQL, now, limit-len(more), skip, lease, p.Owner)
 	return append(out, more...), err
 }
 
@@ -327,9 +392,12 @@ func (db *DB) claim(ctx context.Context, q string, args ...any) ([]store.Claimed
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Claimed, error) {
 			var c store.Claimed
+			var failing, success, probe *time.Time
 			dest, finish := deliveryDest(&c.Delivery)
-			err := row.Scan(append(dest, &c.Body, &c.URL, &c.EndpointGone)...)
+			err := row.Scan(append(dest, &c.Body, &c.URL, &c.EndpointGone, &c.RateLimitPerSecond, &c.MaxConcurrency,
+				&failing, &success, &c.Health.Failures, &probe)...)
 			finish()
+			c.Health.FailingSince, c.Health.LastSuccessAt, c.Health.ProbeAt = fromTZ(failing), fromTZ(success), fromTZ(probe)
 			return c, err
 		})
 		return err

@@ -10,17 +10,20 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-const endpointColumns = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at`
+const endpointColumns = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
+	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at`
 
 func scanEndpoint(row pgx.CollectableRow) (store.Endpoint, error) {
 	var e store.Endpoint
-	var created, updated *time.Time
+	var created, updated, failing, success, probe *time.Time
 	err := row.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled,
-		&e.DisabledReason, &created, &updated)
+		&e.DisabledReason, &created, &updated,
+		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe)
 	if len(e.EventTypes) == 0 {
 		e.EventTypes = nil
 	}
 	e.CreatedAt, e.UpdatedAt = fromTZ(created), fromTZ(updated)
+	e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromTZ(failing), fromTZ(success), fromTZ(probe)
 	return e, err
 }
 
@@ -36,10 +39,11 @@ func eventTypes(t []string) []string {
 // CreateEndpoint inserts e; an unknown project is store.ErrNotFound.
 func (db *DB) CreateEndpoint(ctx context.Context, e store.Endpoint) error {
 	return db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (id, project_id, url, description, event_types, enabled,
+				disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			e.ID, e.ProjectID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled,
-			e.DisabledReason, tz(e.CreatedAt), tz(e.UpdatedAt))
+			e.DisabledReason, tz(e.CreatedAt), tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency)
 		return err
 	})
 }
@@ -83,10 +87,15 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 				return err
 			}
 			b := &pgx.Batch{}
+			// Enabling a disabled endpoint starts its health afresh.
 			b.Queue(`UPDATE endpoints SET url = $3, description = $4, event_types = $5, enabled = $6,
-				disabled_reason = $7, updated_at = $8 WHERE project_id = $1 AND id = $2`,
+				disabled_reason = $7, updated_at = $8, rate_limit_per_second = $9, max_concurrency = $10,
+				failing_since = CASE WHEN $11 THEN NULL ELSE failing_since END,
+				failures = CASE WHEN $11 THEN 0 ELSE failures END,
+				probe_at = CASE WHEN $11 THEN NULL ELSE probe_at END
+				WHERE project_id = $1 AND id = $2`,
 				e.ProjectID, e.ID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled,
-				e.DisabledReason, tz(e.UpdatedAt))
+				e.DisabledReason, tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency, !wasEnabled && e.Enabled)
 			if wasEnabled && !e.Enabled {
 				b.Queue(`UPDATE deliveries SET status = 'cancelled', last_error = $3, next_attempt_at = NULL,
 					updated_at = $4

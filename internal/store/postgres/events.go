@@ -124,12 +124,14 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		}
 		res := store.PublishResult{Event: ev}
 		for _, ep := range endpoints[ev.ProjectID] {
-			if ep.Accepts(ev.Type) {
+			if ep.Accepts(ev.Type) && ep.ID != ev.NotTo {
 				ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
 				res.Deliveries = append(res.Deliveries, ref)
 				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
 				token := ""
-				if direct != nil && !taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
+				// Limited endpoints and open breakers are Claim's to pace and hold.
+				if direct != nil && !ep.Limited() && !ep.Health.BreakerOpen() &&
+					!taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
 					token = rand.Text()
 					res.Claimed = append(res.Claimed, store.Claimed{
 						Delivery: store.Delivery{
@@ -138,8 +140,9 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 							NextAttemptAt: leaseExpiry, LeaseExpiresAt: leaseExpiry, LeaseToken: token,
 							CreatedAt: ev.CreatedAt, UpdatedAt: claimedAt,
 						},
-						Body: ev.Body,
-						URL:  ep.URL,
+						Body:   ev.Body,
+						URL:    ep.URL,
+						Health: ep.Health,
 					})
 				} else {
 					pending = true

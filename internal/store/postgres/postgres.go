@@ -55,6 +55,8 @@ type DB struct {
 	leaderMu   sync.Mutex
 	leaderConn *pgx.Conn
 	leading    bool
+
+	breakers breakerCache // open breakers as last read (health.go)
 }
 
 // Open connects to the database at url (postgres://…; pgxpool settings

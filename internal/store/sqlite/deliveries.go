@@ -256,7 +256,9 @@ const reclaimQuery = `UPDATE deliveries
 
 // claimRowsQuery loads what a worker needs for n chosen deliveries.
 func claimRowsQuery(n int) string {
-	return `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled
+	return `SELECT ` + deliveryCols + `, ev.body, ep.url, ep.enabled,
+		COALESCE(ep.rate_limit_per_second, 0), COALESCE(ep.max_concurrency, 0),
+		ep.failing_since, ep.last_success_at, COALESCE(ep.failures, 0), ep.probe_at
 		FROM deliveries d
 		JOIN events ev ON ev.id = d.event_id
 		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
@@ -300,9 +302,19 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		if err != nil {
 			return err
 		}
-		chosen, err := db.chooseDue(ctx, tx, now, p.Limit, skip)
-		if err != nil || len(chosen) == 0 {
+		probes, err := db.probe(ctx, tx, now, micros(leaseExpiry), p.Limit, skip)
+		if err != nil {
 			return err
+		}
+		chosen, err := db.chooseDue(ctx, tx, now, p.Limit-len(probes), skip)
+		if err != nil {
+			return err
+		}
+		for id := range probes {
+			chosen = append(chosen, id)
+		}
+		if len(chosen) == 0 {
+			return nil
 		}
 		args := make([]any, len(chosen))
 		for i, id := range chosen {
@@ -317,13 +329,17 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 			var c store.Claimed
 			var url sql.NullString
 			var enabled sql.NullBool
-			if err := rows.Scan(append(s.dest(), &c.Body, &url, &enabled)...); err != nil {
+			var failing, success, probe sql.NullInt64
+			if err := rows.Scan(append(s.dest(), &c.Body, &url, &enabled, &c.RateLimitPerSecond, &c.MaxConcurrency,
+				&failing, &success, &c.Health.Failures, &probe)...); err != nil {
 				rows.Close()
 				return err
 			}
 			c.Delivery = s.delivery()
 			c.URL = url.String
 			c.EndpointGone = !url.Valid || !enabled.Bool
+			c.Health.FailingSince, c.Health.LastSuccessAt, c.Health.ProbeAt = fromMicros(failing), fromMicros(success), fromMicros(probe)
+			c.Probe = probes[c.Delivery.ID]
 			out = append(out, c)
 		}
 		if err := rows.Close(); err != nil {
@@ -358,9 +374,67 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	return out, nil
 }
 
+// probe adds every endpoint whose breaker is open to skip (their
+// deliveries are held), and for each whose probe is due (and not skipped by
+// the caller) picks its oldest due delivery as the probe, moving the
+// endpoint's probe_at to the probe's lease expiry. At most limit probes.
+func (db *DB) probe(ctx context.Context, tx *sql.Tx, now int64, leaseExpiry any, limit int, skip map[string]bool) (map[string]bool, error) {
+	open, err := db.prepared(ctx, tx, `SELECT id, probe_at FROM endpoints WHERE probe_at IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer open.Close() // after rows: closing it first would free them under the rows
+	rows, err := open.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var due []string
+	for rows.Next() {
+		var id string
+		var at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if at <= now && !skip[id] {
+			due = append(due, id)
+		}
+		skip[id] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	probes := make(map[string]bool)
+	for _, ep := range due {
+		if len(probes) >= limit {
+			break
+		}
+		byEndpoint, err := db.prepared(ctx, tx, claimByEndpointQuery)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := queryStrings(ctx, byEndpoint, ep, now, 1)
+		byEndpoint.Close()
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			continue // nothing to probe with yet; the next due delivery will be
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET probe_at = ? WHERE id = ?`, leaseExpiry, ep); err != nil {
+			return nil, err
+		}
+		probes[ids[0]] = true
+	}
+	return probes, nil
+}
+
 // chooseDue picks the ids of up to limit due deliveries of endpoints not in
 // skip.
 func (db *DB) chooseDue(ctx context.Context, tx *sql.Tx, now int64, limit int, skip map[string]bool) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	scan := limit + min(claimScanExtra, len(skip)*claimScanExtra)
 	rows, err := tx.QueryContext(ctx, claimScanQuery, now, scan)
 	if err != nil {

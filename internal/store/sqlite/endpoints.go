@@ -10,13 +10,15 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-const endpointCols = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at`
+const endpointCols = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
+	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 	var e store.Endpoint
 	var types string
-	var created, updated sql.NullInt64
-	if err := sc.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &created, &updated); err != nil {
+	var created, updated, failing, success, probe sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &created, &updated,
+		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe); err != nil {
 		return store.Endpoint{}, err
 	}
 	var err error
@@ -24,6 +26,7 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 		return store.Endpoint{}, fmt.Errorf("endpoint %s: event_types: %w", e.ID, err)
 	}
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromMicros(failing), fromMicros(success), fromMicros(probe)
 	return e, nil
 }
 
@@ -49,9 +52,11 @@ func decodeTypes(s string) ([]string, error) {
 // CreateEndpoint inserts e; a duplicate id is store.ErrConflict and an
 // unknown project store.ErrNotFound.
 func (db *DB) CreateEndpoint(ctx context.Context, e store.Endpoint) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO endpoints (id, project_id, url, description, event_types, enabled,
+		disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.ProjectID, e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason,
-		micros(e.CreatedAt), micros(e.UpdatedAt))
+		micros(e.CreatedAt), micros(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency)
 	return translate(err)
 }
 
@@ -81,15 +86,24 @@ func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Pa
 	return out, translate(rows.Err())
 }
 
+// reenabled is true in UpdateEndpoint's SET when the update enables a
+// disabled endpoint (SET reads the row as it was; ?4 is the new enabled):
+// its health starts afresh.
+const reenabled = `(enabled = 0 AND ?4)`
+
 // UpdateEndpoint writes e's mutable fields; a disabled endpoint's pending
 // and retrying deliveries are cancelled in the same transaction.
 func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE endpoints
-			SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?, updated_at = ?
+			SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?, updated_at = ?,
+			    rate_limit_per_second = ?, max_concurrency = ?,
+			    failing_since = CASE WHEN `+reenabled+` THEN NULL ELSE failing_since END,
+			    failures = CASE WHEN `+reenabled+` THEN 0 ELSE failures END,
+			    probe_at = CASE WHEN `+reenabled+` THEN NULL ELSE probe_at END
 			WHERE id = ? AND project_id = ?`,
 			e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason, micros(e.UpdatedAt),
-			e.ID, e.ProjectID)
+			e.RateLimitPerSecond, e.MaxConcurrency, e.ID, e.ProjectID)
 		if err != nil {
 			return err
 		}

@@ -48,7 +48,7 @@ type publishTx struct {
 	addEvent  *sql.Stmt
 	addDlv    *sql.Stmt
 	endpoints *sql.Stmt
-	// Enabled endpoints (ID, URL and EventTypes only) of each project seen
+	// Enabled endpoints (ID, URL, EventTypes, limits and health only) of each project seen
 	// in this batch, loaded once.
 	byProject map[string][]store.Endpoint
 	// direct, when set, claims new deliveries for the publishing node.
@@ -65,7 +65,9 @@ const (
 	putKeySQL  = `INSERT INTO idempotency_keys (project_id, key, event_id, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`
 	getEventSQL  = `SELECT ` + eventCols + ` FROM events WHERE id = ?`
-	endpointsSQL = `SELECT id, url, event_types FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`
+	endpointsSQL = `SELECT id, url, event_types, rate_limit_per_second, max_concurrency,
+			failing_since, last_success_at, failures, probe_at
+			FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`
 )
 
 // stmt returns *dst, prepared for this transaction on first use: a batch
@@ -99,9 +101,12 @@ func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 	for rows.Next() {
 		var e store.Endpoint
 		var types string
-		if err := rows.Scan(&e.ID, &e.URL, &types); err != nil {
+		var failing, success, probe sql.NullInt64
+		if err := rows.Scan(&e.ID, &e.URL, &types, &e.RateLimitPerSecond, &e.MaxConcurrency,
+			&failing, &success, &e.Health.Failures, &probe); err != nil {
 			return nil, err
 		}
+		e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromMicros(failing), fromMicros(success), fromMicros(probe)
 		if e.EventTypes, err = decodeTypes(types); err != nil {
 			return nil, fmt.Errorf("endpoint %s: event_types: %w", e.ID, err)
 		}
@@ -199,11 +204,12 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	}
 	res := store.PublishResult{Event: ev}
 	for _, e := range eps {
-		if !e.Accepts(ev.Type) {
+		if !e.Accepts(ev.Type) || e.ID == ev.NotTo {
 			continue
 		}
 		id := ids.New(ids.Delivery, at)
-		if p.direct != nil && p.direct.Take(e.ID) {
+		// Limited endpoints and open breakers are Claim's to pace and hold.
+		if p.direct != nil && !e.Limited() && !e.Health.BreakerOpen() && p.direct.Take(e.ID) {
 			c := p.claimed(id, ev, e)
 			if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
 				micros(p.leaseExpiry), created, micros(p.direct.Now), micros(p.leaseExpiry), c.Delivery.LeaseToken, p.owner); err != nil {
@@ -229,8 +235,9 @@ func (p *publishTx) claimed(id string, ev store.Event, e store.Endpoint) store.C
 			NextAttemptAt: p.leaseExpiry, LeaseExpiresAt: p.leaseExpiry, LeaseToken: rand.Text(),
 			CreatedAt: ev.CreatedAt, UpdatedAt: p.direct.Now,
 		},
-		Body: ev.Body,
-		URL:  e.URL,
+		Body:   ev.Body,
+		URL:    e.URL,
+		Health: e.Health,
 	}
 }
 

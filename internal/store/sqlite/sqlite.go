@@ -40,6 +40,7 @@ type DB struct {
 	gate     gate         // orders waiting write transactions
 	wal      *walSync     // makes commits durable after the writer moves on
 	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
+	slots    slots        // send slots of limited endpoints (health.go)
 	// publishing counts Publish calls under way, and lastPublish is when
 	// one last committed (time since opened, 0 for never). While a
 	// publish is under way or one committed within combineWait,

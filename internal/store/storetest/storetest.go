@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		sessionCases,
 		ruleCases,
 		nodeCases,
+		healthCases,
 	} {
 		cases = append(cases, group...)
 	}

@@ -1,0 +1,155 @@
+package health
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func fail(p Policy, e store.Endpoint, at time.Time) store.Endpoint {
+	return p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at})
+}
+
+func succeed(p Policy, e store.Endpoint, at time.Time) store.Endpoint {
+	return p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at, OK: true})
+}
+
+func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	for i := range 4 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
+		if e.Health.BreakerOpen() {
+			t.Fatalf("breaker open after %d failures", i+1)
+		}
+	}
+	if !e.Health.FailingSince.Equal(t0) || e.Health.Failures != 4 {
+		t.Fatalf("health after 4 failures = %+v", e.Health)
+	}
+	at := t0.Add(10 * time.Second)
+	e = fail(p, e, at)
+	if want := at.Add(5 * time.Second); !e.Health.ProbeAt.Equal(want) {
+		t.Fatalf("probe after opening at %v, want %v", e.Health.ProbeAt, want)
+	}
+	var waits []time.Duration
+	for range 6 {
+		at = e.Health.ProbeAt
+		e = fail(p, e, at) // the probe fails
+		waits = append(waits, e.Health.ProbeAt.Sub(at))
+	}
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute, time.Minute}
+	if !slices.Equal(waits, want) {
+		t.Errorf("waits between probes = %v, want %v", waits, want)
+	}
+	if !e.Enabled {
+		t.Error("disabled after minutes of failing")
+	}
+}
+
+func TestOneSuccessResetsEverything(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	for i := range 7 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Minute))
+	}
+	before := e
+	e = succeed(p, e, t0.Add(time.Hour))
+	want := store.EndpointHealth{LastSuccessAt: t0.Add(time.Hour)}
+	if e.Health != want {
+		t.Fatalf("health after a success = %+v, want %+v", e.Health, want)
+	}
+	if got := Events(store.HealthChange{Before: before, After: e}); !slices.Equal(got, []string{EventRecovered}) {
+		t.Errorf("events = %v, want recovered", got)
+	}
+}
+
+func TestDisabledAfterFailingLongEnough(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	e = fail(p, e, t0)
+	e = fail(p, e, t0.Add(p.DisableAfter-time.Second))
+	if !e.Enabled {
+		t.Fatal("disabled before DisableAfter")
+	}
+	// A success in between starts the clock again.
+	e = succeed(p, e, t0.Add(p.DisableAfter-time.Second))
+	e = fail(p, e, t0.Add(p.DisableAfter))
+	if !e.Enabled {
+		t.Fatal("disabled although a success reset the clock")
+	}
+	before := e
+	end := t0.Add(2 * p.DisableAfter)
+	e = fail(p, e, end)
+	if e.Enabled {
+		t.Fatal("still enabled after failing for DisableAfter")
+	}
+	if !e.UpdatedAt.Equal(end) || !strings.Contains(e.DisabledReason, "5 days") {
+		t.Errorf("disabled at %v with reason %q", e.UpdatedAt, e.DisabledReason)
+	}
+	if got := Events(store.HealthChange{Before: before, After: e}); !slices.Equal(got, []string{EventDisabled}) {
+		t.Errorf("events = %v, want disabled (the breaker was open already)", got)
+	}
+}
+
+func TestDisableAfterZeroNeverDisables(t *testing.T) {
+	p := Default()
+	p.DisableAfter = 0
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	e = fail(p, e, t0)
+	e = fail(p, e, t0.Add(365*24*time.Hour))
+	if !e.Enabled {
+		t.Fatal("disabled with DisableAfter 0")
+	}
+}
+
+func TestHealthySuccessesWriteOncePerPeriod(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	e = succeed(p, e, t0)
+	if !p.WantsSuccess(store.EndpointHealth{}, t0) {
+		t.Error("first success not wanted")
+	}
+	if p.WantsSuccess(e.Health, t0.Add(30*time.Second)) {
+		t.Error("a success within SuccessEvery of the last one is wanted")
+	}
+	if same := succeed(p, e, t0.Add(30*time.Second)); same.Health != e.Health {
+		t.Errorf("success within SuccessEvery changed health to %+v", same.Health)
+	}
+	if !p.WantsSuccess(e.Health, t0.Add(time.Minute)) {
+		t.Error("a success SuccessEvery later is not wanted")
+	}
+	if !p.WantsSuccess(store.EndpointHealth{LastSuccessAt: t0, Failures: 1}, t0) {
+		t.Error("a success after a failure is not wanted")
+	}
+}
+
+func TestEventsAndData(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", URL: "https://x.example/h", Enabled: true}
+	for i := range 4 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
+	}
+	before := e
+	e = fail(p, e, t0.Add(5*time.Second))
+	ch := store.HealthChange{Before: before, After: e}
+	if got := Events(ch); !slices.Equal(got, []string{EventFailing}) {
+		t.Fatalf("events when the breaker opens = %v", got)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(EventData(e), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["endpoint_id"] != "ep_1" || d["consecutive_failures"] != float64(5) || d["failing_since"] != "2026-11-26T12:00:00Z" ||
+		d["next_probe_at"] != "2026-11-26T12:00:10Z" || d["last_success_at"] != nil {
+		t.Errorf("event data = %v", d)
+	}
+	if got := Events(store.HealthChange{Before: e, After: fail(p, e, t0.Add(time.Minute))}); len(got) != 0 {
+		t.Errorf("a failed probe calls for %v, want nothing", got)
+	}
+}
