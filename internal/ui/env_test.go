@@ -24,7 +24,7 @@ const adminKey = "hk_adm_ui_test_0123456789abcdef"
 // env is a whole hookd (app.New: store, services, delivery engine, API
 // and UI) on a SQLite file in t.TempDir(), listening on a free port.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	app *app.App
 	// base is where the browser and the HTTP client reach it.
 	base     string
@@ -32,7 +32,7 @@ type env struct {
 	srvTLS   *httptest.Server // set when the env serves over TLS
 }
 
-func newEnv(t *testing.T, tls bool) *env {
+func newEnv(t testing.TB, tls bool) *env {
 	t.Helper()
 	a := apptest.Start(t, app.Config{
 		Addr:                 "127.0.0.1:0",
@@ -121,7 +121,7 @@ func (e *env) project(name string) project {
 // client is a browser without script: it keeps cookies and does not
 // follow redirects, so tests see each answer.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	e    *env
 	http *http.Client
 }
@@ -132,6 +132,13 @@ func (e *env) client() *client {
 	hc.Jar = jar
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{t: e.t, e: e, http: hc}
+}
+
+// as is the client reporting to t (a fuzz target's own test).
+func (c *client) as(t testing.TB) *client {
+	cp := *c
+	cp.t = t
+	return &cp
 }
 
 type answer struct {

@@ -19,7 +19,7 @@ type seeded struct {
 	deliveryID string
 }
 
-func seed(t *testing.T, e *env, name string) seeded {
+func seed(t testing.TB, e *env, name string) seeded {
 	t.Helper()
 	s := seeded{e: e, p: e.project(name), rc: newReceiver(t, http.StatusOK, "ok")}
 	var ep struct {

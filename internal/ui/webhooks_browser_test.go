@@ -31,7 +31,7 @@ type received struct {
 	body   []byte
 }
 
-func newReceiver(t *testing.T, status int, answer string) *receiver {
+func newReceiver(t testing.TB, status int, answer string) *receiver {
 	rc := &receiver{status: status, answer: answer}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -53,7 +53,7 @@ func (rc *receiver) requests() []received {
 }
 
 // waitRequests waits until the receiver got n requests and returns them.
-func (rc *receiver) waitRequests(t *testing.T, n int) []received {
+func (rc *receiver) waitRequests(t testing.TB, n int) []received {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
