@@ -17,12 +17,27 @@ type endpointJSON struct {
 	DisabledReason string    `json:"disabled_reason"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// Limits: 0 is none.
+	RateLimitPerSecond int `json:"rate_limit_per_second"`
+	MaxConcurrency     int `json:"max_concurrency"`
+	// Health: null times are never (or not failing).
+	FailingSince        *time.Time `json:"failing_since"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// Breaker is "closed", or "open" while deliveries are held back and
+	// one probe is sent at NextProbeAt.
+	Breaker     string     `json:"breaker"`
+	NextProbeAt *time.Time `json:"next_probe_at"`
 }
 
 func renderEndpoint(e service.Endpoint) endpointJSON {
 	types := e.EventTypes
 	if types == nil {
 		types = []string{}
+	}
+	breaker := "closed"
+	if e.Health.BreakerOpen() {
+		breaker = "open"
 	}
 	return endpointJSON{
 		ID:             e.ID,
@@ -33,6 +48,14 @@ func renderEndpoint(e service.Endpoint) endpointJSON {
 		DisabledReason: e.DisabledReason,
 		CreatedAt:      e.CreatedAt.UTC(),
 		UpdatedAt:      e.UpdatedAt.UTC(),
+
+		RateLimitPerSecond:  e.RateLimitPerSecond,
+		MaxConcurrency:      e.MaxConcurrency,
+		FailingSince:        optionalTime(e.Health.FailingSince),
+		LastSuccessAt:       optionalTime(e.Health.LastSuccessAt),
+		ConsecutiveFailures: e.Health.Failures,
+		Breaker:             breaker,
+		NextProbeAt:         optionalTime(e.Health.ProbeAt),
 	}
 }
 
@@ -41,6 +64,9 @@ type createEndpointRequest struct {
 	Description string   `json:"description"`
 	EventTypes  []string `json:"event_types"`
 	Enabled     *bool    `json:"enabled"`
+
+	RateLimitPerSecond int `json:"rate_limit_per_second"`
+	MaxConcurrency     int `json:"max_concurrency"`
 }
 
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
@@ -53,6 +79,9 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c call) 
 		Description: in.Description,
 		EventTypes:  in.EventTypes,
 		Disabled:    in.Enabled != nil && !*in.Enabled,
+
+		RateLimitPerSecond: in.RateLimitPerSecond,
+		MaxConcurrency:     in.MaxConcurrency,
 	})
 	if err != nil {
 		return err
@@ -85,6 +114,9 @@ type patchEndpointRequest struct {
 	Description *string   `json:"description"`
 	EventTypes  *[]string `json:"event_types"`
 	Enabled     *bool     `json:"enabled"`
+	// Limits: 0 removes one.
+	RateLimitPerSecond *int `json:"rate_limit_per_second"`
+	MaxConcurrency     *int `json:"max_concurrency"`
 	// RecoverSince, with the endpoint enabled, resends what failed or was
 	// cancelled since then (as POST …/recover).
 	RecoverSince *time.Time `json:"recover_since"`
@@ -95,7 +127,8 @@ func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request, c call) e
 	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
 		return err
 	}
-	up := service.UpdateEndpoint{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes, Enabled: in.Enabled}
+	up := service.UpdateEndpoint{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes, Enabled: in.Enabled,
+		RateLimitPerSecond: in.RateLimitPerSecond, MaxConcurrency: in.MaxConcurrency}
 	if in.RecoverSince == nil {
 		e, err := s.svc.Endpoints.Update(r.Context(), c.projectID, r.PathValue("eid"), up)
 		if err != nil {

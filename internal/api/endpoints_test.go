@@ -24,7 +24,8 @@ func TestEndpointLifecycle(t *testing.T) {
 	base := "/v1/projects/" + pid + "/endpoints"
 
 	ep := e.endpoint(pid, key, map[string]any{"url": "https://example.com/hook"})
-	want := endpointOut{ID: ep.ID, URL: "https://example.com/hook", EventTypes: []string{}, Enabled: true, CreatedAt: start, UpdatedAt: start}
+	want := endpointOut{ID: ep.ID, URL: "https://example.com/hook", EventTypes: []string{}, Enabled: true, CreatedAt: start, UpdatedAt: start,
+		Breaker: "closed"}
 	if !ids.Valid(ids.Endpoint, ep.ID) || !reflect.DeepEqual(ep, want) {
 		t.Fatalf("created %+v, want %+v", ep, want)
 	}
@@ -63,6 +64,16 @@ func TestEndpointLifecycle(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after url: %+v, want %+v", got, want)
 	}
+	got = patch(map[string]any{"rate_limit_per_second": 20, "max_concurrency": 4})
+	want.RateLimitPerSecond, want.MaxConcurrency, want.UpdatedAt = 20, 4, e.clock.Now()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after limits: %+v, want %+v", got, want)
+	}
+	got = patch(map[string]any{"rate_limit_per_second": 0})
+	want.RateLimitPerSecond, want.UpdatedAt = 0, e.clock.Now()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after removing the rate limit: %+v, want %+v", got, want)
+	}
 	got = patch(map[string]any{"enabled": false})
 	want.Enabled, want.DisabledReason, want.UpdatedAt = false, "disabled by user", e.clock.Now()
 	if !reflect.DeepEqual(got, want) {
@@ -97,7 +108,12 @@ func TestCreateEndpointAllFields(t *testing.T) {
 		"url": "https://example.com/hook", "description": "<b>ops</b> & co",
 		"event_types": []string{"*", "a.*", "a:b_c-d.e"}, "enabled": false,
 	})
-	if ep.Description != "<b>ops</b> & co" || len(ep.EventTypes) != 3 || ep.Enabled || ep.DisabledReason != "disabled by user" {
+	if ep.Description != "<b>ops</b> & co" || len(ep.EventTypes) != 3 || ep.Enabled || ep.DisabledReason != "disabled by user" ||
+		ep.RateLimitPerSecond != 0 || ep.MaxConcurrency != 0 {
+		t.Fatalf("created %+v", ep)
+	}
+	limited := e.endpoint(pid, key, map[string]any{"url": "https://example.com/slow", "event_types": []string{"other.*"}, "rate_limit_per_second": 10, "max_concurrency": 2})
+	if limited.RateLimitPerSecond != 10 || limited.MaxConcurrency != 2 || limited.Breaker != "closed" || limited.FailingSince != nil {
 		t.Fatalf("created %+v", ep)
 	}
 	// Disabled endpoints get no deliveries.
@@ -188,6 +204,10 @@ func TestEndpointValidation(t *testing.T) {
 		{"types not an array", `{"url":"https://example.com","event_types":"a.b"}`, "event_types: must be an array of strings"},
 		{"type not a string", `{"url":"https://example.com","event_types":[1]}`, "event_types: must be a string"},
 		{"enabled not a bool", `{"url":"https://example.com","enabled":"yes"}`, "enabled: must be a boolean"},
+		{"negative rate limit", map[string]any{"url": "https://example.com", "rate_limit_per_second": -1}, "rate_limit_per_second: must be 0 (no limit) up to 10000"},
+		{"huge rate limit", map[string]any{"url": "https://example.com", "rate_limit_per_second": 10001}, "rate_limit_per_second: must be 0 (no limit) up to 10000"},
+		{"huge concurrency", map[string]any{"url": "https://example.com", "max_concurrency": 1001}, "max_concurrency: must be 0 (no limit) up to 1000"},
+		{"concurrency not a number", `{"url":"https://example.com","max_concurrency":"2"}`, "max_concurrency: must be"},
 		{"unknown field", `{"url":"https://example.com","secret":"x"}`, "secret: unknown field"},
 		{"malformed", `{"url":"https://example.com"`, "body: malformed JSON"},
 		{"trailing garbage", `{"url":"https://example.com"} x`, "body: must contain a single JSON value"},

@@ -324,6 +324,14 @@ type endpointOut struct {
 	DisabledReason string    `json:"disabled_reason"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+
+	RateLimitPerSecond  int        `json:"rate_limit_per_second"`
+	MaxConcurrency      int        `json:"max_concurrency"`
+	FailingSince        *time.Time `json:"failing_since"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	Breaker             string     `json:"breaker"`
+	NextProbeAt         *time.Time `json:"next_probe_at"`
 }
 
 type publishOut struct {

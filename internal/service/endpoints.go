@@ -48,6 +48,10 @@ type CreateEndpoint struct {
 	EventTypes []string
 	// Disabled creates the endpoint disabled (reason DisabledByUser).
 	Disabled bool
+	// RateLimitPerSecond and MaxConcurrency bound the requests hookd
+	// makes to the endpoint, over all nodes; 0 means no limit.
+	RateLimitPerSecond int
+	MaxConcurrency     int
 }
 
 // Validate checks the input, naming the field at fault. Create checks the
@@ -61,7 +65,23 @@ func (in CreateEndpoint) validate(requireHTTPS bool) error {
 	if err := checkDescription(in.Description); err != nil {
 		return err
 	}
+	if err := checkLimits(&in.RateLimitPerSecond, &in.MaxConcurrency); err != nil {
+		return err
+	}
 	return checkEventTypes("event_types", in.EventTypes)
+}
+
+// checkLimits checks the limits that are given (nil: not given).
+func checkLimits(rate, concurrency *int) error {
+	if rate != nil {
+		if err := checkLimit("rate_limit_per_second", *rate, MaxRateLimit); err != nil {
+			return err
+		}
+	}
+	if concurrency != nil {
+		return checkLimit("max_concurrency", *concurrency, MaxConcurrency)
+	}
+	return nil
 }
 
 // Create adds an endpoint to project projectID.
@@ -79,6 +99,9 @@ func (s *Endpoints) Create(ctx context.Context, projectID string, in CreateEndpo
 		Enabled:     !in.Disabled,
 		CreatedAt:   now,
 		UpdatedAt:   now,
+
+		RateLimitPerSecond: in.RateLimitPerSecond,
+		MaxConcurrency:     in.MaxConcurrency,
 	}
 	if e.EventTypes == nil {
 		e.EventTypes = []string{}
@@ -117,8 +140,12 @@ type UpdateEndpoint struct {
 	// Enabled true enables the endpoint (clearing the reason it was
 	// disabled); false disables it with reason DisabledByUser, or keeps
 	// the reason of one already disabled (say by a 410 Gone), which tells
-	// the user why. Disabling cancels its pending deliveries.
+	// the user why. Disabling cancels its pending deliveries. Enabling a
+	// disabled endpoint starts its health afresh.
 	Enabled *bool
+	// RateLimitPerSecond and MaxConcurrency as in CreateEndpoint.
+	RateLimitPerSecond *int
+	MaxConcurrency     *int
 }
 
 // Validate checks the fields that are set, naming the one at fault.
@@ -135,6 +162,9 @@ func (in UpdateEndpoint) validate(requireHTTPS bool) error {
 		if err := checkDescription(*in.Description); err != nil {
 			return err
 		}
+	}
+	if err := checkLimits(in.RateLimitPerSecond, in.MaxConcurrency); err != nil {
+		return err
 	}
 	if in.EventTypes != nil {
 		return checkEventTypes("event_types", *in.EventTypes)
@@ -166,9 +196,18 @@ func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateE
 			e.EventTypes = []string{}
 		}
 	}
+	if in.RateLimitPerSecond != nil {
+		e.RateLimitPerSecond = *in.RateLimitPerSecond
+	}
+	if in.MaxConcurrency != nil {
+		e.MaxConcurrency = *in.MaxConcurrency
+	}
 	if in.Enabled != nil {
 		switch {
 		case *in.Enabled:
+			if !e.Enabled {
+				e.Health = store.EndpointHealth{} // as the store does
+			}
 			e.Enabled, e.DisabledReason = true, ""
 		case e.Enabled:
 			e.Enabled, e.DisabledReason = false, DisabledByUser

@@ -15,6 +15,10 @@ const (
 	MaxEventTypeLen      = 128
 	MaxEventTypes        = 100
 	MaxIdempotencyKeyLen = 255
+	// MaxRateLimit and MaxConcurrency bound an endpoint's limits; 0 is no
+	// limit. Beyond them a limit would not limit anything hookd can send.
+	MaxRateLimit   = 10000
+	MaxConcurrency = 1000
 )
 
 // EventTypeRule is what an event type must look like, for messages and
@@ -68,6 +72,14 @@ func checkEventTypes(field string, types []string) error {
 		if !validTypeFilter(t) {
 			return Invalid(field+"["+strconv.Itoa(i)+"]", typeFilterRule)
 		}
+	}
+	return nil
+}
+
+// checkLimit checks a per-endpoint limit: 0 (none) up to max.
+func checkLimit(field string, v, max int) error {
+	if v < 0 || v > max {
+		return Invalid(field, "must be 0 (no limit) up to "+strconv.Itoa(max))
 	}
 	return nil
 }
