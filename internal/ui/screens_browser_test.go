@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"net/http"
 	"strings"
 	"testing"
@@ -97,9 +98,15 @@ func TestBrowserLayouts(t *testing.T) {
 		for _, page := range []string{"/webhooks/new", "/webhooks/" + epCRM.ID + "/delete", "/secret/rotate"} {
 			do(t, ctx, chromedp.Navigate(base+page))
 			checkLayout(t, ctx, width)
+			if os.Getenv("HOOKD_EXTRA_SCREENSHOTS") != "" {
+				screenshot(t, ctx, fmt.Sprintf("x-%s-%d", strings.ReplaceAll(strings.Trim(page, "/"), "/", "-"), width))
+			}
 		}
 		do(t, ctx, chromedp.Navigate(e.base+"/ui/projects"))
 		checkLayout(t, ctx, width)
+		if os.Getenv("HOOKD_EXTRA_SCREENSHOTS") != "" {
+			screenshot(t, ctx, fmt.Sprintf("x-projects-%d", width))
+		}
 	}
 }
 
