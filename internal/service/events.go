@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -68,6 +69,9 @@ func (in PublishEvent) validate(full bool) error {
 	if err := checkEventType("type", in.Type); err != nil {
 		return err
 	}
+	if strings.HasPrefix(in.Type, OperationalPrefix) {
+		return Invalid("type", `must not start with "`+OperationalPrefix+`": those are hookd's own operational events`)
+	}
 	if !full {
 		if d := bytes.TrimSpace(in.Data); len(d) == 0 || d[0] != '{' {
 			return errDataNotObject
@@ -106,6 +110,34 @@ func (s *Events) Publish(ctx context.Context, projectID string, in PublishEvent)
 		return Published{}, errKeyReused
 	}
 	return Published{Event: res.Event, Deliveries: res.Deliveries, Existing: res.Existing}, nil
+}
+
+// OperationalPrefix starts the types of the events hookd publishes itself
+// (hookd.endpoint.failing, …); publishers may not use it, so a receiver can
+// trust that such an event came from hookd.
+const OperationalPrefix = "hookd."
+
+// PublishOperational publishes an operational event of type typ (which
+// starts with OperationalPrefix) about endpoint endpointID of project
+// projectID, with data (a JSON object): in the project's log and signed
+// like any event, to every endpoint whose filter accepts it except the one
+// it is about.
+func (s *Events) PublishOperational(ctx context.Context, projectID, endpointID, typ string, data []byte) (Published, error) {
+	if !strings.HasPrefix(typ, OperationalPrefix) {
+		return Published{}, Invalid("type", `an operational event's type starts with "`+OperationalPrefix+`"`)
+	}
+	now := s.c.now()
+	e := Event{ID: ids.New(ids.Event, now), ProjectID: projectID, Type: typ, CreatedAt: now, NotTo: endpointID}
+	body, err := eventbody.Build(e.ID, e.Type, now, data)
+	if err != nil {
+		return Published{}, errDataNotObject
+	}
+	e.Body = body
+	res, err := s.c.publisher.Publish(ctx, e)
+	if err != nil {
+		return Published{}, translate(err, "project")
+	}
+	return Published{Event: res.Event, Deliveries: res.Deliveries}, nil
 }
 
 // newEvent checks the input and builds the event with its body, once: the
