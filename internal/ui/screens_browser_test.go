@@ -15,7 +15,8 @@ import (
 // the Webhooks page, the Event Log and a delivery at 1280 px and at a
 // 390 px phone: nothing may stick out sideways, and every field has a
 // label. With HOOKD_UPDATE_SCREENSHOTS=1 it writes the screenshots in
-// docs/ that the README shows.
+// docs/ that the README shows; HOOKD_EXTRA_SCREENSHOTS=1 adds the form and
+// confirmation pages as docs/ui-x-*.png, to look at, not to commit.
 func TestBrowserLayouts(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.project("Acme production")
