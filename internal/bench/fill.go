@@ -78,6 +78,8 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 	want := int64(r.opt.Backlog)
 	deadline := time.Now().Add(30 * time.Minute)
 	var half time.Time
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
 	for r.recv.got.Load() < want {
 		if time.Now().After(deadline) {
 			return Result{}, fmt.Errorf("backlog: only %d of %d drained", r.recv.got.Load(), want)
@@ -87,7 +89,7 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 		}
 		now, _ := r.peakRSS()
 		samples = append(samples, now)
-		time.Sleep(250 * time.Millisecond)
+		<-tick.C
 	}
 	el := time.Since(start)
 	_, peak := r.peakRSS()

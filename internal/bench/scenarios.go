@@ -190,6 +190,9 @@ func (r *run) latency(ctx context.Context) (Result, error) {
 	for i := range n {
 		// Open-loop: event i goes at start + i·interval whatever happened
 		// to the ones before it, so a slow response cannot hide latency.
+		// This is load-generation pacing on the wall clock, which is what
+		// the bench measures; a ticker would drop ticks when behind and so
+		// would not keep to the schedule.
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}

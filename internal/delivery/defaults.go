@@ -19,7 +19,7 @@ const (
 // DefaultLease is how long a claim should stay with a node whose requests
 // time out after timeout: longer than a request at the timeout plus its
 // wait behind the endpoint's other requests, up to 8 rounds of the
-// timeout (Engine.queueCap), so LeaseTimeouts × timeout, and never less
+// timeout (slots.queueCap), so LeaseTimeouts × timeout, and never less
 // than MinLease, so a node that pauses briefly keeps its work.
 func DefaultLease(timeout time.Duration) time.Duration {
 	return max(MinLease, LeaseTimeouts*timeout)

@@ -50,41 +50,31 @@ type Config struct {
 }
 
 // Engine claims due deliveries, sends them with a bounded worker pool and
-// records the outcome. Start it with Run.
+// records the outcomes. Start it with Run.
+//
+// Who does what (and owns what):
+//   - The dispatcher (Run's goroutine) claims due work: it is the only
+//     caller of Store.Claim and Store.NextDue.
+//   - The publish committer hands over what a publish claimed for this
+//     node: Direct's Take decides inside the store's write transaction,
+//     Deliver hands the committed claims over. Neither does I/O or waits.
+//   - The workers send; each outcome goes to the recorder.
+//   - The recorder (its own goroutine, see Recorder) is the only caller of
+//     Store.Complete; give-backs of work that did not fit go to it too.
+//   - slots holds what they share: what runs and waits per endpoint, and
+//     the endpoints that answered 410, behind a mutex held only to count.
+//
+// wake, room and wantRoom only carry wake-ups to the dispatcher.
 type Engine struct {
-	cfg  Config
-	wake chan struct{}
-	// room: a full endpoint can take a claim again (see full).
+	cfg   Config
+	slots *slots
+	rec   *Recorder
+	wake  chan struct{}
+	// room: a full endpoint can take a claim again (see slots.full).
 	room chan struct{}
-	jobs chan *job
-	done chan outcomeMsg
-
-	// mu guards the counts below. A claimed delivery is either running
-	// (handed to a worker, until its outcome is committed) or queued
-	// (waiting for a slot of its endpoint).
-	mu      sync.Mutex
-	running map[string]int // by endpoint
-	queued  map[string][]store.Claimed
-	busy    int // running, all endpoints
-	waiting int // queued, all endpoints
-	// stopping: Run is draining; queued deliveries are given back, not sent.
-	stopping bool
-	// wantRoom: the claim loop waits for workers to finish (release
-	// wakes it only then).
+	// wantRoom: the dispatcher waits for workers to finish (a finished
+	// request wakes it only then).
 	wantRoom atomic.Bool
-	// gone: endpoints that answered 410, and when. Deliveries of theirs
-	// claimed before the store disabled the endpoint are cancelled instead
-	// of sent; after a lease every such claim is over, and the mark goes.
-	gone map[string]time.Time
-}
-
-type job struct {
-	c store.Claimed
-}
-
-type outcomeMsg struct {
-	out      store.Outcome
-	endpoint string
 }
 
 // New returns an Engine; it does nothing until Run.
@@ -122,16 +112,33 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Owner == "" {
 		cfg.Owner = "hookd"
 	}
-	return &Engine{
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		room:    make(chan struct{}, 1),
-		jobs:    make(chan *job, cfg.Workers),
-		done:    make(chan outcomeMsg, cfg.Workers*2),
-		running: make(map[string]int),
-		gone:    make(map[string]time.Time),
-		queued:  make(map[string][]store.Claimed),
-	}, nil
+	e := &Engine{
+		cfg:   cfg,
+		slots: newSlots(cfg.Workers, cfg.PerEndpoint, cfg.Lease),
+		wake:  make(chan struct{}, 1),
+		room:  make(chan struct{}, 1),
+	}
+	rec, err := NewRecorder(RecorderConfig{
+		Store:  cfg.Store,
+		Clock:  cfg.Clock,
+		Logger: cfg.Logger,
+		Recorded: func(outs []store.Outcome) {
+			// A give-back is due at once; the dispatcher may have looked
+			// before it was written.
+			now := cfg.Clock.Now()
+			for _, o := range outs {
+				if t := o.NextAttemptAt(); !t.IsZero() && !t.After(now) {
+					e.Wake()
+					return
+				}
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.rec = rec
+	return e, nil
 }
 
 // Wake tells the engine that new work may be due now. It never blocks.
@@ -142,60 +149,53 @@ func (e *Engine) Wake() {
 	}
 }
 
-// Run delivers until ctx ends, then drains: it claims nothing more, lets
-// the requests in flight finish (each bounded by the request timeout),
-// records their outcomes and returns.
+// Run delivers until ctx ends, then drains: it claims nothing more, gives
+// back what waits in the queues, lets the requests in flight finish (each
+// bounded by the request timeout), records every outcome and returns.
 func (e *Engine) Run(ctx context.Context) error {
+	e.rec.Start()
 	var workers sync.WaitGroup
 	// Sends are not cut short by ctx: shutdown lets them finish, bounded by
 	// the client's own timeout, so no receiver sees a half-sent request
 	// that we would then count as failed.
 	sendCtx := context.WithoutCancel(ctx)
 	for range e.cfg.Workers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range e.jobs {
-				msg := e.attempt(sendCtx, j.c)
+		workers.Go(func() {
+			for c := range e.slots.jobs {
+				out := e.attempt(sendCtx, c)
 				// The endpoint's slot is free as soon as its response is
 				// in: the limit is on concurrent requests to the receiver.
 				// The lease covers the delivery until its outcome is
-				// committed, so nobody claims it meanwhile.
-				e.release(msg.endpoint)
-				e.done <- msg
+				// recorded, so nobody claims it meanwhile.
+				e.release(c.Delivery.EndpointID)
+				e.rec.Add(out)
 			}
-		}()
+		})
 	}
-	completerDone := make(chan struct{})
-	go func() {
-		defer close(completerDone)
-		e.complete()
-	}()
 
 	e.dispatch(ctx)
 
 	// Drain: deliveries still queued go back to the pool at once (another
 	// node, or this one after a restart, takes them without waiting for the
 	// lease); those running finish and are recorded.
-	e.mu.Lock()
-	e.stopping = true
-	var back []store.Outcome
-	for ep, q := range e.queued {
-		for _, c := range q {
-			back = append(back, giveBack(c, e.cfg.Clock.Now()))
-		}
-		e.waiting -= len(q)
-		delete(e.queued, ep)
-	}
-	e.mu.Unlock()
-	if len(back) > 0 {
-		e.commit(back)
-	}
-	close(e.jobs)
+	e.giveBack(e.slots.stop())
+	close(e.slots.jobs)
 	workers.Wait()
-	close(e.done)
-	<-completerDone
+	e.rec.Stop()
 	return nil
+}
+
+// giveBack returns claims that will not be sent to the pool, due at once.
+func (e *Engine) giveBack(claimed []store.Claimed) {
+	if len(claimed) == 0 {
+		return
+	}
+	now := e.cfg.Clock.Now()
+	back := make([]store.Outcome, len(claimed))
+	for i, c := range claimed {
+		back[i] = store.GiveBack(c.Delivery, now)
+	}
+	e.rec.Add(back...)
 }
 
 // dispatch is the claim loop: it keeps the workers fed and sleeps when there
@@ -208,14 +208,14 @@ func (e *Engine) dispatch(ctx context.Context) {
 	// So while work is running, wait until a quarter of the workers are free.
 	minClaim := max(1, min(e.cfg.Workers, e.cfg.ClaimBatch)/4)
 	for ctx.Err() == nil {
-		free, skip := e.capacity()
+		free, skip := e.slots.capacity(e.claimLimit())
 		if free <= 0 || (free < minClaim && free < e.cfg.Workers) {
 			// Wait for workers to finish: finishes wake us only while we
 			// wait for them, so that deliveries handed over by publishes
 			// (Deliver) do not cost a futile claim each time one ends.
 			e.wantRoom.Store(true)
-			if free, _ = e.capacity(); free <= 0 || (free < minClaim && free < e.cfg.Workers) {
-				if !e.sleep(ctx, e.cfg.PollInterval) {
+			if free, _ = e.slots.capacity(e.claimLimit()); free <= 0 || (free < minClaim && free < e.cfg.Workers) {
+				if !e.pause(ctx, e.cfg.PollInterval) {
 					return
 				}
 			}
@@ -237,7 +237,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 			backoff = min(max(backoff*2, 50*time.Millisecond), 5*time.Second)
 			e.cfg.Logger.Warn("claim failed; retrying", "err", err, "in", backoff)
 			e.cfg.Metrics.claimError()
-			if !e.sleep(ctx, backoff) {
+			if !e.pause(ctx, backoff) {
 				return
 			}
 			continue
@@ -247,9 +247,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		if len(claimed) > 0 {
 			starved = 0
 		}
-		if overflow := e.take(claimed); len(overflow) > 0 {
-			e.commit(overflow)
-		}
+		e.giveBack(e.slots.take(claimed))
 		if len(claimed) > 0 {
 			continue
 		}
@@ -284,64 +282,15 @@ func (e *Engine) dispatch(ctx context.Context) {
 				wait = max(d, time.Millisecond)
 			}
 		}
-		if !e.sleep(ctx, wait) {
+		if !e.pause(ctx, wait) {
 			return
 		}
 	}
 }
 
-// capacity returns how many more deliveries this node can take, and the
-// endpoints that have all the deliveries they may have.
-func (e *Engine) capacity() (int, []string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var skip []string
-	for ep := range e.running {
-		if e.full(ep) {
-			skip = append(skip, ep)
-		}
-	}
-	// Queued deliveries must not use up worker capacity (that would let a
-	// slow endpoint starve the rest through its queue), but their number
-	// is bounded too: room for the queues of Workers/PerEndpoint slow
-	// endpoints, as many as can hold every worker anyway.
-	return min(e.cfg.Workers-e.busy, 4*e.cfg.Workers-e.waiting), skip
-}
-
-// take hands claimed deliveries to workers, keeping at most PerEndpoint
-// running per endpoint and queueCap queued behind them. The rest — one claim
-// can return many deliveries of one endpoint — go back to the store as
-// outcomes that make them due again at once, so a slow endpoint never holds
-// more leases than it can use before they expire.
-func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, c := range claimed {
-		ep := c.Delivery.EndpointID
-		// Claims never exceed the free workers, but deliveries claimed by
-		// a publish (Deliver) are only estimated to fit, so both limits
-		// are checked; a delivery queues only behind a running one of its
-		// endpoint, whose finish will start it.
-		switch {
-		case e.stopping:
-			overflow = append(overflow, giveBack(c, e.cfg.Clock.Now()))
-		case e.running[ep] < e.cfg.PerEndpoint && e.busy < e.cfg.Workers:
-			e.running[ep]++
-			e.busy++
-			e.jobs <- &job{c: c}
-		case e.running[ep] > 0 && len(e.queued[ep]) < e.queueCap():
-			e.queued[ep] = append(e.queued[ep], c)
-			e.waiting++
-		default:
-			overflow = append(overflow, giveBack(c, e.cfg.Clock.Now()))
-		}
-	}
-	return overflow
-}
-
 // Direct returns the claim a publish batch made at now may make for this
 // node (see store.DirectClaim), or nil while the engine is stopping. Take
-// accepts what take will be able to place when the batch is delivered: a
+// accepts what slots.take will be able to place when the batch is delivered: a
 // delivery that can start (its endpoint has fewer than PerEndpoint running,
 // the node fewer than Workers), or one that can wait behind a running one
 // of its endpoint in the first half of its queue — the other half stays
@@ -349,113 +298,42 @@ func (e *Engine) take(claimed []store.Claimed) (overflow []store.Outcome) {
 // moving while fresh events arrive. A slow endpoint's queue therefore
 // never takes the place of other endpoints' running requests.
 func (e *Engine) Direct(now time.Time) *store.DirectClaim {
-	e.mu.Lock()
-	stopping := e.stopping
-	e.mu.Unlock()
-	if stopping {
+	if e.slots.stopped() {
 		return nil
 	}
-	// What this batch has taken so far: Take is asked before the batch
-	// commits, and nothing reaches the counts below until Deliver.
-	toRun := make(map[string]int)
-	toQueue := make(map[string]int)
-	allRun, allQueue := 0, 0
+	b := &directBudget{toRun: make(map[string]int), toQueue: make(map[string]int)}
 	return &store.DirectClaim{
 		Now:   now,
 		Lease: e.cfg.Lease,
 		Owner: e.cfg.Owner,
-		Take: func(ep string) bool {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if e.stopping {
-				return false
-			}
-			if _, ok := e.gone[ep]; ok {
-				return false // let Claim and the 410 mark deal with it
-			}
-			running := e.running[ep] + toRun[ep]
-			if running < e.cfg.PerEndpoint && e.busy+allRun < e.cfg.Workers {
-				toRun[ep]++
-				allRun++
-				return true
-			}
-			if running > 0 && len(e.queued[ep])+toQueue[ep] < e.queueCap()/2 && e.waiting+allQueue < 4*e.cfg.Workers {
-				toQueue[ep]++
-				allQueue++
-				return true
-			}
-			return false
-		},
+		Take:  func(ep string) bool { return e.slots.admit(ep, b) },
 	}
 }
 
 // Deliver takes deliveries that a publish claimed for this node (see
-// Direct). Any that no longer fit are given back at once.
+// Direct). It does no I/O and never waits: the publishers of the batch are
+// not held up by the delivery side. Any that no longer fit are given back
+// through the recorder.
 func (e *Engine) Deliver(claimed []store.Claimed) {
 	e.cfg.Metrics.took("publish", len(claimed))
-	if overflow := e.take(claimed); len(overflow) > 0 {
-		e.commit(overflow)
-		e.Wake()
-	}
+	e.giveBack(e.slots.take(claimed))
 }
 
 // claimLimit caps one claim: at most ClaimBatch, and no more than half an
 // endpoint's queue, so that whatever a claim returns fits behind any
-// endpoint that was not skipped (see full) and none has to be given back.
-func (e *Engine) claimLimit() int { return max(1, min(e.cfg.ClaimBatch, e.queueCap()/2)) }
-
-// full reports whether endpoint ep cannot take a whole claim more; such
-// endpoints are skipped by claims. Called with e.mu held.
-func (e *Engine) full(ep string) bool {
-	return e.running[ep] >= e.cfg.PerEndpoint && len(e.queued[ep]) > e.queueCap()-e.claimLimit()
-}
+// endpoint that was not skipped (see slots.full) and none has to be given
+// back.
+func (e *Engine) claimLimit() int { return max(1, min(e.cfg.ClaimBatch, e.slots.queueCap()/2)) }
 
 // starvedRecheck is how soon the engine first looks again for work of other
 // endpoints while every endpoint with due work is full (doubling up to the
 // poll interval while that lasts).
 const starvedRecheck = 50 * time.Millisecond
 
-// queueCap is how many claimed deliveries may wait behind one endpoint's
-// running ones. Enough that a fast endpoint always has the next claim's
-// worth at hand (claims are write transactions and compete with accepting
-// events, so each should carry many deliveries); few enough that a slow
-// one (every request taking the timeout) reaches the last of them in 8
-// rounds, within the default lease of 10 timeouts.
-func (e *Engine) queueCap() int { return 8 * e.cfg.PerEndpoint }
-
-// giveBack is the outcome that returns an unsent claim to the pool as it
-// was before the claim, due at once.
-func giveBack(c store.Claimed, now time.Time) store.Outcome {
-	return store.GiveBack(c.Delivery, now)
-}
-
-// release frees a slot of endpoint once its request is answered (or failed)
-// and moves the next queued delivery of that endpoint to a worker.
+// release frees a slot of endpoint once its request is answered (or
+// failed), and wakes the dispatcher if it waits for that.
 func (e *Engine) release(endpoint string) {
-	e.mu.Lock()
-	wasFull := e.full(endpoint)
-	if q := e.queued[endpoint]; len(q) > 0 && !e.stopping {
-		next := q[0]
-		e.waiting--
-		if len(q) == 1 {
-			delete(e.queued, endpoint)
-		} else {
-			e.queued[endpoint] = q[1:]
-		}
-		// The running count stays: the slot passes to the next one.
-		e.jobs <- &job{c: next}
-	} else {
-		e.busy--
-		if e.running[endpoint]--; e.running[endpoint] <= 0 {
-			delete(e.running, endpoint)
-			if t, ok := e.gone[endpoint]; ok && e.cfg.Clock.Now().Sub(t) > e.cfg.Lease {
-				delete(e.gone, endpoint)
-			}
-		}
-	}
-	madeRoom := wasFull && !e.full(endpoint)
-	e.mu.Unlock()
-	if madeRoom {
+	if e.slots.release(endpoint, e.claimLimit(), e.cfg.Clock.Now()) {
 		select {
 		case e.room <- struct{}{}:
 		default:
@@ -466,7 +344,12 @@ func (e *Engine) release(endpoint string) {
 	}
 }
 
-func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+// pause waits for d, a wake-up or the end of ctx; false when ctx ended.
+// The dispatcher's waits are polls on the wall clock: they bound how late
+// it notices work nobody woke it for (another node's expired lease, a
+// retry coming due). They decide nothing: what is due is decided by Claim
+// at the injected clock's now.
+func (e *Engine) pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -480,20 +363,13 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // attempt sends one claimed delivery and works out what follows.
-func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
+func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 	d := c.Delivery
-	msg := outcomeMsg{endpoint: d.EndpointID}
-	e.mu.Lock()
-	goneAt, gone := e.gone[d.EndpointID]
-	e.mu.Unlock()
-	gone = gone && e.cfg.Clock.Now().Sub(goneAt) <= e.cfg.Lease
-	if c.EndpointGone || gone {
-		reason := "endpoint disabled"
-		if c.EndpointGone {
-			reason = "endpoint deleted or disabled"
-		}
-		msg.out = store.Cancel(d, reason, e.cfg.Clock.Now())
-		return msg
+	if c.EndpointGone {
+		return store.Cancel(d, "endpoint deleted or disabled", e.cfg.Clock.Now())
+	}
+	if now := e.cfg.Clock.Now(); e.slots.isGone(d.EndpointID, now) {
+		return store.Cancel(d, "endpoint disabled", now)
 	}
 	number := d.AttemptCount + 1
 	started := e.cfg.Clock.Now()
@@ -530,9 +406,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 	case retry.Gone:
 		a.Error = "endpoint answered 410 Gone: endpoint disabled"
 		out = store.DisableEndpoint(d, a, fmt.Sprintf("endpoint answered 410 Gone at %s", finished.Format(time.RFC3339)), finished)
-		e.mu.Lock()
-		e.gone[d.EndpointID] = finished
-		e.mu.Unlock()
+		e.slots.markGone(d.EndpointID, finished)
 	default:
 		if a.Error == "" {
 			a.Error = fmt.Sprintf("endpoint answered HTTP %d", res.StatusCode)
@@ -544,54 +418,5 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) outcomeMsg {
 		}
 	}
 	e.cfg.Metrics.attempt(out.Status(), res)
-	msg.out = out
-	return msg
-}
-
-// complete records outcomes, many per transaction: while one commit runs the
-// next outcomes queue up and go in the next one.
-func (e *Engine) complete() {
-	batch := make([]store.Outcome, 0, 256)
-	for first := range e.done {
-		batch = append(batch[:0], first.out)
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case m, ok := <-e.done:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m.out)
-			default:
-				break fill
-			}
-		}
-		e.commit(batch)
-	}
-}
-
-// commit writes a batch of outcomes, retrying while the database is away:
-// the attempts happened and the log must say so. If it never comes back the
-// leases expire and the deliveries are sent again (at-least-once). Other
-// errors are not worth many retries: the batch is logged and left to the
-// leases too.
-func (e *Engine) commit(batch []store.Outcome) {
-	backoff := 50 * time.Millisecond
-	for try := 1; ; try++ {
-		err := e.cfg.Store.Complete(context.Background(), batch)
-		if err == nil {
-			return
-		}
-		limit := 3
-		if errors.Is(err, store.ErrUnavailable) {
-			limit = 20
-		}
-		if try >= limit {
-			e.cfg.Logger.Error("recording outcomes failed; their deliveries will be retried after the lease", "err", err, "outcomes", len(batch))
-			return
-		}
-		e.cfg.Logger.Warn("recording outcomes failed; retrying", "err", err, "outcomes", len(batch))
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	return out
 }

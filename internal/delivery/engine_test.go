@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +36,7 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	t      *testing.T
 	st     store.Store
+	path   string // the SQLite file
 	clk    *clock.Fake
 	secret string
 	pid    string
@@ -46,12 +48,13 @@ type fixture struct {
 func newFixture(t *testing.T, cfg delivery.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookd.db"))
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, st: st, clk: clock.NewFake(t0), pid: ids.New(ids.Project, t0)}
+	f := &fixture{t: t, st: st, path: path, clk: clock.NewFake(t0), pid: ids.New(ids.Project, t0)}
 	if err := st.CreateProject(ctx, store.Project{ID: f.pid, Name: "p", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -581,11 +584,13 @@ func TestDeliverSendsDirectClaim(t *testing.T) {
 
 // TestDeliverGivesBack: deliveries that reach Deliver when they cannot run
 // — the engine is stopping, or a concurrent batch's claims took the
-// workers — go back to the pool at once: pending, due now, no lease.
+// workers — go back to the pool: pending, due at once, no lease.
 func TestDeliverGivesBack(t *testing.T) {
 	wantBack := func(t *testing.T, f *fixture, cs []store.Claimed) {
 		t.Helper()
 		for _, c := range cs {
+			// The recorder writes give-backs after Deliver returns.
+			f.waitFor("given back", func() bool { return f.delivery(c.Delivery.ID).Status != store.StatusDelivering })
 			d := f.delivery(c.Delivery.ID)
 			if d.Status != store.StatusPending || d.LeaseToken != "" || !d.LeaseExpiresAt.IsZero() ||
 				!d.NextAttemptAt.Equal(f.clk.Now()) || d.AttemptCount != 0 {
@@ -595,23 +600,29 @@ func TestDeliverGivesBack(t *testing.T) {
 	}
 
 	t.Run("stopping", func(t *testing.T) {
-		var got atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
-		defer srv.Close()
+		// The batch commits while the engine drains (a request in flight
+		// holds Run): its claims are given back, and recorded before Run
+		// returns.
+		recv := newBlocker(t)
 		f := newFixture(t, delivery.Config{Lease: time.Hour})
-		f.endpoint(srv.URL)
+		f.endpoint(recv.srv.URL)
 		f.run()
-		// The batch commits while the engine shuts down.
+		f.eng.Deliver(f.publishDirect(f.eng.Direct(f.clk.Now()), 1))
+		f.waitFor("a request in flight", func() bool { return recv.received.Load() == 1 })
 		claimed := f.publishDirect(f.eng.Direct(f.clk.Now()), 2)
 		if len(claimed) != 2 {
 			t.Fatalf("claimed %d at publish, want 2", len(claimed))
 		}
-		f.stop()
+		f.cancel()
+		f.waitFor("draining", func() bool { return f.eng.Direct(f.clk.Now()) == nil })
 		f.clk.Advance(time.Second)
 		f.eng.Deliver(claimed)
+		recv.unblock()
+		<-f.done
+		f.cancel = nil
 		wantBack(t, f, claimed)
-		if n := got.Load(); n != 0 {
-			t.Errorf("receiver got %d requests from a stopped engine", n)
+		if n := recv.received.Load(); n != 1 {
+			t.Errorf("receiver got %d requests, want only the one in flight before the stop", n)
 		}
 	})
 
@@ -706,4 +717,47 @@ func TestTakenMetric(t *testing.T) {
 	if got["publish"] != 3 || got["claim"] != 2 {
 		t.Errorf("hookd_deliveries_taken_total = %v, want publish 3, claim 2", got)
 	}
+}
+
+// TestDeliverDoesNoIO: Deliver only hands claims over. Those that do not
+// fit are given back by the recorder later: while another connection holds
+// the database's write lock, Deliver returns and the give-back waits; once
+// the lock goes, it is written.
+func TestDeliverDoesNoIO(t *testing.T) {
+	recv := newBlocker(t)
+	f := newFixture(t, delivery.Config{Workers: 1, PerEndpoint: 1, Lease: time.Hour})
+	f.endpoint(recv.srv.URL)
+	f.run()
+	f.eng.Deliver(f.publishDirect(f.eng.Direct(f.clk.Now()), 1))
+	f.waitFor("the only worker busy", func() bool { return recv.received.Load() == 1 })
+	other := f.endpoint(recv.srv.URL)
+	forced := f.publishDirect(&store.DirectClaim{Now: f.clk.Now(), Lease: time.Hour, Owner: "hookd",
+		Take: func(ep string) bool { return ep == other }}, 1)
+	if len(forced) != 1 {
+		t.Fatalf("claimed %d for the other endpoint, want 1", len(forced))
+	}
+
+	lock, err := sql.Open("sqlite", f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	conn, err := lock.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.Deliver(forced) // no free worker: given back
+	if s := f.delivery(forced[0].Delivery.ID).Status; s != store.StatusDelivering {
+		t.Errorf("given back while the database was locked: %s", s)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor("the give-back recorded", func() bool {
+		return f.delivery(forced[0].Delivery.ID).Status == store.StatusPending
+	})
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// makes for this node's delivery engine (store.DirectClaim; nil: none),
 	// and Deliver receives what the committed batch claimed. Fresh events
 	// then reach the workers without a claim transaction of their own.
+	// Deliver runs on the committer before the batch's publishers are
+	// answered (sent first, their outcomes are ready to ride along with
+	// the next batch), so it must only hand the claims over: no I/O, no
+	// waiting. The delivery engine's Deliver does exactly that.
 	Direct  func(now time.Time) *store.DirectClaim
 	Deliver func([]store.Claimed)
 	// Metrics, when set, records each group commit.
