@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -160,7 +161,8 @@ func (s *server) authorize(r *http.Request, a access, c *call) error {
 }
 
 // ServeHTTP answers unmatched routes with the JSON error model instead of
-// the mux's plain text, recovers panics, and records metrics.
+// the mux's plain text, recovers panics, records metrics, and marks every
+// answer Cache-Control: no-store.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -177,6 +179,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(r.Pattern, sw.code(), time.Since(start))
 	}()
 	sw.Header().Set("X-Content-Type-Options", "nosniff")
+	// Every answer is one tenant's data, and some carry a signing secret
+	// or a new API key: no cache, shared or private, may keep any.
+	sw.Header().Set("Cache-Control", "no-store")
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// r.URL.Query() would drop the bad pair silently, and a filter
+		// the client meant would not apply.
+		s.writeError(sw, r, service.Invalid("query", "malformed (an invalid %-escape, or a ';')"))
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.unmatched(sw, r)
 		return

@@ -26,6 +26,8 @@ var statuses = map[service.Code]int{
 	codeRateLimited:                  http.StatusTooManyRequests,
 	service.CodeUnavailable:          http.StatusServiceUnavailable,
 	service.CodeInternal:             http.StatusInternalServerError,
+	codeHeadersTooLarge:              http.StatusRequestHeaderFieldsTooLarge,
+	codeNotImplemented:               http.StatusNotImplemented,
 }
 
 func statusOf(c service.Code) int {

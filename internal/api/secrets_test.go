@@ -136,3 +136,50 @@ func reverse(s string) string {
 	}
 	return string(b)
 }
+
+// TestNoStore: answers that carry a signing secret or an API key (and so,
+// simply, every answer) forbid caches to keep them, errors included.
+func TestNoStore(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pid, key := e.project("acme")
+	for _, r := range []struct{ method, path, key string }{
+		{"GET", "/v1/projects/" + pid + "/secret", key},
+		{"POST", "/v1/projects/" + pid + "/secret/rotate", key},
+		{"POST", "/v1/projects/" + pid + "/api-keys", e.admin},
+		{"POST", "/v1/projects", e.admin},
+		{"GET", "/v1/projects/" + pid + "/endpoints", key},
+		{"GET", "/v1/projects/" + pid + "/secret", "wrong"},
+		{"GET", "/v1/nowhere", key},
+	} {
+		var body any
+		if r.path == "/v1/projects" {
+			body = map[string]any{"name": "another"}
+		}
+		res := e.do(r.method, r.path, r.key, body)
+		if got := res.header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s %s (%d): Cache-Control %q, want no-store", r.method, r.path, res.status, got)
+		}
+	}
+}
+
+// TestRotateTwiceWithinGrace: webhooks carry at most two signatures, as
+// the README says: a second rotation within a grace ends the first
+// secret's grace at once.
+func TestRotateTwiceWithinGrace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pid, key := e.project("acme")
+	path := "/v1/projects/" + pid + "/secret/rotate"
+	var second, third secretOut
+	e.do("POST", path, key, map[string]any{"grace_period_seconds": 86400}).decode(t, 200, &second)
+	e.clock.Advance(time.Hour)
+	e.do("POST", path, key, map[string]any{"grace_period_seconds": 86400}).decode(t, 200, &third)
+	s, err := e.db.ActiveSecrets(context.Background(), pid, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 2 || s[0].Value != third.Secret || s[1].Value != second.Secret {
+		t.Fatalf("%d secrets sign after two rotations within a grace, want the newest two", len(s))
+	}
+}

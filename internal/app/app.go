@@ -353,7 +353,8 @@ func (a *App) buildHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.listener = ln
+	// Requests net/http cannot parse get the API's JSON error shape too.
+	a.listener = api.JSONErrors(ln)
 	a.server = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

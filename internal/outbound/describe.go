@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -21,7 +22,7 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
-	detail := err.Error()
+	detail := localAddr.ReplaceAllString(err.Error(), "")
 	with := func(reason string) string {
 		if detail == "" || detail == reason {
 			return reason
@@ -73,6 +74,11 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 	}
 	return with("request failed")
 }
+
+// localAddr matches the local end of a connection in net's errors ("read
+// tcp 10.0.0.7:51234->203.0.113.9:443: …"): hookd's own address, shown to
+// nobody. The remote end is the tenant's endpoint and stays.
+var localAddr = regexp.MustCompile(`(\[[0-9A-Fa-f:.%\w]*\]|[0-9.]+):[0-9]+->`)
 
 // describeCertificate names certificate verification failures.
 func describeCertificate(err error) (string, bool) {

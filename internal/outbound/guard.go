@@ -147,8 +147,41 @@ type dnsError struct {
 	err  error
 }
 
+// Error names the endpoint's host and what failed, in words about that
+// host: net.DNSError's own text names hookd's resolver ("lookup x on
+// 10.0.0.2:53: …"), which is hookd's infrastructure, not the tenant's
+// business, and it ends up in the tenant's event log.
 func (e *dnsError) Error() string {
-	return fmt.Sprintf("DNS lookup failed for host %s: %v", e.host, e.err)
+	return fmt.Sprintf("DNS lookup failed for host %s: %s", e.host, dnsReason(e.err))
+}
+
+// dnsReason says why a lookup failed without naming any resolver.
+func dnsReason(err error) string {
+	if errors.Is(err, errNoAddresses) {
+		return "no addresses"
+	}
+	var de *net.DNSError
+	if !errors.As(err, &de) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "resolver timed out"
+		}
+		return "resolver failed"
+	}
+	switch {
+	case de.IsNotFound || de.Err == "no such host":
+		return "no such host"
+	case de.IsTimeout:
+		return "resolver timed out"
+	case de.Err == "server misbehaving":
+		// The resolver answered, with an error (SERVFAIL, REFUSED).
+		return "resolver answered with an error (server misbehaving)"
+	case de.Err == "no suitable address found":
+		return "no addresses"
+	}
+	// Whatever else is a failure to reach the resolver ("read udp
+	// 10.0.0.9:5353->10.0.0.2:53: connection refused"): its text names
+	// hookd's own addresses.
+	return "resolver unreachable"
 }
 
 func (e *dnsError) Unwrap() error { return e.err }

@@ -42,9 +42,12 @@ type Store interface {
 	ListProjects(ctx context.Context, onlyID string, page Page) ([]Project, error)
 
 	// Signing secrets. A project has one or more secrets; the newest is the
-	// primary. Rotate inserts newSecret and sets ExpiresAt of every secret
-	// that has none (or a later one) to oldExpiresAt. ActiveSecrets returns
-	// those not expired at now, newest first.
+	// primary. Rotate inserts newSecret, sets ExpiresAt of the secret that
+	// was newest to oldExpiresAt unless it has an earlier one, and that of
+	// every older secret to newSecret.CreatedAt unless earlier: only the
+	// secret a rotation replaces signs on through its grace, so at most two
+	// sign at any time however often a project rotates. ActiveSecrets
+	// returns those not expired at now, newest first.
 	AddSecret(ctx context.Context, s Secret) error
 	RotateSecret(ctx context.Context, newSecret Secret, oldExpiresAt time.Time) error
 	ActiveSecrets(ctx context.Context, projectID string, now time.Time) ([]Secret, error)

@@ -72,9 +72,15 @@ func (db *DB) AddSecret(ctx context.Context, s store.Secret) error {
 func (db *DB) RotateSecret(ctx context.Context, newSecret store.Secret, oldExpiresAt time.Time) error {
 	return db.write(ctx, func() error {
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE secrets SET expires_at = $2
-			WHERE project_id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-			newSecret.ProjectID, ts(oldExpiresAt))
+		// The replaced secret (the newest so far) signs on through the
+		// grace, $2; older ones stop when the new one starts, $3.
+		b.Queue(`WITH newest AS (
+				SELECT id FROM secrets WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1
+			)
+			UPDATE secrets s SET expires_at = CASE WHEN s.id = (SELECT id FROM newest) THEN $2::timestamptz ELSE $3::timestamptz END
+			WHERE s.project_id = $1 AND (s.expires_at IS NULL
+				OR s.expires_at > CASE WHEN s.id = (SELECT id FROM newest) THEN $2::timestamptz ELSE $3::timestamptz END)`,
+			newSecret.ProjectID, ts(oldExpiresAt), ts(newSecret.CreatedAt))
 		b.Queue(`INSERT INTO secrets (id, project_id, value, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5)`,
 			newSecret.ID, newSecret.ProjectID, newSecret.Value, tz(newSecret.CreatedAt), tz(newSecret.ExpiresAt))

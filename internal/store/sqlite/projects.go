@@ -67,10 +67,14 @@ func (db *DB) AddSecret(ctx context.Context, s store.Secret) error {
 // oldExpiresAt and inserts newSecret, in one transaction.
 func (db *DB) RotateSecret(ctx context.Context, newSecret store.Secret, oldExpiresAt time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		exp := micros(oldExpiresAt)
-		if _, err := tx.ExecContext(ctx, `UPDATE secrets SET expires_at = ?
-			WHERE project_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
-			exp, newSecret.ProjectID, exp); err != nil {
+		// The replaced secret (the newest so far) signs on through the
+		// grace, ?2; older ones stop when the new one starts, ?3.
+		if _, err := tx.ExecContext(ctx, `UPDATE secrets
+			SET expires_at = CASE WHEN id = (SELECT id FROM secrets WHERE project_id = ?1
+				ORDER BY created_at DESC, id DESC LIMIT 1) THEN ?2 ELSE ?3 END
+			WHERE project_id = ?1 AND (expires_at IS NULL OR expires_at > CASE WHEN id = (SELECT id FROM secrets
+				WHERE project_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1) THEN ?2 ELSE ?3 END)`,
+			newSecret.ProjectID, micros(oldExpiresAt), micros(newSecret.CreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO secrets (id, project_id, value, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,

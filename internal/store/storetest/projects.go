@@ -155,16 +155,26 @@ func testRotateSecret(t *testing.T, f *fixture) {
 		return got
 	}
 
-	// With a grace period: secrets without expiry or expiring later get
-	// oldExpiresAt; earlier expiries stay.
+	// With a grace period: the secret replaced (s3, the newest) gets
+	// oldExpiresAt as it expires later; the older ones stop when the new
+	// one starts (s1), unless they expire earlier still (s2).
 	s4 := store.Secret{ID: ids.New(ids.Secret, Base), ProjectID: p.ID, Value: "whsec_4", CreatedAt: Base.Add(20 * time.Minute)}
 	f.must(f.s.RotateSecret(f.ctx, s4, Base.Add(30*time.Minute)), "RotateSecret")
-	s1.ExpiresAt = Base.Add(30 * time.Minute)
+	s1.ExpiresAt = Base.Add(20 * time.Minute)
 	s3.ExpiresAt = Base.Add(30 * time.Minute)
-	equal(t, "during grace", active(p.ID, Base.Add(25*time.Minute)), []store.Secret{s4, s3, s1})
+	equal(t, "during grace", active(p.ID, Base.Add(25*time.Minute)), []store.Secret{s4, s3})
+	equal(t, "when rotated", active(p.ID, Base.Add(20*time.Minute)), []store.Secret{s4, s3})
 	equal(t, "s2 expired before", active(p.ID, Base.Add(5*time.Minute)), []store.Secret{s4, s3, s2, s1})
 	equal(t, "after grace", active(p.ID, Base.Add(30*time.Minute)), []store.Secret{s4})
 	equal(t, "other project untouched", active(q.ID, Base.Add(time.Hour)), []store.Secret{sq})
+
+	// A second rotation within the grace: only the secret it replaces
+	// (s4) keeps a grace; s3 stops at once, however long its own grace.
+	s45 := store.Secret{ID: ids.New(ids.Secret, Base), ProjectID: p.ID, Value: "whsec_45", CreatedAt: Base.Add(22 * time.Minute)}
+	f.must(f.s.RotateSecret(f.ctx, s45, Base.Add(35*time.Minute)), "RotateSecret")
+	s4.ExpiresAt = Base.Add(35 * time.Minute)
+	s3.ExpiresAt = Base.Add(22 * time.Minute)
+	equal(t, "two rotations within a grace sign with two secrets", active(p.ID, Base.Add(22*time.Minute)), []store.Secret{s45, s4})
 
 	// Without a grace period the old secret stops signing at once.
 	s5 := store.Secret{ID: ids.New(ids.Secret, Base), ProjectID: p.ID, Value: "whsec_5", CreatedAt: Base.Add(40 * time.Minute)}
