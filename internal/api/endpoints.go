@@ -207,3 +207,52 @@ func (s *server) testEndpoint(w http.ResponseWriter, r *http.Request, c call) er
 	})
 	return nil
 }
+
+type hourStatsJSON struct {
+	Hour             time.Time `json:"hour"`
+	Attempts         int64     `json:"attempts"`
+	Succeeded        int64     `json:"succeeded"`
+	Failed3xx        int64     `json:"failed_3xx"`
+	Failed4xx        int64     `json:"failed_4xx"`
+	Failed5xx        int64     `json:"failed_5xx"`
+	ConnectionFailed int64     `json:"connection_failed"`
+	TimedOut         int64     `json:"timed_out"`
+}
+
+type latencyJSON struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+}
+
+type endpointStatsJSON struct {
+	EndpointID  string          `json:"endpoint_id"`
+	Window      string          `json:"window"`
+	From        time.Time       `json:"from"`
+	To          time.Time       `json:"to"`
+	Attempts    int64           `json:"attempts"`
+	Succeeded   int64           `json:"succeeded"`
+	SuccessRate *float64        `json:"success_rate"`
+	LatencyMS   *latencyJSON    `json:"latency_ms"`
+	Hours       []hourStatsJSON `json:"hours"`
+}
+
+func (s *server) endpointStats(w http.ResponseWriter, r *http.Request, c call) error {
+	st, err := s.svc.Endpoints.Stats(r.Context(), c.projectID, r.PathValue("eid"), r.URL.Query().Get("window"))
+	if err != nil {
+		return err
+	}
+	out := endpointStatsJSON{
+		EndpointID: st.EndpointID, Window: st.Window, From: st.From, To: st.To,
+		Attempts: st.Attempts, Succeeded: st.Succeeded, SuccessRate: st.SuccessRate,
+		Hours: make([]hourStatsJSON, len(st.Hours)),
+	}
+	if st.LatencyP50 != nil && st.LatencyP99 != nil {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		out.LatencyMS = &latencyJSON{P50: ms(*st.LatencyP50), P99: ms(*st.LatencyP99)}
+	}
+	for i, h := range st.Hours {
+		out.Hours[i] = hourStatsJSON(h)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/ids"
@@ -171,7 +172,12 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 				}
 				d := c.Delivery
 				d.LeaseToken = token
-				at := store.Attempt{Number: a, StartedAt: now, Duration: 3 * time.Millisecond,
+				// Attempts spread over the last 7 days and over 0.1-200 ms,
+				// so the endpoint statistics read every hour of a week
+				// and a full latency histogram.
+				n := (done-len(claimed)+i)*perDelivery + a
+				at := store.Attempt{Number: a, StartedAt: now.Add(-time.Duration(n%(7*24)) * time.Hour),
+					Duration:   time.Duration(1+(n*37)%2000) * 100 * time.Microsecond,
 					StatusCode: 500, Error: "endpoint answered HTTP 500", ResponseBody: "internal error"}
 				o := store.RetryAt(d, at, now.Add(time.Hour), now)
 				if a == perDelivery {
@@ -230,13 +236,20 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 		"filter_event":            "?event_id=" + event + "&limit=50",
 		"filter_event_failed":     "?event_id=" + event + "&status=failed&limit=50",
 		"one_delivery_with_10_at": "",
+		// Not the event log: an endpoint's health over a day and a week,
+		// from the counters Complete kept while the log was written.
+		"endpoint_stats_24h": "",
+		"endpoint_stats_7d":  "",
 	}
 	extra := map[string]float64{"fill_seconds": fill.Seconds(), "attempts_stored": float64(events * len(eps) * perDelivery)}
 	var worst, worstUI float64
 	for name, q := range queries {
 		u := base + q
-		if name == "one_delivery_with_10_at" {
+		switch name {
+		case "one_delivery_with_10_at":
 			u = base + "/" + deep
+		case "endpoint_stats_24h", "endpoint_stats_7d":
+			u = r.base(0) + "/v1/projects/" + pid + "/endpoints/" + eps[3] + "/stats?window=" + strings.TrimPrefix(name, "endpoint_stats_")
 		}
 		ms, err := medianOf21(func() error {
 			_, err := r.api.do("GET", u, nil, nil)

@@ -186,6 +186,13 @@ type Store interface {
 	// to record it against); the rest of the batch is recorded. When
 	// CheckOutcomes refuses the batch, nothing of it is recorded.
 	Complete(ctx context.Context, outcomes []Outcome) error
+	// EndpointStats returns the counters of endpoint endpointID (of
+	// projectID; none for another project's) for the hours starting at or
+	// after from and before to, in no particular order. Complete keeps
+	// them: every recorded attempt counts once in its outcome bucket and,
+	// when it got a response, once in a latency bucket, in the hour it
+	// started (see stats.go).
+	EndpointStats(ctx context.Context, projectID, endpointID string, from, to time.Time) ([]StatsCount, error)
 	// NextDue is the earliest NextAttemptAt (or lease expiry) of work not yet
 	// claimable, so a worker can sleep exactly until then. ok=false: none.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)

@@ -460,9 +460,13 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		body                                = make([][]byte, n)
 		disEndpoint, disReason              []string
 		disAt                               []time.Time
+		stats                               = store.StatsDelta{}
 	)
 	for i, o := range outcomes {
-		a, _ := o.Attempt() // Number 0 when none was made
+		a, made := o.Attempt() // Number 0 when none was made
+		if made {
+			stats.Add(o.EndpointID(), a)
+		}
 		id[i], token[i], status[i], updated[i] = o.DeliveryID(), o.LeaseToken(), o.Status(), ts(o.UpdatedAt())
 		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(o.LastError())
 		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
@@ -498,8 +502,44 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 					AND d.status IN ('pending', 'retrying') AND d.id <> ALL($4)`,
 				disEndpoint, disReason, disAt, id)
 		}
+		if len(stats) > 0 {
+			// In key order: transactions adding to the same counters lock
+			// them one after the other, never in a cycle.
+			keys := stats.Sorted()
+			sEndpoint, sHour, sBucket, sN := make([]string, len(keys)), make([]int64, len(keys)), make([]int32, len(keys)), make([]int64, len(keys))
+			for i, k := range keys {
+				sEndpoint[i], sHour[i], sBucket[i], sN[i] = k.EndpointID, k.Hour, int32(k.Bucket), stats[k]
+			}
+			b.Queue(`INSERT INTO endpoint_stats AS s (endpoint_id, hour, bucket, n)
+				SELECT e, h, k, n FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[]) WITH ORDINALITY AS u (e, h, k, n, i)
+				ORDER BY i
+				ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE SET n = s.n + excluded.n`,
+				sEndpoint, sHour, sBucket, sN)
+		}
 		return db.pool.SendBatch(ctx, b).Close()
 	})
+}
+
+// EndpointStats reads an endpoint's counters for the hours in [from, to).
+func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, from, to time.Time) ([]store.StatsCount, error) {
+	var out []store.StatsCount
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, `SELECT hour, bucket, n FROM endpoint_stats
+			WHERE endpoint_id = $1 AND hour >= $2 AND hour < $3
+			  AND EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND project_id = $4)`,
+			endpointID, store.HourCeil(from), store.HourCeil(to), projectID)
+		var err error
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StatsCount, error) {
+			var c store.StatsCount
+			var hour int64
+			var bucket int32
+			err := row.Scan(&hour, &bucket, &c.N)
+			c.Hour, c.Bucket = time.Unix(hour*3600, 0).UTC(), int(bucket)
+			return c, err
+		})
+		return err
+	})
+	return out, err
 }
 
 // headersJSON encodes response headers for the jsonb column; null

@@ -79,7 +79,7 @@ func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeB
 	if len(batches) == 0 {
 		return nil
 	}
-	c := completeTx{ctx: ctx, tx: tx, db: db}
+	c := completeTx{ctx: ctx, tx: tx, db: db, stats: store.StatsDelta{}}
 	defer c.close()
 	for _, b := range batches {
 		for _, o := range b.outcomes {
@@ -88,7 +88,7 @@ func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeB
 			}
 		}
 	}
-	return nil
+	return translate(c.addStats())
 }
 
 // errOutcomes ends a publish transaction whose ride-along outcomes failed;

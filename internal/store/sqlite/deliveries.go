@@ -642,6 +642,9 @@ type completeTx struct {
 	addLateAttempt *sql.Stmt
 	update         *sql.Stmt
 	disable        *sql.Stmt
+	addStat        *sql.Stmt
+	// stats counts the attempts recorded, for addStats.
+	stats store.StatsDelta
 }
 
 // Statements of recording outcomes besides the hot two above.
@@ -652,7 +655,26 @@ const (
 			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
 			RETURNING number`
 	disableSQL = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`
+	addStatSQL = `INSERT INTO endpoint_stats (endpoint_id, hour, bucket, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE SET n = n + excluded.n`
 )
+
+// addStats adds the attempts recorded to the endpoints' counters.
+func (c *completeTx) addStats() error {
+	if len(c.stats) == 0 {
+		return nil
+	}
+	add, err := c.stmt(&c.addStat, addStatSQL)
+	if err != nil {
+		return err
+	}
+	for _, k := range c.stats.Sorted() {
+		if _, err := add.ExecContext(c.ctx, k.EndpointID, k.Hour, k.Bucket, c.stats[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // stmt returns *dst, prepared for this transaction on first use.
 func (c *completeTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
@@ -660,7 +682,7 @@ func (c *completeTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
 }
 
 func (c *completeTx) close() {
-	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.addLateAttempt, c.update, c.disable} {
+	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.addLateAttempt, c.update, c.disable, c.addStat} {
 		if st != nil {
 			st.Close()
 		}
@@ -711,6 +733,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 			}
 		}
 		code, lastErr = a.StatusCode, a.Error
+		c.stats.Add(o.EndpointID(), a)
 	} else {
 		current, err := c.stmt(&c.current, currentSQL)
 		if err != nil {
@@ -866,4 +889,27 @@ func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, er
 		return nil
 	})
 	return n, err
+}
+
+// EndpointStats reads an endpoint's counters for the hours in [from, to).
+func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, from, to time.Time) ([]store.StatsCount, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hour, bucket, n FROM endpoint_stats
+		WHERE endpoint_id = ?1 AND hour >= ?2 AND hour < ?3
+		  AND EXISTS (SELECT 1 FROM endpoints WHERE id = ?1 AND project_id = ?4)`,
+		endpointID, store.HourCeil(from), store.HourCeil(to), projectID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.StatsCount
+	for rows.Next() {
+		var c store.StatsCount
+		var hour int64
+		if err := rows.Scan(&hour, &c.Bucket, &c.N); err != nil {
+			return nil, translate(err)
+		}
+		c.Hour = time.Unix(hour*3600, 0).UTC()
+		out = append(out, c)
+	}
+	return out, translate(rows.Err())
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ var deliveryCases = []testCase{
 	{"CompleteDisablesEndpoint", testCompleteDisablesEndpoint},
 	{"RetryDelivery", testRetryDelivery},
 	{"RecoverDeliveries", testRecoverDeliveries},
+	{"EndpointStats", testEndpointStats},
 	{"NextDue", testNextDue},
 	{"DeleteBefore", testDeleteBefore},
 }
@@ -506,5 +508,91 @@ func testRecoverDeliveries(t *testing.T, f *fixture) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("claimable after the recovery: %v, want %v", got, want)
+	}
+}
+
+func testEndpointStats(t *testing.T, f *fixture) {
+	p, q := f.project(), f.project()
+	e := f.endpoint(p.ID, "t.e")
+	f.endpoint(p.ID, "t.o")
+	hour0, hour1 := Base, Base.Add(time.Hour)
+
+	// record claims a delivery of an event of typ and records the given
+	// attempts against it (only the last one carries the lease token, as
+	// when earlier claimants' leases expired): every attempt counts.
+	record := func(typ string, at time.Time, attempts ...store.Attempt) {
+		t.Helper()
+		c := f.claimOnly(at, f.one(event(p.ID, typ, at)))
+		stale := c.Delivery
+		stale.LeaseToken = "expired-claim"
+		var outs []store.Outcome
+		for i, a := range attempts {
+			a.DeliveryID, a.Number = c.Delivery.ID, i+1
+			d := stale
+			if i == len(attempts)-1 {
+				d = c.Delivery
+			}
+			if a.StatusCode >= 200 && a.StatusCode < 300 {
+				outs = append(outs, store.Succeeded(d, a, a.StartedAt))
+			} else {
+				outs = append(outs, store.Failed(d, a, a.StartedAt))
+			}
+		}
+		f.complete(outs...)
+	}
+	at := func(t time.Time, code int, d time.Duration, errText string) store.Attempt {
+		return store.Attempt{StartedAt: t, Duration: d, StatusCode: code, Error: errText}
+	}
+	record("t.e", hour0,
+		at(hour0, 503, 20*time.Millisecond, "HTTP 503"),
+		at(hour0.Add(time.Minute), 0, 15*time.Second, "timeout after 15s waiting for response headers"),
+		at(hour0.Add(2*time.Minute), 0, time.Millisecond, "connection refused"),
+		at(hour0.Add(3*time.Minute), 404, 20*time.Millisecond, "HTTP 404"),
+		at(hour0.Add(59*time.Minute), 200, 150*time.Millisecond, ""))
+	record("t.e", hour1.Add(time.Second),
+		at(hour1.Add(time.Second), 301, time.Millisecond, "redirect"),
+		at(hour1.Add(2*time.Second), 200, time.Second, ""))
+	record("t.o", hour0.Add(2*time.Hour), at(hour0.Add(2*time.Hour), 200, time.Millisecond, "")) // another endpoint
+
+	read := func(projectID string, from, to time.Time) map[string]int64 {
+		t.Helper()
+		counts, err := f.s.EndpointStats(f.ctx, projectID, e.ID, from, to)
+		f.must(err, "EndpointStats")
+		out := map[string]int64{}
+		for _, c := range counts {
+			out[fmt.Sprintf("%s/%d", c.Hour.Format("15h"), c.Bucket)] += c.N
+		}
+		return out
+	}
+	lat := func(d time.Duration) int { return store.LatencyBucket0 + store.LatencyBucket(d) }
+	want := map[string]int64{
+		"12h/" + fmt.Sprint(store.BucketFailed5xx):        1,
+		"12h/" + fmt.Sprint(store.BucketTimedOut):         1,
+		"12h/" + fmt.Sprint(store.BucketConnectionFailed): 1,
+		"12h/" + fmt.Sprint(store.BucketFailed4xx):        1,
+		"12h/" + fmt.Sprint(store.BucketSucceeded):        1,
+		// Latency of the attempts with a response only.
+		"12h/" + fmt.Sprint(lat(20*time.Millisecond)):  2,
+		"12h/" + fmt.Sprint(lat(150*time.Millisecond)): 1,
+		"13h/" + fmt.Sprint(store.BucketFailed3xx):     1,
+		"13h/" + fmt.Sprint(store.BucketSucceeded):     1,
+		"13h/" + fmt.Sprint(lat(time.Millisecond)):     1,
+		"13h/" + fmt.Sprint(lat(time.Second)):          1,
+	}
+	if got := read(p.ID, hour0, hour0.Add(24*time.Hour)); !maps.Equal(got, want) {
+		t.Fatalf("stats of a day:\n got %v\nwant %v", got, want)
+	}
+	// Hours that start in [from, to): 12:00 is out when from is 12:00:01.
+	got := read(p.ID, hour0.Add(time.Second), hour0.Add(24*time.Hour))
+	for k := range got {
+		if strings.HasPrefix(k, "12h/") {
+			t.Fatalf("stats from 12:00:01 include the 12:00 hour: %v", got)
+		}
+	}
+	if got := read(p.ID, hour0, hour1); len(got) != 7 {
+		t.Fatalf("stats of the first hour: %v, want its 7 counters", got)
+	}
+	if got := read(q.ID, hour0, hour0.Add(24*time.Hour)); len(got) != 0 {
+		t.Fatalf("another project reads p's endpoint's stats: %v", got)
 	}
 }
