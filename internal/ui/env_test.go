@@ -34,7 +34,13 @@ type env struct {
 
 func newEnv(t testing.TB, tls bool) *env {
 	t.Helper()
-	a := apptest.Start(t, app.Config{
+	return newEnvWith(t, tls, nil)
+}
+
+// newEnvWith is newEnv with mod applied to hookd's configuration.
+func newEnvWith(t testing.TB, tls bool, mod func(*app.Config)) *env {
+	t.Helper()
+	cfg := app.Config{
 		Addr:                 "127.0.0.1:0",
 		DB:                   filepath.Join(t.TempDir(), "hookd.db"),
 		AdminKey:             adminKey,
@@ -43,7 +49,11 @@ func newEnv(t testing.TB, tls bool) *env {
 		Timeout:              5 * time.Second,
 		PollInterval:         50 * time.Millisecond,
 		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a := apptest.Start(t, cfg)
 	e := &env{t: t, app: a, base: "http://" + a.Addr(), adminKey: adminKey}
 	if tls {
 		e.srvTLS = httptest.NewTLSServer(a.Handler())

@@ -40,11 +40,13 @@ type logData struct {
 	Statuses   []string
 	Deliveries []service.Delivery
 	Endpoints  []service.Endpoint
-	// URLs of the endpoints by id; a deleted endpoint has none.
-	URLs      map[string]string
-	Filtered  bool
-	OlderURL  string // the next page, "" on the last
-	NewestURL string // the first page, "" on it
+	// URLs of the endpoints by id. With AllEndpoints, an id without one
+	// is a deleted endpoint; otherwise it may be one past the first page.
+	URLs         map[string]string
+	AllEndpoints bool
+	Filtered     bool
+	OlderURL     string // the next page, "" on the last
+	NewestURL    string // the first page, "" on it
 }
 
 // logFilters are the Event Log's query parameters, named as the API's.
@@ -78,6 +80,7 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 		return err
 	}
 	d.Endpoints = eps.Items
+	d.AllEndpoints = eps.NextCursor == ""
 	d.URLs = make(map[string]string, len(eps.Items))
 	for _, e := range eps.Items {
 		d.URLs[e.ID] = e.URL
@@ -159,12 +162,15 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 	} else if notFoundAs(err, errPageNotFound) != errPageNotFound {
 		return err
 	}
+	// Live while an attempt is under way or due within seconds; one due
+	// long ago waits behind others (or a held endpoint), and a page
+	// reloading itself for minutes would only be in the way.
 	now := u.clock.Now()
 	switch dd.Status {
 	case store.StatusDelivering:
 		d.Live = true
 	case store.StatusPending, store.StatusRetrying:
-		d.Live = !dd.NextAttemptAt.After(now.Add(5 * time.Second))
+		d.Live = dd.NextAttemptAt.Before(now.Add(5*time.Second)) && dd.NextAttemptAt.After(now.Add(-30*time.Second))
 	}
 	u.render(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Flash: flash, Data: d})
 	return nil

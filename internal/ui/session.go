@@ -69,7 +69,6 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 	}
 	if maxAge > 0 {
 		c.MaxAge = int(maxAge / time.Second)
-		c.Expires = time.Now().Add(maxAge) // for browsers without Max-Age
 	} else {
 		c.MaxAge = -1
 	}
@@ -112,6 +111,12 @@ func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
 		c, err := u.session(r)
 		if errors.Is(err, errSignedOut) {
 			setCookie(w, r, sessionCookie, "", 0)
+			if wantsJSON(r) {
+				// The page's script: say so instead of answering
+				// with the sign-in page.
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "You were signed out. Reload the page to sign in again."})
+				return
+			}
 			redirect(w, r, Prefix+"signin")
 			return
 		}

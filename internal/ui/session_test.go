@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/ui"
 )
 
 // TestSecurityHeaders: every answer — pages, errors, redirects, static
@@ -93,6 +97,11 @@ func TestSignInOut(t *testing.T) {
 		if a := cl.get("/ui/projects"); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/ui/signin" {
 			t.Errorf("after sign-out, GET /ui/projects: %d to %q, want 303 to the sign-in page", a.StatusCode, a.Header.Get("Location"))
 		}
+	}
+	// The page's script, still open, is told in its own terms.
+	a = old.post("/ui/signout", url.Values{"csrf": {csrf}}, http.Header{"Accept": {"application/json"}})
+	if a.StatusCode != http.StatusUnauthorized || !strings.Contains(a.body, `"error"`) {
+		t.Errorf("signed out, a script's POST: %d %s, want 401 with a JSON error", a.StatusCode, a.body)
 	}
 }
 
@@ -210,5 +219,23 @@ func TestCrossOriginPost(t *testing.T) {
 	}
 	if a := other.post("/ui/signin", url.Values{"key": {e.adminKey}}, nil); a.StatusCode == http.StatusSeeOther {
 		t.Error("sign-in without its CSRF token succeeded")
+	}
+}
+
+// TestSessionExpires: a session ends when its time is up, whatever the
+// cookie says; the time is hookd's clock.
+func TestSessionExpires(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, false, func(cfg *app.Config) { cfg.Clock = clk })
+	c := e.client()
+	c.signIn(e.adminKey)
+	clk.Advance(ui.DefaultSessionTTL - time.Second)
+	if a := c.get("/ui/projects"); a.StatusCode != http.StatusOK {
+		t.Fatalf("a second before the session ends: %d", a.StatusCode)
+	}
+	clk.Advance(time.Second)
+	if a := c.get("/ui/projects"); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != "/ui/signin" {
+		t.Errorf("when the session ends: %d to %q, want 303 to the sign-in page", a.StatusCode, a.Header.Get("Location"))
 	}
 }
