@@ -139,6 +139,7 @@ func serve(args []string, stderr io.Writer) int {
 	// Printed whatever the log level: scripts and tests wait for this line
 	// to learn the address (with --addr 127.0.0.1:0).
 	fmt.Fprintf(stderr, "hookd serving addr=%s db=%s version=%s\n", a.Addr(), a.DB(), app.Version)
+	fmt.Fprintf(stderr, "hookd web UI: http://%s/ui/ (sign in with an API key)\n", a.Addr())
 	// A second signal while draining exits at once.
 	go func() {
 		<-ctx.Done()
