@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,7 +10,17 @@ import (
 	"testing"
 )
 
-var secretRE = regexp.MustCompile(`id="secret-value">(whsec_[A-Za-z0-9+/=]+)<`)
+var secretRE = regexp.MustCompile(`id="secret-value">(whsec_[^<]+)<`)
+
+// shownSecret is the secret a page shows, as the browser shows it (the
+// template writes "+" as "&#43;").
+func shownSecret(page string) string {
+	m := secretRE.FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
 
 // TestWithoutScript uses the forms as a browser without JavaScript does:
 // every answer is a whole page. Test shows the receiver's answer in the
@@ -37,11 +48,10 @@ func TestWithoutScript(t *testing.T) {
 		t.Errorf("Test for the script: %s (%v)", a.body, err)
 	}
 
-	m := secretRE.FindStringSubmatch(c.post(p+"/secret/reveal", url.Values{"csrf": {csrf}}, nil).body)
-	if m == nil {
+	old := shownSecret(c.post(p+"/secret/reveal", url.Values{"csrf": {csrf}}, nil).body)
+	if old == "" {
 		t.Fatal("Reveal without script shows no secret")
 	}
-	old := m[1]
 	if strings.Contains(c.get(p+"/webhooks").body, old) {
 		t.Error("the webhooks page shows the secret without Reveal")
 	}
@@ -58,13 +68,13 @@ func TestWithoutScript(t *testing.T) {
 		t.Errorf("the rotation page does not warn, or a grace period is chosen by default:\n%s", rotate.body)
 	}
 	a = c.post(p+"/secret/rotate", url.Values{"csrf": {csrf}, "grace_period_seconds": {"0"}}, nil)
-	m = secretRE.FindStringSubmatch(a.body)
-	if m == nil || m[1] == old || !strings.Contains(a.body, "no longer signs") {
-		t.Fatalf("after Rotate: %d, new secret %v (old %s)", a.StatusCode, m, old)
+	rotated := shownSecret(a.body)
+	if rotated == "" || rotated == old || !strings.Contains(a.body, "no longer signs") {
+		t.Fatalf("after Rotate: %d, new secret %q (old %s)", a.StatusCode, rotated, old)
 	}
 	e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+"/secret", s.p.Key, nil, &api)
-	if api.Secret != m[1] {
-		t.Errorf("the page shows %q as the new secret, the API %q", m[1], api.Secret)
+	if api.Secret != rotated {
+		t.Errorf("the page shows %q as the new secret, the API %q", rotated, api.Secret)
 	}
 	a = c.post(p+"/secret/rotate", url.Values{"csrf": {csrf}, "grace_period_seconds": {"99999999"}}, nil)
 	if a.StatusCode != http.StatusBadRequest || !strings.Contains(a.body, `id="grace-error"`) {
@@ -79,6 +89,60 @@ func TestWithoutScript(t *testing.T) {
 	if a.StatusCode != http.StatusBadRequest || !strings.Contains(a.body, `id="types-error"`) {
 		t.Errorf("a refused event type: %d, no error beside the event types", a.StatusCode)
 	}
+	// Edit, disable, enable, delete, each read back through the API.
+	type endpoint struct {
+		URL            string `json:"url"`
+		Description    string `json:"description"`
+		EventTypes     []string
+		Enabled        bool   `json:"enabled"`
+		DisabledReason string `json:"disabled_reason"`
+	}
+	ep := p + "/webhooks/" + s.endpointID
+	read := func() (endpoint, int) {
+		var got endpoint
+		req, _ := http.NewRequest("GET", e.base+"/v1/projects/"+s.p.ID+"/endpoints/"+s.endpointID, nil)
+		req.Header.Set("Authorization", "Bearer "+s.p.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&got)
+		return got, resp.StatusCode
+	}
+	if !strings.Contains(c.get(ep+"/edit").body, `value="`+s.rc.srv.URL+`"`) {
+		t.Error("the edit form does not show the endpoint's URL")
+	}
+	a = c.post(ep, url.Values{"csrf": {csrf}, "url": {s.rc.srv.URL + "/v2"}, "description": {"renamed"}, "event_types": {"a.b c.*"}}, nil)
+	if got, _ := read(); a.StatusCode != http.StatusSeeOther || got.URL != s.rc.srv.URL+"/v2" || got.Description != "renamed" {
+		t.Errorf("edit: %d, endpoint now %+v", a.StatusCode, got)
+	}
+	c.post(ep+"/disable", url.Values{"csrf": {csrf}}, nil)
+	if got, _ := read(); got.Enabled || got.DisabledReason == "" {
+		t.Errorf("after Disable: %+v", got)
+	}
+	if page := c.get(p + "/webhooks").body; !strings.Contains(page, "status-disabled") || !strings.Contains(page, "disabled by user") {
+		t.Error("the page does not show the endpoint disabled with its reason")
+	}
+	c.post(ep+"/enable", url.Values{"csrf": {csrf}}, nil)
+	if got, _ := read(); !got.Enabled || got.DisabledReason != "" {
+		t.Errorf("after Enable: %+v", got)
+	}
+	if page := c.get(ep + "/delete").body; !strings.Contains(page, "Delete this endpoint?") || !strings.Contains(page, "/v2") {
+		t.Error("the delete confirmation does not name the endpoint")
+	}
+	if _, code := read(); code != http.StatusOK {
+		t.Error("opening the confirmation deleted the endpoint")
+	}
+	a = c.post(ep+"/delete", url.Values{"csrf": {csrf}}, nil)
+	if _, code := read(); a.StatusCode != http.StatusSeeOther || code != http.StatusNotFound {
+		t.Errorf("Delete: %d, then the API answers %d", a.StatusCode, code)
+	}
+	// Its delivery stays in the log, its endpoint shown as deleted.
+	if log := c.get(p + "/events").body; !strings.Contains(log, "deleted endpoint") {
+		t.Error("the Event Log lost the deleted endpoint's delivery")
+	}
+
 	a = c.get(p + "/events?since=yesterday&status=bogus")
 	if a.StatusCode != http.StatusBadRequest || !strings.Contains(a.body, "Use a date and time in UTC") {
 		t.Errorf("a bad time filter: %d", a.StatusCode)
