@@ -249,6 +249,10 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	if len(events) == 0 {
 		return nil, nil
 	}
+	// On a full disk new events wait for space; what is stored goes on.
+	if err := db.reserve.refuse(); err != nil {
+		return nil, err
+	}
 	db.publishing.Add(1)
 	defer db.publishing.Add(-1)
 	results := make([]store.PublishResult, len(events))

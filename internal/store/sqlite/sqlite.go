@@ -38,6 +38,7 @@ type DB struct {
 	claimCursor string
 
 	gate     gate         // orders waiting write transactions
+	reserve  *reserve     // disk space kept for a full disk (reserve.go)
 	wal      *walSync     // makes commits durable after the writer moves on
 	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
 	slots    slots        // send slots of limited endpoints (health.go)
@@ -164,7 +165,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, translate(err))
 	}
-	db := &DB{w: w, r: r, wal: newWALSync(abs), opened: time.Now(), combineWait: combineWait}
+	db := &DB{w: w, r: r, wal: newWALSync(abs), opened: time.Now(), combineWait: combineWait, reserve: newReserve(abs)}
 	// Migrations committed without an fsync of their own.
 	if err := db.wal.wait(db.wal.committed()); err != nil {
 		db.Close()
@@ -226,9 +227,11 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) (uint64, e
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		db.noteFull(err)
 		return 0, translate(err)
 	}
 	if err := tx.Commit(); err != nil {
+		db.noteFull(err)
 		return 0, translate(err)
 	}
 	return db.wal.committed(), nil
@@ -362,7 +365,8 @@ func translate(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN,
 			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY:
-			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+			// Both wrapped: writeTx looks for SQLITE_FULL (reserve.go).
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
 	return err
