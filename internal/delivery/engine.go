@@ -312,8 +312,10 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 
 // Deliver takes deliveries that a publish claimed for this node (see
 // Direct). It does no I/O and never waits: the publishers of the batch are
-// not held up by the delivery side. Any that no longer fit are given back
-// through the recorder.
+// not held up by the delivery side. Any that no longer fit (the node is
+// full, or Run is draining) are given back through the recorder. Once Run
+// has returned the recorder has stopped, and what Deliver gets is left to
+// its leases: close the publisher before stopping the engine.
 func (e *Engine) Deliver(claimed []store.Claimed) {
 	e.cfg.Metrics.took("publish", len(claimed))
 	e.giveBack(e.slots.take(claimed))
