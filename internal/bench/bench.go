@@ -41,7 +41,8 @@ type Options struct {
 	// only); default 1.
 	Nodes int
 	// Scenarios to run, in order; default steady, latency, fanout, isolation.
-	// Also: backlog, logquery (long; they fill the database directly).
+	// Also: backlog, logquery (long; they fill the database directly) and
+	// soak (long: run by hand).
 	Scenarios []string
 	// Events per throughput scenario; default 20000.
 	Events int
@@ -50,6 +51,10 @@ type Options struct {
 	// Rate and Duration of the latency scenario; defaults 500/s and 10s.
 	Rate     int
 	Duration time.Duration
+	// Soak is the length of the soak scenario (default 30 min), and
+	// SoakRate the events it publishes per second (default 200).
+	Soak     time.Duration
+	SoakRate int
 	// Backlog is the pending deliveries of the backlog scenario; default
 	// 1,000,000. LogAttempts the attempts stored for logquery; default
 	// 10,000,000.
@@ -151,6 +156,12 @@ func (o *Options) defaults() error {
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
 	}
+	if o.Soak <= 0 {
+		o.Soak = 30 * time.Minute
+	}
+	if o.SoakRate <= 0 {
+		o.SoakRate = 200
+	}
 	if o.Backlog <= 0 {
 		o.Backlog = 1_000_000
 	}
@@ -231,8 +242,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			res, err = r.backlog(ctx)
 		case "logquery":
 			res, err = r.logquery(ctx)
+		case "soak":
+			res, err = r.soak(ctx)
 		default:
-			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, backlog, logquery)", sc)
+			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, backlog, logquery, soak)", sc)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", sc, err)

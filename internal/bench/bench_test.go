@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 func TestParseCommits(t *testing.T) {
@@ -58,5 +59,27 @@ func TestRepeated(t *testing.T) {
 	r.opt.Repeat = 3
 	if _, err := r.repeated(context.Background(), func(context.Context) (Result, error) { return Result{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the scenario's", err)
+	}
+}
+
+// TestSoakResult: figures are read after warm-up (a tenth of the run), at
+// the end and at their highest.
+func TestSoakResult(t *testing.T) {
+	var samples []soakSample
+	for i := range 11 {
+		samples = append(samples, soakSample{at: time.Duration(i) * time.Minute, rssMiB: float64(40 + i%3),
+			goroutines: 100 + i, openFiles: 20, walMiB: 4, published: int64(i * 100), received: int64(i * 90)})
+	}
+	res := soakResult(samples, map[string]int64{"/soak/healthy": 900}, 10*time.Minute)
+	for k, want := range map[string]float64{
+		"rss_mib_after_warmup": 41, "rss_mib_at_end": 41, "rss_mib_max": 42,
+		"goroutines_after_warmup": 101, "goroutines_at_end": 110, "received_soak_healthy": 900,
+	} {
+		if got := res.Extra[k]; got != want {
+			t.Errorf("%s = %v, want %v", k, got, want)
+		}
+	}
+	if res.Events != 1000 || res.Deliveries != 900 || res.PerSecond != 1000/600.0 {
+		t.Errorf("result %+v", res)
 	}
 }

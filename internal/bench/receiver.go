@@ -22,6 +22,9 @@ type receiver struct {
 	ln       net.Listener
 	verifier atomic.Pointer[webhook.Verifier]
 	hangPath atomic.Pointer[string]
+	// slowPath answers after soakSlow; failPath always answers 500.
+	slowPath atomic.Pointer[string]
+	failPath atomic.Pointer[string]
 	// hang is closed to let every request held on hangPath go.
 	hang atomic.Pointer[chan struct{}]
 
@@ -80,6 +83,16 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		case <-req.Context().Done():
 		}
 		return
+	}
+	if p := r.failPath.Load(); p != nil && *p == req.URL.Path {
+		r.mu.Lock()
+		r.path[req.URL.Path]++
+		r.mu.Unlock()
+		w.WriteHeader(500)
+		return
+	}
+	if p := r.slowPath.Load(); p != nil && *p == req.URL.Path {
+		time.Sleep(soakSlow)
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
