@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/retry"
@@ -92,6 +93,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "concurrent webhook requests to one endpoint")
 	fs.DurationVar(&cfg.Lease, "lease", 0, fmt.Sprintf("how long a claimed delivery stays with this node before another may take it (default the larger of %s and %d×timeout)", retry.FormatSchedule([]time.Duration{delivery.MinLease}), delivery.LeaseTimeouts))
 	fs.DurationVar(&cfg.Retention, "retention", maintenance.DefaultRetention, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
+	fs.DurationVar(&cfg.DisableAfter, "disable-after", health.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long; 0 never disables")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/eventfeed"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/heartbeat"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/maintenance"
@@ -94,6 +95,10 @@ type Config struct {
 	// deliveries are finished (on one elected node per cluster). 0 keeps
 	// events forever; hookd serve's default is maintenance.DefaultRetention.
 	Retention time.Duration
+	// DisableAfter: an endpoint that has had no successful attempt for
+	// this long, while its attempts kept failing, is disabled. 0 never
+	// disables; hookd serve's default is health.DefaultDisableAfter.
+	DisableAfter time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof  bool
@@ -118,6 +123,7 @@ func (c Config) withDefaults() Config {
 	c.PollInterval = cmp.Or(max(c.PollInterval, 0), delivery.DefaultPollInterval)
 	c.Lease = cmp.Or(max(c.Lease, 0), delivery.DefaultLease(c.Timeout))
 	c.Retention = max(c.Retention, 0)
+	c.DisableAfter = max(c.DisableAfter, 0)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -230,6 +236,19 @@ func (a *App) buildDelivery(context.Context) error {
 		Lease:        cfg.Lease,
 		PollInterval: cfg.PollInterval,
 		Owner:        node,
+		Health: health.Policy{
+			Threshold:    health.DefaultThreshold,
+			ProbeMin:     health.DefaultProbeMin,
+			ProbeMax:     health.DefaultProbeMax,
+			DisableAfter: cfg.DisableAfter,
+			SuccessEvery: health.DefaultSuccessEvery,
+		},
+		// Operational events go through the service like any event; it
+		// is made after the engine, and events only come once it runs.
+		Notify: func(ctx context.Context, about store.Endpoint, typ string, data []byte) error {
+			_, err := a.service.Events.PublishOperational(ctx, about.ProjectID, about.ID, typ, data)
+			return err
+		},
 	})
 	if err != nil {
 		return err

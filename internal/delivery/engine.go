@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/internal/store"
@@ -47,6 +48,14 @@ type Config struct {
 	PollInterval time.Duration
 	// Owner names this node in claims; default "hookd".
 	Owner string
+
+	// Health is how attempts move an endpoint's health (breaker, probes,
+	// disabling); zero fields take health.Default's values, except
+	// DisableAfter, where 0 means never.
+	Health health.Policy
+	// Notify publishes the operational events of health changes; nil:
+	// none are published.
+	Notify Notify
 }
 
 // Engine claims due deliveries, sends them with a bounded worker pool and
@@ -75,6 +84,10 @@ type Engine struct {
 	// wantRoom: the dispatcher waits for workers to finish (a finished
 	// request wakes it only then).
 	wantRoom atomic.Bool
+	// watch turns attempts into endpoint health and operational events;
+	// pacer sends the deliveries of limited endpoints.
+	watch *healthWatch
+	pacer *pacer
 }
 
 // New returns an Engine; it does nothing until Run.
@@ -138,6 +151,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.rec = rec
+	e.watch = newHealthWatch(cfg.Store, cfg.Health, cfg.Logger, cfg.Notify)
+	e.pacer = newPacer(e)
 	return e, nil
 }
 
@@ -154,6 +169,7 @@ func (e *Engine) Wake() {
 // bounded by the request timeout), records every outcome and returns.
 func (e *Engine) Run(ctx context.Context) error {
 	e.rec.Start()
+	e.watch.start()
 	var workers sync.WaitGroup
 	// Sends are not cut short by ctx: shutdown lets them finish, bounded by
 	// the client's own timeout, so no receiver sees a half-sent request
@@ -168,6 +184,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				// The lease covers the delivery until its outcome is
 				// recorded, so nobody claims it meanwhile.
 				e.release(c.Delivery.EndpointID)
+				if limited(c) {
+					e.pacer.done(c, out.UpdatedAt())
+				}
 				e.rec.Add(out)
 			}
 		})
@@ -178,9 +197,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Drain: deliveries still queued go back to the pool at once (another
 	// node, or this one after a restart, takes them without waiting for the
 	// lease); those running finish and are recorded.
+	e.giveBack(e.pacer.stop())
 	e.giveBack(e.slots.stop())
 	close(e.slots.jobs)
 	workers.Wait()
+	e.watch.stop()
 	e.rec.Stop()
 	return nil
 }
@@ -209,6 +230,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 	minClaim := max(1, min(e.cfg.Workers, e.cfg.ClaimBatch)/4)
 	for ctx.Err() == nil {
 		free, skip := e.slots.capacity(e.claimLimit())
+		skip = append(skip, e.pacer.full(e.claimLimit())...)
 		if free <= 0 || (free < minClaim && free < e.cfg.Workers) {
 			// Wait for workers to finish: finishes wake us only while we
 			// wait for them, so that deliveries handed over by publishes
@@ -247,7 +269,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		if len(claimed) > 0 {
 			starved = 0
 		}
-		e.giveBack(e.slots.take(claimed))
+		e.place(claimed)
 		if len(claimed) > 0 {
 			continue
 		}
@@ -278,7 +300,14 @@ func (e *Engine) dispatch(ctx context.Context) {
 			continue
 		}
 		if t, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
-			if d := t.Sub(e.cfg.Clock.Now()); d < wait {
+			d := t.Sub(e.cfg.Clock.Now())
+			if d <= 0 {
+				// Due, yet Claim took nothing: it is held by open breakers
+				// (or another node took it meanwhile). Look again at the
+				// next probe, instead of claiming in a tight loop.
+				d = e.untilProbe(ctx)
+			}
+			if d < wait {
 				wait = max(d, time.Millisecond)
 			}
 		}
@@ -318,7 +347,29 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 // its leases: close the publisher before stopping the engine.
 func (e *Engine) Deliver(claimed []store.Claimed) {
 	e.cfg.Metrics.took("publish", len(claimed))
-	e.giveBack(e.slots.take(claimed))
+	e.place(claimed)
+}
+
+// place hands claimed deliveries to the pacer (limited endpoints) and the
+// workers, and gives back what does not fit. No I/O.
+func (e *Engine) place(claimed []store.Claimed) {
+	rest, back := e.pacer.split(claimed)
+	e.giveBack(append(back, e.slots.take(rest)...))
+}
+
+// untilProbe is how long until the first open breaker's probe is due, at
+// least starvedRecheck; the poll interval when none is open.
+func (e *Engine) untilProbe(ctx context.Context) time.Duration {
+	open, err := e.cfg.Store.OpenBreakers(ctx)
+	if err != nil || len(open) == 0 {
+		return e.cfg.PollInterval
+	}
+	now := e.cfg.Clock.Now()
+	d := e.cfg.PollInterval
+	for _, b := range open {
+		d = min(d, b.ProbeAt.Sub(now))
+	}
+	return max(d, starvedRecheck)
 }
 
 // claimLimit caps one claim: at most ClaimBatch, and no more than half an
@@ -373,6 +424,12 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 	if now := e.cfg.Clock.Now(); e.slots.isGone(d.EndpointID, now) {
 		return store.Cancel(d, "endpoint disabled", now)
 	}
+	if _, held := e.watch.heldUntil(d.EndpointID, e.cfg.Clock.Now()); held && !c.Probe {
+		// This node saw the breaker open after the claim: the store holds
+		// the endpoint's deliveries now, so this one goes back, due as it
+		// was, without an attempt, and waits for the probe.
+		return store.GiveBack(d, e.cfg.Clock.Now())
+	}
 	number := d.AttemptCount + 1
 	started := e.cfg.Clock.Now()
 	signer, err := e.cfg.Keys.Signer(ctx, d.ProjectID, started)
@@ -402,7 +459,13 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 		res.StatusCode = 0
 	}
 	var out store.Outcome
-	switch retry.Classify(res.StatusCode) {
+	class := retry.Classify(res.StatusCode)
+	if err == nil && class != retry.Gone {
+		// A missing secret is hookd's fault, not the endpoint's; a 410
+		// disables it anyway.
+		e.watch.attempted(c, class == retry.Delivered, finished)
+	}
+	switch class {
 	case retry.Delivered:
 		out = store.Succeeded(d, a, finished)
 	case retry.Gone:

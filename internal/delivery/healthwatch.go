@@ -167,12 +167,12 @@ func (h *healthWatch) flush() {
 	}
 	h.mu.Unlock()
 	for _, ch := range changes {
-		for _, typ := range health.Events(ch) {
+		for _, ev := range health.Events(ch) {
 			if h.notify == nil {
 				continue
 			}
-			if err := h.notify(ctx, ch.After, typ, health.EventData(ch.After)); err != nil {
-				h.logger.Error("publishing an operational event failed", "type", typ, "endpoint", ch.After.ID, "err", err)
+			if err := h.notify(ctx, ev.About, ev.Type, health.EventData(ev.About)); err != nil {
+				h.logger.Error("publishing an operational event failed", "type", ev.Type, "endpoint", ev.About.ID, "err", err)
 			}
 		}
 		if ch.Before.Enabled && !ch.After.Enabled {

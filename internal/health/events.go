@@ -17,20 +17,36 @@ const (
 // Events returns the operational event types a health change calls for, in
 // the order they happened: failing when the breaker opens, recovered when
 // an endpoint whose breaker was open answers again, disabled when the
-// endpoint is disabled for failing too long.
-func Events(ch store.HealthChange) []string {
-	var out []string
-	b, a := ch.Before, ch.After
-	if !b.Health.BreakerOpen() && a.Health.BreakerOpen() {
-		out = append(out, EventFailing)
+// endpoint is disabled for failing too long. Each step of the change is
+// looked at, so that a recovery and a new failure recorded together both
+// count.
+func Events(ch store.HealthChange) []Event {
+	var out []Event
+	b := ch.Before
+	steps := ch.Steps
+	if len(steps) == 0 {
+		steps = []store.Endpoint{ch.After}
 	}
-	if b.Health.BreakerOpen() && a.Health.Healthy() {
-		out = append(out, EventRecovered)
-	}
-	if b.Enabled && !a.Enabled {
-		out = append(out, EventDisabled)
+	for _, a := range steps {
+		if !b.Health.BreakerOpen() && a.Health.BreakerOpen() {
+			out = append(out, Event{EventFailing, a})
+		}
+		if b.Health.BreakerOpen() && a.Health.Healthy() {
+			out = append(out, Event{EventRecovered, a})
+		}
+		if b.Enabled && !a.Enabled {
+			out = append(out, Event{EventDisabled, a})
+		}
+		b = a
 	}
 	return out
+}
+
+// Event is an operational event to publish: its type, and the endpoint it
+// is about as it was then.
+type Event struct {
+	Type  string
+	About store.Endpoint
 }
 
 // Data is the data of an operational event: the endpoint and its health

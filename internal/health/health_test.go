@@ -64,7 +64,7 @@ func TestOneSuccessResetsEverything(t *testing.T) {
 	if e.Health != want {
 		t.Fatalf("health after a success = %+v, want %+v", e.Health, want)
 	}
-	if got := Events(store.HealthChange{Before: before, After: e}); !slices.Equal(got, []string{EventRecovered}) {
+	if got := types(Events(store.HealthChange{Before: before, After: e})); !slices.Equal(got, []string{EventRecovered}) {
 		t.Errorf("events = %v, want recovered", got)
 	}
 }
@@ -92,7 +92,7 @@ func TestDisabledAfterFailingLongEnough(t *testing.T) {
 	if !e.UpdatedAt.Equal(end) || !strings.Contains(e.DisabledReason, "5 days") {
 		t.Errorf("disabled at %v with reason %q", e.UpdatedAt, e.DisabledReason)
 	}
-	if got := Events(store.HealthChange{Before: before, After: e}); !slices.Equal(got, []string{EventDisabled}) {
+	if got := types(Events(store.HealthChange{Before: before, After: e})); !slices.Equal(got, []string{EventDisabled}) {
 		t.Errorf("events = %v, want disabled (the breaker was open already)", got)
 	}
 }
@@ -129,6 +129,34 @@ func TestHealthySuccessesWriteOncePerPeriod(t *testing.T) {
 	}
 }
 
+func types(evs []Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func TestEventsOfEachStep(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	for i := range 5 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
+	}
+	before := e
+	var steps []store.Endpoint
+	e = succeed(p, e, t0.Add(time.Minute))
+	steps = append(steps, e)
+	for i := range 5 {
+		e = fail(p, e, t0.Add(2*time.Minute+time.Duration(i)*time.Second))
+		steps = append(steps, e)
+	}
+	got := types(Events(store.HealthChange{Before: before, After: e, Steps: steps}))
+	if want := []string{EventRecovered, EventFailing}; !slices.Equal(got, want) {
+		t.Fatalf("events of a recovery and a new failure in one change = %v, want %v", got, want)
+	}
+}
+
 func TestEventsAndData(t *testing.T) {
 	p := Default()
 	e := store.Endpoint{ID: "ep_1", URL: "https://x.example/h", Enabled: true}
@@ -138,7 +166,7 @@ func TestEventsAndData(t *testing.T) {
 	before := e
 	e = fail(p, e, t0.Add(5*time.Second))
 	ch := store.HealthChange{Before: before, After: e}
-	if got := Events(ch); !slices.Equal(got, []string{EventFailing}) {
+	if got := types(Events(ch)); !slices.Equal(got, []string{EventFailing}) {
 		t.Fatalf("events when the breaker opens = %v", got)
 	}
 	var d map[string]any

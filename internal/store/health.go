@@ -47,9 +47,12 @@ type HealthObservation struct {
 type HealthFunc func(e Endpoint, o HealthObservation) Endpoint
 
 // HealthChange is one endpoint whose health (or enabled state) an
-// ObserveHealth call changed: as it was, and as it is now.
+// ObserveHealth call changed: as it was, and as it is now. Steps is the
+// endpoint after each of its observations, in order (the last is After),
+// so that a change and its undoing in one call are both seen.
 type HealthChange struct {
 	Before, After Endpoint
+	Steps         []Endpoint
 }
 
 // Breaker is an endpoint whose circuit breaker is open.

@@ -43,11 +43,13 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 					continue
 				}
 				after := before
+				var steps []store.Endpoint
 				for _, o := range by[id] {
 					if !after.Enabled {
 						break
 					}
 					after = next(after, o)
+					steps = append(steps, after)
 				}
 				if !store.HealthDiffers(before, after) {
 					continue
@@ -64,7 +66,7 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 						WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'retrying')`,
 						before.ProjectID, id, cleanText("endpoint disabled: "+after.DisabledReason), at)
 				}
-				changes = append(changes, store.HealthChange{Before: before, After: after})
+				changes = append(changes, store.HealthChange{Before: before, After: after, Steps: steps})
 			}
 			if b.Len() == 0 {
 				return nil

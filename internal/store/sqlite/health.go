@@ -30,11 +30,13 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 				return err
 			}
 			after := before
+			var steps []store.Endpoint
 			for _, o := range by[id] {
 				if !after.Enabled {
 					break
 				}
 				after = next(after, o)
+				steps = append(steps, after)
 			}
 			if !before.Enabled || !store.HealthDiffers(before, after) {
 				continue
@@ -52,7 +54,7 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 					return err
 				}
 			}
-			changes = append(changes, store.HealthChange{Before: before, After: after})
+			changes = append(changes, store.HealthChange{Before: before, After: after, Steps: steps})
 		}
 		return nil
 	})

@@ -96,6 +96,9 @@ func testObserveHealth(t *testing.T, f *fixture) {
 	if len(ch) != 1 || ch[0].Before.Health.Failures != 0 || ch[0].After.Health.Failures != 2 {
 		t.Fatalf("changes = %+v, want one from 0 to 2 failures", ch)
 	}
+	if s := ch[0].Steps; len(s) != 2 || s[0].Health.Failures != 1 || s[1].Health.Failures != 2 {
+		t.Fatalf("steps = %+v, want the endpoint after each observation", s)
+	}
 	want := store.EndpointHealth{FailingSince: Base, Failures: 2}
 	equal(t, "health after two failures", f.getEndpoint(p.ID, e.ID).Health, want)
 	if got := f.getEndpoint(p.ID, other.ID).Health; !got.Healthy() {

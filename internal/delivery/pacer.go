@@ -1,0 +1,226 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// pacer sends the deliveries of limited endpoints (rate_limit_per_second,
+// max_concurrency) no faster than their limits allow, over every node
+// together: before each request it takes a send slot from the store
+// (Store.TakeSlot, shared through the database on PostgreSQL).
+//
+// A rate slot is held from the moment the request is let go until a second
+// after its answer, a concurrency slot until the answer. So any second, at
+// the receiver, sees at most rate_limit_per_second requests arrive: every
+// request that arrives in a given second holds its rate slot through that
+// second's end.
+//
+// Claimed deliveries of a limited endpoint wait in the pacer's queue of
+// that endpoint, not in the workers: while they wait they take no worker,
+// and the queue is bounded (see paceCap), so a limited endpoint never
+// slows the others. One goroutine per endpoint with waiting deliveries
+// takes slots and hands them to workers, one at a time.
+type pacer struct {
+	e *Engine
+
+	mu     sync.Mutex
+	queues map[string]*paceQueue
+	tokens map[string]string // delivery id → slot token, while sending
+	// stopping: Run is draining; nothing more is started.
+	stopping bool
+	running  sync.WaitGroup
+}
+
+type paceQueue struct {
+	waiting []store.Claimed
+	// freed wakes the endpoint's goroutine when this node frees a slot.
+	freed chan struct{}
+}
+
+func newPacer(e *Engine) *pacer {
+	return &pacer{e: e, queues: make(map[string]*paceQueue), tokens: make(map[string]string)}
+}
+
+// limited reports whether c's endpoint has limits: the pacer sends it.
+func limited(c store.Claimed) bool { return c.RateLimitPerSecond > 0 || c.MaxConcurrency > 0 }
+
+// paceCap is how many deliveries of a limited endpoint may wait on this
+// node: about 30 seconds at its rate, 8 rounds at its concurrency, and
+// never more than any endpoint's queue. Their leases must outlast the
+// wait.
+func (p *pacer) paceCap(c store.Claimed) int {
+	n := p.e.slots.queueCap()
+	if c.RateLimitPerSecond > 0 {
+		n = min(n, max(1, 30*c.RateLimitPerSecond))
+	}
+	if c.MaxConcurrency > 0 {
+		n = min(n, 8*c.MaxConcurrency)
+	}
+	return n
+}
+
+// split takes the deliveries of limited endpoints out of claimed into their
+// queues and returns the rest, and those that did not fit (to give back).
+func (p *pacer) split(claimed []store.Claimed) (rest, back []store.Claimed) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range claimed {
+		if !limited(c) {
+			rest = append(rest, c)
+			continue
+		}
+		ep := c.Delivery.EndpointID
+		q := p.queues[ep]
+		if p.stopping || (q != nil && len(q.waiting) >= p.paceCap(c)) {
+			back = append(back, c)
+			continue
+		}
+		if q == nil {
+			q = &paceQueue{freed: make(chan struct{}, 1)}
+			p.queues[ep] = q
+			p.running.Add(1)
+			go p.run(ep, q)
+		}
+		q.waiting = append(q.waiting, c)
+	}
+	return rest, back
+}
+
+// full lists the limited endpoints that cannot take a whole claim of n
+// more: claims skip them.
+func (p *pacer) full(n int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for ep, q := range p.queues {
+		if len(q.waiting) > 0 && len(q.waiting)+n > p.paceCap(q.waiting[0]) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// run paces endpoint ep until its queue is empty.
+func (p *pacer) run(ep string, q *paceQueue) {
+	defer p.running.Done()
+	ctx := context.Background()
+	for {
+		p.mu.Lock()
+		if p.stopping || len(q.waiting) == 0 {
+			delete(p.queues, ep)
+			p.mu.Unlock()
+			return
+		}
+		c := q.waiting[0]
+		p.mu.Unlock()
+
+		now := p.e.cfg.Clock.Now()
+		token := rand.Text()
+		ok, retryAt, err := p.e.cfg.Store.TakeSlot(ctx, store.SendSlot{
+			EndpointID: ep, Rate: c.RateLimitPerSecond, Concurrency: c.MaxConcurrency,
+			Now: now, Until: now.Add(p.e.cfg.Lease), Token: token,
+		})
+		switch {
+		case err != nil:
+			p.e.cfg.Logger.Warn("taking a send slot failed; retrying", "endpoint", ep, "err", err)
+			p.wait(q, time.Second)
+			continue
+		case !ok:
+			// The wait is a poll on the wall clock, bounded so that slots
+			// other nodes free are noticed; what is allowed is decided by
+			// TakeSlot at the injected clock's now.
+			p.wait(q, min(max(retryAt.Sub(now), time.Millisecond), 250*time.Millisecond))
+			continue
+		}
+		for !p.e.slots.startPaced(c) {
+			// Every worker is busy (or the engine stops): wait for one.
+			if p.isStopping() {
+				p.e.cfg.Store.FreeSlot(ctx, ep, token, now, now)
+				return
+			}
+			p.wait(q, 10*time.Millisecond)
+		}
+		p.mu.Lock()
+		q.waiting = q.waiting[1:]
+		p.tokens[c.Delivery.ID] = token
+		p.mu.Unlock()
+	}
+}
+
+// wait sleeps up to d, or until this node frees a slot of q's endpoint.
+func (p *pacer) wait(q *paceQueue, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-q.freed:
+	case <-t.C:
+	}
+}
+
+func (p *pacer) isStopping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopping
+}
+
+// done ends the slots of c's request, answered at answered.
+func (p *pacer) done(c store.Claimed, answered time.Time) {
+	ep := c.Delivery.EndpointID
+	p.mu.Lock()
+	token, ok := p.tokens[c.Delivery.ID]
+	delete(p.tokens, c.Delivery.ID)
+	q := p.queues[ep]
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	if err := p.e.cfg.Store.FreeSlot(context.Background(), ep, token, answered.Add(time.Second), answered); err != nil {
+		// The slots end at their bound (the lease) anyway.
+		p.e.cfg.Logger.Warn("freeing a send slot failed", "endpoint", ep, "err", err)
+	}
+	if q != nil {
+		select {
+		case q.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stop starts nothing more and returns the waiting deliveries, to be given
+// back, once every endpoint's goroutine has ended.
+func (p *pacer) stop() []store.Claimed {
+	p.mu.Lock()
+	p.stopping = true
+	var back []store.Claimed
+	for _, q := range p.queues {
+		back = append(back, q.waiting...)
+		q.waiting = nil
+		select {
+		case q.freed <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+	p.running.Wait()
+	return back
+}
+
+// startPaced hands c, whose send slot the pacer holds, to a worker when
+// one is free and its endpoint has fewer than perEndpoint running.
+func (s *slots) startPaced(c store.Claimed) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ep := c.Delivery.EndpointID
+	if s.stopping || s.busy >= s.workers || s.running[ep] >= s.perEndpoint {
+		return false
+	}
+	s.running[ep]++
+	s.busy++
+	s.jobs <- c
+	return true
+}
