@@ -94,6 +94,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Lease, "lease", 0, fmt.Sprintf("how long a claimed delivery stays with this node before another may take it (default the larger of %s and %d×timeout)", retry.FormatSchedule([]time.Duration{delivery.MinLease}), delivery.LeaseTimeouts))
 	fs.DurationVar(&cfg.Retention, "retention", maintenance.DefaultRetention, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
 	fs.DurationVar(&cfg.DisableAfter, "disable-after", health.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long; 0 never disables")
+	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "failed attempts in a row after which an endpoint's deliveries are held and single probes sent")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

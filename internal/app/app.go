@@ -99,6 +99,9 @@ type Config struct {
 	// this long, while its attempts kept failing, is disabled. 0 never
 	// disables; hookd serve's default is health.DefaultDisableAfter.
 	DisableAfter time.Duration
+	// BreakerAfter is how many failed attempts in a row open an
+	// endpoint's circuit breaker; default health.DefaultThreshold.
+	BreakerAfter int
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof  bool
@@ -124,6 +127,7 @@ func (c Config) withDefaults() Config {
 	c.Lease = cmp.Or(max(c.Lease, 0), delivery.DefaultLease(c.Timeout))
 	c.Retention = max(c.Retention, 0)
 	c.DisableAfter = max(c.DisableAfter, 0)
+	c.BreakerAfter = cmp.Or(max(c.BreakerAfter, 0), health.DefaultThreshold)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -237,7 +241,7 @@ func (a *App) buildDelivery(context.Context) error {
 		PollInterval: cfg.PollInterval,
 		Owner:        node,
 		Health: health.Policy{
-			Threshold:    health.DefaultThreshold,
+			Threshold:    cfg.BreakerAfter,
 			ProbeMin:     health.DefaultProbeMin,
 			ProbeMax:     health.DefaultProbeMax,
 			DisableAfter: cfg.DisableAfter,

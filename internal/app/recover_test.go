@@ -21,6 +21,7 @@ func TestRecoverAfterReenabling(t *testing.T) {
 	s := start(t, func(c *app.Config) {
 		c.Clock = fake
 		c.RetrySchedule = []time.Duration{time.Minute} // two attempts, then failed
+		c.BreakerAfter = 100                           // every delivery tried as scheduled
 	})
 	const exhausted, cancelled = 5, 3
 	// Every attempt fails until the endpoint is fixed: 2 per exhausted
