@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,8 @@ type server struct {
 	maxBody int64
 	metrics *metrics
 	mux     *http.ServeMux
+	// patterns are the routes registered, in order (Patterns).
+	patterns []string
 }
 
 // New returns the API handler. It serves /v1/…, /healthz and /readyz;
@@ -78,6 +81,7 @@ func (s *server) routes() {
 	const p = "/v1/projects/{pid}"
 	s.handle("GET /healthz", public, s.healthz)
 	s.handle("GET /readyz", public, s.readyz)
+	s.handle("GET /openapi.json", public, s.openAPI)
 
 	s.handle("POST /v1/projects", adminOnly, s.createProject)
 	s.handle("GET /v1/projects", anyKey, s.listProjects)
@@ -117,7 +121,12 @@ type call struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
 
+// Patterns lists the mux patterns the API registered ("GET /healthz",
+// …), for the test that holds the OpenAPI document to the router.
+func (s *server) Patterns() []string { return slices.Clone(s.patterns) }
+
 func (s *server) handle(pattern string, a access, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var c call
 		err := s.authorize(r, a, &c)

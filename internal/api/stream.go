@@ -24,7 +24,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request, c call) er
 	if v := q.Get("types"); v != "" {
 		in.Types = strings.Split(v, ",")
 	}
-	if err := in.Validate(); err != nil {
+	if err := s.svc.Events.CheckFollow(in); err != nil {
 		return err
 	}
 

@@ -31,6 +31,19 @@ func (in FollowEvents) Validate() error {
 	return nil
 }
 
+// CheckFollow tells whether Follow would start with in: nil, or the error
+// it would return before sending anything. A front end asks before it
+// commits to a streaming answer.
+func (s *Events) CheckFollow(in FollowEvents) error {
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	if s.c.feed == nil {
+		return errNoFeed
+	}
+	return nil
+}
+
 // EventSink receives followed events (eventfeed.Sink).
 type EventSink = eventfeed.Sink
 
@@ -41,11 +54,8 @@ var errNoFeed = &Error{Code: CodeNotFound, Message: "event streams are not serve
 // error before sending anything; once following, it returns nil when the
 // client or the server ends the stream.
 func (s *Events) Follow(ctx context.Context, projectID string, in FollowEvents, sink EventSink) error {
-	if err := in.Validate(); err != nil {
+	if err := s.CheckFollow(in); err != nil {
 		return err
-	}
-	if s.c.feed == nil {
-		return errNoFeed
 	}
 	accept := store.Endpoint{EventTypes: in.Types}.Accepts
 	err := s.c.feed.Follow(ctx, eventfeed.Params{ProjectID: projectID, LastID: in.LastID, Accept: accept}, sink)
