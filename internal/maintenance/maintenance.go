@@ -52,6 +52,9 @@ type Round struct {
 	// Sessions is how many expired web UI sessions were removed. They
 	// no longer sign anyone in; removing them only keeps the table small.
 	Sessions int
+	// StatsRemoved is how many endpoint statistics counters older than
+	// StatsKept were removed.
+	StatsRemoved int
 }
 
 // Runner runs maintenance rounds. Start it with Run.
@@ -123,6 +126,8 @@ func (r *Runner) RunOnce(ctx context.Context) (Round, error) {
 		var serr error
 		round.Sessions, serr = r.expireSessions(ctx)
 		err = errors.Join(err, serr)
+		round.StatsRemoved, serr = r.pruneStats(ctx)
+		err = errors.Join(err, serr)
 	}
 	r.cfg.Metrics.round(leading, round.Deleted, err)
 	return round, err
@@ -168,6 +173,23 @@ func (r *Runner) expireSessions(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return total, fmt.Errorf("expired sessions: %w", err)
+	}
+	return total, nil
+}
+
+// StatsKept is how long endpoint statistics are kept: the longest window
+// they are read for (7 days) and the hour under way. They are removed
+// whatever the retention of events, which they do not depend on.
+const StatsKept = 7*24*time.Hour + time.Hour
+
+// pruneStats removes the endpoint statistics no window reads any more.
+func (r *Runner) pruneStats(ctx context.Context) (int, error) {
+	before := r.cfg.Clock.Now().Add(-StatsKept)
+	total, err := r.inBatches(ctx, func(limit int) (int, error) {
+		return r.cfg.Store.DeleteStatsBefore(ctx, before, limit)
+	})
+	if err != nil {
+		return total, fmt.Errorf("endpoint statistics: %w", err)
 	}
 	return total, nil
 }

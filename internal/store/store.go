@@ -193,6 +193,9 @@ type Store interface {
 	// when it got a response, once in a latency bucket, in the hour it
 	// started (see stats.go).
 	EndpointStats(ctx context.Context, projectID, endpointID string, from, to time.Time) ([]StatsCount, error)
+	// DeleteStatsBefore removes up to limit counters of hours that
+	// started before before (any endpoint's), and returns how many.
+	DeleteStatsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// NextDue is the earliest NextAttemptAt (or lease expiry) of work not yet
 	// claimable, so a worker can sleep exactly until then. ok=false: none.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)

@@ -610,3 +610,17 @@ func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, er
 	})
 	return int(n), err
 }
+
+// DeleteStatsBefore removes counters of hours that started before before,
+// oldest first (endpoint_stats_by_hour_idx).
+func (db *DB) DeleteStatsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := db.write(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM endpoint_stats WHERE (endpoint_id, hour, bucket) IN (
+			SELECT endpoint_id, hour, bucket FROM endpoint_stats WHERE hour < $1 ORDER BY hour LIMIT $2)`,
+			store.HourCeil(before), max(limit, 1))
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

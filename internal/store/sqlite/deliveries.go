@@ -913,3 +913,23 @@ func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, f
 	}
 	return out, translate(rows.Err())
 }
+
+// deleteStatsQuery removes the oldest counters, a batch at a time (the
+// hour index finds them); its arguments are the first hour kept and the
+// batch size.
+const deleteStatsQuery = `DELETE FROM endpoint_stats WHERE (endpoint_id, hour, bucket) IN (
+	SELECT endpoint_id, hour, bucket FROM endpoint_stats WHERE hour < ? ORDER BY hour LIMIT ?)`
+
+// DeleteStatsBefore removes counters of hours that started before before.
+func (db *DB) DeleteStatsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, deleteStatsQuery, store.HourCeil(before), max(limit, 1))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

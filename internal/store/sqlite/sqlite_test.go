@@ -211,6 +211,7 @@ func TestQueryPlans(t *testing.T) {
 		{"list in flight", inFlightQ, inFlightArgs, []string{"USING INDEX deliveries_leased"}},
 		{"list failed of an endpoint", failedOfQ, failedOfArgs, []string{"USING INDEX deliveries_problems_by_endpoint"}},
 		{"recover an endpoint's failed", recoverQuery, []any{0, "p", "e", "failed", 0}, []string{"USING INDEX deliveries_problems_by_endpoint"}},
+		{"remove old endpoint statistics", deleteStatsQuery, []any{0, 100}, []string{"USING COVERING INDEX endpoint_stats_by_hour"}},
 		// An event's deliveries: a range of ids in its millisecond.
 		{"list of an event", ofEventQ, ofEventArgs, []string{"id>? AND id<?"}},
 		{"list failed of an event", failedOfEventQ, failedOfEventArgs, []string{"id>? AND id<?"}},

@@ -595,4 +595,24 @@ func testEndpointStats(t *testing.T, f *fixture) {
 	if got := read(q.ID, hour0, hour0.Add(24*time.Hour)); len(got) != 0 {
 		t.Fatalf("another project reads p's endpoint's stats: %v", got)
 	}
+
+	// Removing the hours before 13:00, two counters at a time, leaves
+	// 13:00's alone (and the other endpoint's, at 14:00).
+	removed := 0
+	for range 10 {
+		n, err := f.s.DeleteStatsBefore(f.ctx, hour1, 2)
+		f.must(err, "DeleteStatsBefore")
+		if n > 2 {
+			t.Fatalf("DeleteStatsBefore removed %d with a limit of 2", n)
+		}
+		if removed += n; n == 0 {
+			break
+		}
+	}
+	if removed != 7 {
+		t.Fatalf("DeleteStatsBefore removed %d counters in all, want the 7 of the 12:00 hour", removed)
+	}
+	if got := read(p.ID, hour0, hour0.Add(24*time.Hour)); len(got) != 4 || got["12h/0"] != 0 {
+		t.Fatalf("after removing 12:00: %v, want only the 4 counters of 13:00", got)
+	}
 }
