@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/listen"
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/webhook"
 )
 
@@ -54,6 +57,97 @@ func (w *waits) fireWhenWaiting(t *testing.T, d time.Duration) {
 	}
 }
 
+// listening is `hookd listen` running against hookd through a proxy the
+// test can cut and point at another node.
+type listening struct {
+	t        *testing.T
+	local    *receiver
+	waits    *waits
+	out, log *syncBuffer
+	target   atomic.Pointer[httputil.ReverseProxy]
+	down     atomic.Bool
+	streams  atomic.Int32
+	proxy    *httptest.Server
+}
+
+// listenTo starts listen with key, through a proxy to base, forwarding to
+// a new local receiver; it stops when the test ends.
+func listenTo(t *testing.T, base, key string, events ...string) *listening {
+	l := &listening{t: t, local: newReceiver(t, 200), waits: &waits{pending: map[time.Duration][]chan time.Time{}},
+		out: &syncBuffer{}, log: &syncBuffer{}}
+	l.pointAt(base)
+	// The proxy answers 503 while down; cut drops open streams.
+	l.proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.down.Load() {
+			http.Error(w, `{"error":{"code":"unavailable","message":"proxy down"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/events/stream") {
+			l.streams.Add(1)
+		}
+		l.target.Load().ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- listen.Run(ctx, listen.Config{
+			Server: l.proxy.URL, Key: key, ForwardTo: l.local.URL(), Events: events,
+			Out: l.out, Log: l.log, After: l.waits.After,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("listen.Run: %v", err)
+		}
+		l.proxy.Close()
+	})
+	waitFor(t, "listen to connect", func() bool { return strings.Contains(l.log.String(), "ready:") })
+	return l
+}
+
+func (l *listening) pointAt(base string) {
+	u, _ := url.Parse(base)
+	l.target.Store(httputil.NewSingleHostReverseProxy(u))
+}
+
+// cut drops the stream and keeps hookd unreachable until reconnect; listen
+// tries once (refused) after its first backoff.
+func (l *listening) cut() {
+	l.down.Store(true)
+	l.proxy.CloseClientConnections()
+	l.waits.fireWhenWaiting(l.t, listen.DefaultMinBackoff)
+}
+
+// reconnect lets listen's second, doubled, backoff end on a reachable hookd.
+func (l *listening) reconnect() {
+	l.down.Store(false)
+	l.waits.fireWhenWaiting(l.t, 2*listen.DefaultMinBackoff)
+}
+
+// received waits for n forwarded events and returns their ids, checking
+// each signature with secret.
+func (l *listening) received(n int, secret string) []string {
+	l.t.Helper()
+	waitFor(l.t, fmt.Sprintf("%d forwarded events", n), func() bool { return len(l.local.received()) >= n })
+	v, err := webhook.NewVerifier([]string{secret})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	var got []string
+	for _, r := range l.local.received() {
+		if err := v.Verify(r.Body, r.Header); err != nil {
+			l.t.Errorf("signature of %s: %v", r.Header.Get("webhook-id"), err)
+		}
+		var body struct{ ID, Type string }
+		if err := json.Unmarshal(r.Body, &body); err != nil || body.ID != r.Header.Get("webhook-id") {
+			l.t.Errorf("body %s does not carry its webhook-id %s", r.Body, r.Header.Get("webhook-id"))
+		}
+		got = append(got, body.ID)
+	}
+	return got
+}
+
 // TestListen runs `hookd listen` against a running server through a proxy
 // the test can cut: events published while it runs reach a local
 // receiver with valid signatures, one published while it is cut off
@@ -61,86 +155,56 @@ func (w *waits) fireWhenWaiting(t *testing.T, d time.Duration) {
 func TestListen(t *testing.T) {
 	s := start(t, nil)
 	p := s.newProject("listen")
-	local := newReceiver(t, 200)
-
-	// The proxy answers 503 while down and drops open streams when cut.
-	target, _ := url.Parse(s.base)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	var down atomic.Bool
-	var streams atomic.Int32
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, `{"error":{"code":"unavailable","message":"proxy down"}}`, http.StatusServiceUnavailable)
-			return
-		}
-		if strings.HasSuffix(r.URL.Path, "/events/stream") {
-			streams.Add(1)
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-
-	w := &waits{pending: map[time.Duration][]chan time.Time{}}
-	out, log := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- listen.Run(ctx, listen.Config{
-			Server: proxy.URL, Key: p.Key, ForwardTo: local.URL(), Events: []string{"invoice.*"},
-			Out: out, Log: log, After: w.After,
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("listen.Run: %v", err)
-		}
-	}()
-	waitFor(t, "listen to connect", func() bool { return strings.Contains(log.String(), "ready:") })
+	l := listenTo(t, s.base, p.Key, "invoice.*")
 
 	first := s.publish(p, "invoice.paid", map[string]any{"n": 1})
 	s.publish(p, "customer.created", map[string]any{"n": 2}) // filtered out
-	waitFor(t, "the first event", func() bool { return len(local.received()) == 1 })
+	l.received(1, p.Secret)
 
-	// Cut the stream and keep the server unreachable: listen backs off.
-	down.Store(true)
-	proxy.CloseClientConnections()
-	w.fireWhenWaiting(t, listen.DefaultMinBackoff) // first reconnect: refused
+	l.cut()
 	missed := s.publish(p, "invoice.created", map[string]any{"n": 3})
-	down.Store(false)
-	w.fireWhenWaiting(t, 2*listen.DefaultMinBackoff) // the backoff doubled
-	waitFor(t, "the event published while disconnected", func() bool { return len(local.received()) == 2 })
+	l.reconnect()
+	l.received(2, p.Secret)
 	third := s.publish(p, "invoice.voided", map[string]any{"n": 4})
-	waitFor(t, "an event after the reconnect", func() bool { return len(local.received()) == 3 })
+	gotIDs := l.received(3, p.Secret)
 
-	v, err := webhook.NewVerifier([]string{p.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gotIDs []string
-	for _, r := range local.received() {
-		if err := v.Verify(r.Body, r.Header); err != nil {
-			t.Errorf("signature of %s: %v", r.Header.Get("webhook-id"), err)
-		}
-		var body struct{ ID, Type string }
-		if err := json.Unmarshal(r.Body, &body); err != nil || body.ID != r.Header.Get("webhook-id") {
-			t.Errorf("body %s does not carry its webhook-id %s", r.Body, r.Header.Get("webhook-id"))
-		}
-		gotIDs = append(gotIDs, body.ID)
-	}
 	want := []string{first.ID, missed.ID, third.ID}
 	if strings.Join(gotIDs, " ") != strings.Join(want, " ") {
 		t.Fatalf("received %v, want %v (each once, customer.created filtered out)", gotIDs, want)
 	}
-	if n := streams.Load(); n != 2 {
+	if n := l.streams.Load(); n != 2 {
 		t.Errorf("%d streams opened, want 2 (one reconnect)", n)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(l.out.String()), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], "invoice.created") || !strings.Contains(lines[1], missed.ID) || !strings.Contains(lines[1], "→ 200") {
-		t.Errorf("printed lines:\n%s", out.String())
+		t.Errorf("printed lines:\n%s", l.out.String())
 	}
-	if !strings.Contains(log.String(), "reconnected; resuming after "+first.ID) {
-		t.Errorf("log:\n%s", log.String())
+	if !strings.Contains(l.log.String(), "reconnected; resuming after "+first.ID) {
+		t.Errorf("log:\n%s", l.log.String())
+	}
+}
+
+// TestListenAcrossNodes: two hookd nodes on one PostgreSQL database.
+// listen, connected to node B, receives what is published on node A (the
+// stream reads the database, not the node's memory), and after a
+// reconnect to node A it resumes with the event published meanwhile.
+func TestListenAcrossNodes(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	a := start(t, func(c *app.Config) { c.DB = db })
+	b := start(t, func(c *app.Config) { c.DB = db })
+	p := a.newProject("two nodes")
+	l := listenTo(t, b.base, p.Key)
+
+	first := a.publish(p, "invoice.paid", map[string]any{"n": 1})
+	l.received(1, p.Secret)
+	l.cut()
+	missed := a.publish(p, "invoice.paid", map[string]any{"n": 2})
+	l.pointAt(a.base)
+	l.reconnect()
+	third := b.publish(p, "invoice.paid", map[string]any{"n": 3})
+	got := l.received(3, p.Secret)
+	if want := []string{first.ID, missed.ID, third.ID}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("received %v, want %v, each once", got, want)
 	}
 }
 
