@@ -147,6 +147,10 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 		f.last = f.floor
 	}
 	heartbeat := h.cfg.After(h.cfg.Heartbeat)
+	// The poll runs on its own timer, not one restarted after each read:
+	// wakes that come faster than Poll must not put off the full reads
+	// that find late commits.
+	poll := h.cfg.After(h.cfg.Poll)
 	full := true // the first read looks back Settle
 	for {
 		if err := f.read(ctx, full); err != nil {
@@ -161,7 +165,8 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 			// A commit on this node: only what is newer than the
 			// newest id seen, which is cheap at any rate.
 			full = false
-		case <-h.cfg.After(h.cfg.Poll):
+		case <-poll:
+			poll = h.cfg.After(h.cfg.Poll)
 			full = true
 		case <-heartbeat:
 			if err := sink.Heartbeat(); err != nil {

@@ -237,3 +237,31 @@ func TestHeartbeatAndClose(t *testing.T) {
 		t.Fatalf("Follow on a closed hub: %v, want ErrClosed", err)
 	}
 }
+
+// TestWakesDoNotPutOffTheFullRead: a late commit is found by the next poll
+// even while local commits wake the feed all the time (the poll timer is
+// not restarted by wakes).
+func TestWakesDoNotPutOffTheFullRead(t *testing.T) {
+	e := newEnv(t)
+	sk, _, _ := e.follow(Params{})
+	e.waitPending(DefaultPoll)
+	e.clock.Advance(3 * time.Second)
+	later := e.publish("t.later", e.clock.Now())
+	e.hub.Notify()
+	e.expect(sk, later)
+	early := e.publish("t.early", e.clock.Now().Add(-2*time.Second))
+	for range 5 {
+		e.clock.Advance(time.Millisecond)
+		ev := e.publish("t.busy", e.clock.Now())
+		e.hub.Notify()
+		e.expect(sk, ev)
+	}
+	e.tm.mu.Lock()
+	polls := len(e.tm.pending[DefaultPoll])
+	e.tm.mu.Unlock()
+	if polls != 1 {
+		t.Fatalf("%d poll timers waiting after 5 wakes, want the one", polls)
+	}
+	e.tm.fire(DefaultPoll)
+	e.expect(sk, early)
+}
