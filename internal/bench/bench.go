@@ -41,7 +41,8 @@ type Options struct {
 	// only); default 1.
 	Nodes int
 	// Scenarios to run, in order; default steady, latency, fanout, isolation.
-	// Also: backlog, logquery (long; they fill the database directly) and
+	// Also: breaker (healthy endpoints beside a dead and a rate-limited
+	// one), backlog, logquery (long; they fill the database directly) and
 	// soak (long: run by hand).
 	Scenarios []string
 	// Events per throughput scenario; default 20000.
@@ -244,8 +245,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			res, err = r.logquery(ctx)
 		case "soak":
 			res, err = r.soak(ctx)
+		case "breaker":
+			res, err = r.breaker(ctx)
 		default:
-			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, backlog, logquery, soak)", sc)
+			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, breaker, backlog, logquery, soak)", sc)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", sc, err)
