@@ -172,7 +172,9 @@ func (h *healthWatch) flush() {
 				continue
 			}
 			if err := h.notify(ctx, ev.About, ev.Type, health.EventData(ev.About)); err != nil {
-				h.logger.Error("publishing an operational event failed", "type", ev.Type, "endpoint", ev.About.ID, "err", err)
+				// The change is recorded; only its notification is lost (as
+				// when shutting down, after the publisher closed).
+				h.logger.Warn("publishing an operational event failed", "type", ev.Type, "endpoint", ev.About.ID, "err", err)
 			}
 		}
 		if ch.Before.Enabled && !ch.After.Enabled {

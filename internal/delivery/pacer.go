@@ -137,18 +137,27 @@ func (p *pacer) run(ep string, q *paceQueue) {
 			p.wait(q, min(max(retryAt.Sub(now), time.Millisecond), 250*time.Millisecond))
 			continue
 		}
-		for !p.e.slots.startPaced(c) {
-			// Every worker is busy (or the engine stops): wait for one.
-			if p.isStopping() {
+		// Hand it over under p.mu, so that stop, which gives back what
+		// waits, never gives back a delivery that a worker also has.
+		for {
+			p.mu.Lock()
+			if p.stopping || len(q.waiting) == 0 || q.waiting[0].Delivery.ID != c.Delivery.ID {
+				p.mu.Unlock()
 				p.e.cfg.Store.FreeSlot(ctx, ep, token, now, now)
-				return
+				break
 			}
+			started := p.e.slots.startPaced(c)
+			if started {
+				q.waiting = q.waiting[1:]
+				p.tokens[c.Delivery.ID] = token
+			}
+			p.mu.Unlock()
+			if started {
+				break
+			}
+			// Every worker is busy: wait for one.
 			p.wait(q, 10*time.Millisecond)
 		}
-		p.mu.Lock()
-		q.waiting = q.waiting[1:]
-		p.tokens[c.Delivery.ID] = token
-		p.mu.Unlock()
 	}
 }
 
