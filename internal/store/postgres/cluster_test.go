@@ -387,3 +387,59 @@ func TestServerRestart(t *testing.T) {
 		recv(t, wake, "after reconnecting")
 	}
 }
+
+// TestStatsAcrossNodes: two nodes record attempts of one endpoint, each
+// into its own shard of the counters; either node reads the sums, one row
+// per counter, and removing old hours removes every shard.
+func TestStatsAcrossNodes(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	nodes := []*postgres.DB{openURL(t, url), openURL(t, url)}
+	postgres.SetStatsShard(nodes[0], 1)
+	postgres.SetStatsShard(nodes[1], 2)
+	p, eps := setup(t, nodes[0], 1)
+	const n = 20
+	publish(t, nodes[0], events(p.ID, n, base))
+	for i, db := range nodes {
+		cs, err := db.Claim(context.Background(), store.ClaimParams{Now: base, Limit: n / 2, Lease: time.Hour, Owner: fmt.Sprint("node", i)})
+		if err != nil || len(cs) != n/2 {
+			t.Fatalf("node %d claimed %d: %v", i, len(cs), err)
+		}
+		var outs []store.Outcome
+		for _, c := range cs {
+			outs = append(outs, store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: base, Duration: time.Millisecond, StatusCode: 200}, base))
+		}
+		if err := db.Complete(context.Background(), outs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, db := range nodes {
+		counts, err := db.EndpointStats(context.Background(), p.ID, eps[0].ID, base, base.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums := map[int]int64{}
+		for _, c := range counts {
+			if _, dup := sums[c.Bucket]; dup {
+				t.Errorf("bucket %d read twice: %+v", c.Bucket, counts)
+			}
+			sums[c.Bucket] = c.N
+		}
+		if sums[store.BucketSucceeded] != n || sums[store.LatencyBucket0+store.LatencyBucket(time.Millisecond)] != n {
+			t.Fatalf("counters %v, want %d successes and %d latencies", sums, n, n)
+		}
+	}
+	removed := 0
+	for {
+		k, err := nodes[1].DeleteStatsBefore(context.Background(), base.Add(time.Hour), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			break
+		}
+		removed += k
+	}
+	if removed != 4 {
+		t.Fatalf("removed %d counter rows, want 4 (2 counters in 2 shards)", removed)
+	}
+}

@@ -510,11 +510,11 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 			for i, k := range keys {
 				sEndpoint[i], sHour[i], sBucket[i], sN[i] = k.EndpointID, k.Hour, int32(k.Bucket), stats[k]
 			}
-			b.Queue(`INSERT INTO endpoint_stats AS s (endpoint_id, hour, bucket, n)
-				SELECT e, h, k, n FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[]) WITH ORDINALITY AS u (e, h, k, n, i)
+			b.Queue(`INSERT INTO endpoint_stats AS s (endpoint_id, hour, bucket, shard, n)
+				SELECT e, h, k, $5, n FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[]) WITH ORDINALITY AS u (e, h, k, n, i)
 				ORDER BY i
-				ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE SET n = s.n + excluded.n`,
-				sEndpoint, sHour, sBucket, sN)
+				ON CONFLICT (endpoint_id, hour, bucket, shard) DO UPDATE SET n = s.n + excluded.n`,
+				sEndpoint, sHour, sBucket, sN, db.statsShard)
 		}
 		return db.pool.SendBatch(ctx, b).Close()
 	})
@@ -524,9 +524,10 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, from, to time.Time) ([]store.StatsCount, error) {
 	var out []store.StatsCount
 	err := db.read(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, `SELECT hour, bucket, n FROM endpoint_stats
+		rows, _ := db.pool.Query(ctx, `SELECT hour, bucket, sum(n)::bigint FROM endpoint_stats
 			WHERE endpoint_id = $1 AND hour >= $2 AND hour < $3
-			  AND EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND project_id = $4)`,
+			  AND EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND project_id = $4)
+			GROUP BY hour, bucket`,
 			endpointID, store.HourCeil(from), store.HourCeil(to), projectID)
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StatsCount, error) {
@@ -616,8 +617,8 @@ func (db *DB) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, er
 func (db *DB) DeleteStatsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
 	err := db.write(ctx, func() error {
-		tag, err := db.pool.Exec(ctx, `DELETE FROM endpoint_stats WHERE (endpoint_id, hour, bucket) IN (
-			SELECT endpoint_id, hour, bucket FROM endpoint_stats WHERE hour < $1 ORDER BY hour LIMIT $2)`,
+		tag, err := db.pool.Exec(ctx, `DELETE FROM endpoint_stats WHERE (endpoint_id, hour, bucket, shard) IN (
+			SELECT endpoint_id, hour, bucket, shard FROM endpoint_stats WHERE hour < $1 ORDER BY hour LIMIT $2)`,
 			store.HourCeil(before), max(limit, 1))
 		n = tag.RowsAffected()
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"sort"
 	"strconv"
@@ -57,7 +58,15 @@ type DB struct {
 	leading    bool
 
 	breakers breakerCache // open breakers as last read (health.go)
+
+	// statsShard is the shard of the endpoint counters this process adds
+	// to, so that nodes do not queue on each other's row locks.
+	statsShard int16
 }
+
+// statsShards is how many shards a counter may have: two nodes share one
+// with a chance of one in statsShards, which costs only waiting.
+const statsShards = 16
 
 // Open connects to the database at url (postgres://…; pgxpool settings
 // such as pool_max_conns may be given in it) and brings its schema up to
@@ -76,7 +85,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	closing, cancel := context.WithCancel(context.Background())
-	db := &DB{pool: pool, connConfig: cfg.ConnConfig, closing: closing, cancel: cancel}
+	db := &DB{pool: pool, connConfig: cfg.ConnConfig, closing: closing, cancel: cancel,
+		statsShard: int16(rand.IntN(statsShards))}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		cancel()

@@ -1,0 +1,5 @@
+package postgres
+
+// SetStatsShard picks the shard of the endpoint counters db adds to, so a
+// test can make two nodes use different ones.
+func SetStatsShard(db *DB, shard int16) { db.statsShard = shard }
