@@ -9,60 +9,23 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/listen"
 	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/webhook"
 )
-
-// waits is an After whose timers the test fires, so listen's reconnect
-// backoff never runs on the wall clock.
-type waits struct {
-	mu      sync.Mutex
-	pending map[time.Duration][]chan time.Time
-}
-
-func (w *waits) After(d time.Duration) <-chan time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	c := make(chan time.Time, 1)
-	w.pending[d] = append(w.pending[d], c)
-	return c
-}
-
-// fireWhenWaiting waits until something waits for d, then fires it.
-func (w *waits) fireWhenWaiting(t *testing.T, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		w.mu.Lock()
-		cs := w.pending[d]
-		w.pending[d] = nil
-		w.mu.Unlock()
-		for _, c := range cs {
-			c <- time.Time{}
-		}
-		if len(cs) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing waited for %v", d)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // listening is `hookd listen` running against hookd through a proxy the
 // test can cut and point at another node.
 type listening struct {
 	t        *testing.T
 	local    *receiver
-	waits    *waits
+	clock    *clock.Fake // listen's: its backoff waits on it
 	out, log *syncBuffer
 	target   atomic.Pointer[httputil.ReverseProxy]
 	down     atomic.Bool
@@ -73,7 +36,7 @@ type listening struct {
 // listenTo starts listen with key, through a proxy to base, forwarding to
 // a new local receiver; it stops when the test ends.
 func listenTo(t *testing.T, base, key string, events ...string) *listening {
-	l := &listening{t: t, local: newReceiver(t, 200), waits: &waits{pending: map[time.Duration][]chan time.Time{}},
+	l := &listening{t: t, local: newReceiver(t, 200), clock: clock.NewFake(time.Now()),
 		out: &syncBuffer{}, log: &syncBuffer{}}
 	l.pointAt(base)
 	// The proxy answers 503 while down; cut drops open streams.
@@ -92,7 +55,7 @@ func listenTo(t *testing.T, base, key string, events ...string) *listening {
 	go func() {
 		done <- listen.Run(ctx, listen.Config{
 			Server: l.proxy.URL, Key: key, ForwardTo: l.local.URL(), Events: events,
-			Out: l.out, Log: l.log, After: l.waits.After,
+			Out: l.out, Log: l.log, Clock: l.clock,
 		})
 	}()
 	t.Cleanup(func() {
@@ -116,13 +79,23 @@ func (l *listening) pointAt(base string) {
 func (l *listening) cut() {
 	l.down.Store(true)
 	l.proxy.CloseClientConnections()
-	l.waits.fireWhenWaiting(l.t, listen.DefaultMinBackoff)
+	l.backoff(1, listen.DefaultMinBackoff)
 }
 
 // reconnect lets listen's second, doubled, backoff end on a reachable hookd.
 func (l *listening) reconnect() {
 	l.down.Store(false)
-	l.waits.fireWhenWaiting(l.t, 2*listen.DefaultMinBackoff)
+	l.backoff(2, 2*listen.DefaultMinBackoff)
+}
+
+// backoff waits for listen's nth "connection lost" (it is waiting on the
+// clock once it says so) and moves the clock past its backoff d.
+func (l *listening) backoff(n int, d time.Duration) {
+	l.t.Helper()
+	waitFor(l.t, fmt.Sprintf("listen to lose the connection %d times", n), func() bool {
+		return strings.Count(l.log.String(), "connection lost") >= n
+	})
+	l.clock.Advance(d)
 }
 
 // received waits for n forwarded events and returns their ids, checking

@@ -34,9 +34,7 @@ const (
 // Config configures a Hub. Zero values take the defaults.
 type Config struct {
 	Store store.Store // required
-	Clock clock.Clock // default clock.Real
-	// After waits; default time.After. Tests pass one they control.
-	After func(time.Duration) <-chan time.Time
+	Clock clock.Clock // default clock.Real; polls and heartbeats wait on it
 	// Poll is how often a feed reads the store when nothing woke it: the
 	// longest an event published on another node waits. DefaultPoll.
 	Poll time.Duration
@@ -78,9 +76,6 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
-	}
-	if cfg.After == nil {
-		cfg.After = time.After
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
@@ -146,15 +141,21 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 		f.floor = ids.Floor(ids.Event, f.newest)
 		f.last = f.floor
 	}
-	heartbeat := h.cfg.After(h.cfg.Heartbeat)
-	// The poll runs on its own timer, not one restarted after each read:
-	// wakes that come faster than Poll must not put off the full reads
-	// that find late commits.
-	poll := h.cfg.After(h.cfg.Poll)
+	// Both timers are armed after a read, so a feed whose timers are
+	// armed has finished reading; the poll keeps its own timer, so wakes
+	// that come faster than Poll do not put off the full reads that find
+	// late commits.
+	var poll, heartbeat <-chan time.Time
 	full := true // the first read looks back Settle
 	for {
 		if err := f.read(ctx, full); err != nil {
 			return err
+		}
+		if poll == nil {
+			poll = h.cfg.Clock.After(h.cfg.Poll)
+		}
+		if heartbeat == nil {
+			heartbeat = h.cfg.Clock.After(h.cfg.Heartbeat)
 		}
 		select {
 		case <-ctx.Done():
@@ -166,14 +167,12 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 			// newest id seen, which is cheap at any rate.
 			full = false
 		case <-poll:
-			poll = h.cfg.After(h.cfg.Poll)
-			full = true
+			poll, full = nil, true
 		case <-heartbeat:
 			if err := sink.Heartbeat(); err != nil {
 				return err
 			}
-			heartbeat = h.cfg.After(h.cfg.Heartbeat)
-			full = false
+			heartbeat, full = nil, false
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,30 +15,6 @@ import (
 )
 
 var base = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-// timers is an After whose channels the test fires.
-type timers struct {
-	mu      sync.Mutex
-	pending map[time.Duration][]chan time.Time
-}
-
-func (tm *timers) After(d time.Duration) <-chan time.Time {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	c := make(chan time.Time, 1)
-	tm.pending[d] = append(tm.pending[d], c)
-	return c
-}
-
-// fire fires every waiting timer of duration d.
-func (tm *timers) fire(d time.Duration) {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	for _, c := range tm.pending[d] {
-		c <- time.Time{}
-	}
-	tm.pending[d] = nil
-}
 
 type sink struct {
 	events     chan store.Event
@@ -53,7 +28,6 @@ type env struct {
 	t     *testing.T
 	s     store.Store
 	clock *clock.Fake
-	tm    *timers
 	hub   *Hub
 	pid   string
 }
@@ -64,8 +38,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	e := &env{t: t, s: s, clock: clock.NewFake(base), tm: &timers{pending: map[time.Duration][]chan time.Time{}}}
-	e.hub, err = New(Config{Store: s, Clock: e.clock, After: e.tm.After})
+	e := &env{t: t, s: s, clock: clock.NewFake(base)}
+	e.hub, err = New(Config{Store: s, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +75,27 @@ func (e *env) follow(p Params) (*sink, func(), func() error) {
 	return sk, cancel, wait
 }
 
+// idle waits until the feed has read and waits on its poll and heartbeat
+// (it arms them after each read).
+func (e *env) idle() {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.clock.Waiters() < 2 {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the feed never waited (%d waiting)", e.clock.Waiters())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// poll moves the clock to the feed's next poll and waits for the read.
+func (e *env) poll() {
+	e.t.Helper()
+	e.idle()
+	e.clock.Advance(DefaultPoll)
+	e.idle()
+}
+
 // expect waits for the next events, in order.
 func (e *env) expect(sk *sink, want ...store.Event) {
 	e.t.Helper()
@@ -119,12 +114,7 @@ func (e *env) expect(sk *sink, want ...store.Event) {
 // quiet checks that nothing more arrives once the feed has read again.
 func (e *env) quiet(sk *sink) {
 	e.t.Helper()
-	// Two full reads: after the second starts, the first has finished.
-	for range 2 {
-		e.waitPending(DefaultPoll)
-		e.tm.fire(DefaultPoll)
-	}
-	e.waitPending(DefaultPoll)
+	e.poll()
 	select {
 	case got := <-sk.events:
 		e.t.Fatalf("unexpected event %s (%s)", got.ID, got.Type)
@@ -132,38 +122,17 @@ func (e *env) quiet(sk *sink) {
 	}
 }
 
-// waitPending waits until the feed waits on a timer of duration d.
-func (e *env) waitPending(d time.Duration) {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		e.tm.mu.Lock()
-		n := len(e.tm.pending[d])
-		e.tm.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the feed never waited for %v", d)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestFollowsWhatIsPublishedFromNowOn(t *testing.T) {
 	e := newEnv(t)
 	e.publish("old.event", base.Add(-time.Second))
 	sk, stop, wait := e.follow(Params{})
-	e.waitPending(DefaultPoll)
+	e.idle()
 
-	e.clock.Advance(time.Second)
-	a := e.publish("invoice.paid", e.clock.Now())
+	a := e.publish("invoice.paid", e.clock.Now().Add(time.Millisecond))
 	e.hub.Notify()
 	e.expect(sk, a)
-	e.clock.Advance(time.Second)
-	b := e.publish("invoice.created", e.clock.Now())
-	e.waitPending(DefaultPoll)
-	e.tm.fire(DefaultPoll) // another node's event: found by the poll
+	b := e.publish("invoice.created", e.clock.Now().Add(time.Second))
+	e.poll() // another node's event: found by the poll
 	e.expect(sk, b)
 	e.quiet(sk)
 	stop()
@@ -175,16 +144,14 @@ func TestFollowsWhatIsPublishedFromNowOn(t *testing.T) {
 func TestAnEventThatCommitsLateIsStillSent(t *testing.T) {
 	e := newEnv(t)
 	sk, _, _ := e.follow(Params{})
-	e.waitPending(DefaultPoll)
-	e.clock.Advance(3 * time.Second)
-	later := e.publish("t.later", e.clock.Now())
+	e.idle()
+	later := e.publish("t.later", e.clock.Now().Add(3*time.Second))
 	e.hub.Notify()
 	e.expect(sk, later)
 	// An id made two seconds earlier, committed only now (a slow batch,
 	// another node): the next full read finds it below the newest id.
-	early := e.publish("t.early", e.clock.Now().Add(-2*time.Second))
-	e.waitPending(DefaultPoll)
-	e.tm.fire(DefaultPoll)
+	early := e.publish("t.early", e.clock.Now().Add(time.Second))
+	e.poll()
 	e.expect(sk, early)
 	e.quiet(sk)
 }
@@ -192,7 +159,7 @@ func TestAnEventThatCommitsLateIsStillSent(t *testing.T) {
 func TestResumesAfterTheLastID(t *testing.T) {
 	e := newEnv(t)
 	e.clock.Advance(time.Minute)
-	old := e.publish("t.x", base)
+	e.publish("t.x", base) // older than Settle before the last id
 	seen := e.publish("t.x", e.clock.Now().Add(-2*time.Second))
 	missedEarlier := e.publish("t.x", e.clock.Now().Add(-3*time.Second)) // committed after seen was sent
 	missed := e.publish("t.x", e.clock.Now().Add(-time.Second))
@@ -200,7 +167,6 @@ func TestResumesAfterTheLastID(t *testing.T) {
 	// Everything within Settle before the last id, and everything after
 	// it; never the last id itself, nor what is older than Settle.
 	e.expect(sk, missedEarlier, missed)
-	_ = old
 	e.quiet(sk)
 }
 
@@ -208,10 +174,9 @@ func TestFiltersByType(t *testing.T) {
 	e := newEnv(t)
 	accept := func(typ string) bool { return store.Endpoint{EventTypes: []string{"invoice.*"}}.Accepts(typ) }
 	sk, _, _ := e.follow(Params{Accept: accept})
-	e.waitPending(DefaultPoll)
-	e.clock.Advance(time.Second)
-	e.publish("customer.created", e.clock.Now())
-	paid := e.publish("invoice.paid", e.clock.Now())
+	e.idle()
+	e.publish("customer.created", e.clock.Now().Add(time.Millisecond))
+	paid := e.publish("invoice.paid", e.clock.Now().Add(time.Millisecond))
 	e.hub.Notify()
 	e.expect(sk, paid)
 	e.quiet(sk)
@@ -220,8 +185,8 @@ func TestFiltersByType(t *testing.T) {
 func TestHeartbeatAndClose(t *testing.T) {
 	e := newEnv(t)
 	sk, _, wait := e.follow(Params{})
-	e.waitPending(DefaultHeartbeat)
-	e.tm.fire(DefaultHeartbeat)
+	e.idle()
+	e.clock.Advance(DefaultHeartbeat)
 	select {
 	case <-sk.heartbeats:
 	case <-time.After(10 * time.Second):
@@ -239,29 +204,25 @@ func TestHeartbeatAndClose(t *testing.T) {
 }
 
 // TestWakesDoNotPutOffTheFullRead: a late commit is found by the next poll
-// even while local commits wake the feed all the time (the poll timer is
-// not restarted by wakes).
+// even while local commits wake the feed all the time (wakes do not
+// restart the poll's wait).
 func TestWakesDoNotPutOffTheFullRead(t *testing.T) {
 	e := newEnv(t)
 	sk, _, _ := e.follow(Params{})
-	e.waitPending(DefaultPoll)
-	e.clock.Advance(3 * time.Second)
-	later := e.publish("t.later", e.clock.Now())
+	e.idle()
+	later := e.publish("t.later", e.clock.Now().Add(3*time.Second))
 	e.hub.Notify()
 	e.expect(sk, later)
-	early := e.publish("t.early", e.clock.Now().Add(-2*time.Second))
-	for range 5 {
-		e.clock.Advance(time.Millisecond)
-		ev := e.publish("t.busy", e.clock.Now())
+	early := e.publish("t.early", e.clock.Now().Add(time.Second))
+	for i := range 5 {
+		ev := e.publish("t.busy", e.clock.Now().Add(3*time.Second+time.Duration(i+1)*time.Millisecond))
 		e.hub.Notify()
 		e.expect(sk, ev)
 	}
-	e.tm.mu.Lock()
-	polls := len(e.tm.pending[DefaultPoll])
-	e.tm.mu.Unlock()
-	if polls != 1 {
-		t.Fatalf("%d poll timers waiting after 5 wakes, want the one", polls)
+	e.idle()
+	if n := e.clock.Waiters(); n != 2 {
+		t.Fatalf("%d waits after 5 wakes, want the poll's and the heartbeat's", n)
 	}
-	e.tm.fire(DefaultPoll)
+	e.clock.Advance(DefaultPoll)
 	e.expect(sk, early)
 }

@@ -43,10 +43,9 @@ type Config struct {
 	Out io.Writer // one line per event; default io.Discard
 	Log io.Writer // connection news; default io.Discard
 
-	Clock clock.Clock // signature timestamps; default clock.Real
-	// After waits between reconnects and times the idle watchdog;
-	// default time.After.
-	After       func(time.Duration) <-chan time.Time
+	// Clock gives signature timestamps, and the reconnect backoff and the
+	// idle watchdog wait on it; default clock.Real.
+	Clock       clock.Clock
 	MinBackoff  time.Duration // first wait before reconnecting
 	MaxBackoff  time.Duration // cap of the doubling waits
 	IdleTimeout time.Duration // a stream silent this long (no heartbeat) is dropped
@@ -88,9 +87,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
-	}
-	if cfg.After == nil {
-		cfg.After = time.After
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = DefaultMinBackoff
@@ -138,11 +134,14 @@ func (l *listener) run(ctx context.Context) error {
 			connectedOnce = true
 			backoff = l.cfg.MinBackoff
 		}
+		// Waiting starts before the line is printed, so whoever reads
+		// the line knows listen waits on the clock.
+		wait := l.cfg.Clock.After(backoff)
 		fmt.Fprintf(l.cfg.Log, "connection lost (%v); reconnecting in %v\n", err, backoff)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-l.cfg.After(backoff):
+		case <-wait:
 		}
 		backoff = min(2*backoff, l.cfg.MaxBackoff)
 	}
@@ -206,7 +205,7 @@ func (l *listener) session(ctx context.Context, again bool) (connected bool, err
 			case <-ctx.Done():
 				return
 			case <-alive:
-			case <-l.cfg.After(l.cfg.IdleTimeout):
+			case <-l.cfg.Clock.After(l.cfg.IdleTimeout):
 				cancel()
 				return
 			}

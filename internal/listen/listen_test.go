@@ -6,45 +6,30 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/internal/clock"
 )
 
-// timers is an After whose timers the test fires.
-type timers struct {
-	mu      sync.Mutex
-	pending map[time.Duration][]chan time.Time
-}
+// lines is a Log that hands each write to the test.
+type lines chan string
 
-func (tm *timers) After(d time.Duration) <-chan time.Time {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	c := make(chan time.Time, 1)
-	tm.pending[d] = append(tm.pending[d], c)
-	return c
-}
+func (l lines) Write(p []byte) (int, error) { l <- string(p); return len(p), nil }
 
-// fire fires every timer of d that is waiting, once one is.
-func (tm *timers) fire(t *testing.T, d time.Duration) {
+// waitLine waits for a log line containing want.
+func waitLine(t *testing.T, log lines, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	for {
-		tm.mu.Lock()
-		cs := tm.pending[d]
-		tm.pending[d] = nil
-		tm.mu.Unlock()
-		for _, c := range cs {
-			c <- time.Time{}
+		select {
+		case line := <-log:
+			if strings.Contains(line, want) {
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no log line with %q", want)
 		}
-		if len(cs) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing waited for %v", d)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -77,11 +62,12 @@ func TestSilentStreamIsDropped(t *testing.T) {
 	}))
 	defer local.Close()
 
-	tm := &timers{pending: map[time.Duration][]chan time.Time{}}
+	fake := clock.NewFake(time.Now())
+	log := make(lines, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Server: srv.URL, Key: "hk_test", ProjectID: "prj_x", ForwardTo: local.URL, After: tm.After})
+		done <- Run(ctx, Config{Server: srv.URL, Key: "hk_test", ProjectID: "prj_x", ForwardTo: local.URL, Clock: fake, Log: log})
 	}()
 	if got := <-lastIDs; got != "" {
 		t.Fatalf("first connect sent Last-Event-ID %q", got)
@@ -89,8 +75,9 @@ func TestSilentStreamIsDropped(t *testing.T) {
 	if got := <-forwarded; got != "evt_1" {
 		t.Fatalf("forwarded %q, want evt_1", got)
 	}
-	tm.fire(t, DefaultIdleTimeout) // nothing heard since: the watchdog drops the stream
-	tm.fire(t, DefaultMinBackoff)
+	fake.Advance(DefaultIdleTimeout) // nothing heard since: the watchdog drops the stream
+	waitLine(t, log, "connection lost")
+	fake.Advance(DefaultMinBackoff)
 	if got := <-lastIDs; got != "evt_1" {
 		t.Fatalf("reconnect sent Last-Event-ID %q, want evt_1", got)
 	}
