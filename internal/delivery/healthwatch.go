@@ -63,7 +63,7 @@ func newHealthWatch(st store.Store, p health.Policy, logger *slog.Logger, notify
 // the endpoint accepted it.
 func (h *healthWatch) attempted(c store.Claimed, ok bool, at time.Time) {
 	ep := c.Delivery.EndpointID
-	o := store.HealthObservation{EndpointID: ep, At: at, OK: ok}
+	o := store.HealthObservation{EndpointID: ep, At: at, OK: ok, Probe: c.Probe}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()

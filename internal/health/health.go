@@ -26,9 +26,9 @@ const (
 type Policy struct {
 	// Threshold is how many failed attempts in a row open the breaker.
 	Threshold int
-	// ProbeMin is the wait before the first probe; each failed probe
-	// doubles it, up to ProbeMax, so that an endpoint that comes back is
-	// noticed within ProbeMax.
+	// ProbeMin and ProbeMax bound the wait before a probe (see
+	// ProbeWait), so that an endpoint that comes back is noticed within
+	// ProbeMax.
 	ProbeMin, ProbeMax time.Duration
 	// DisableAfter: an endpoint failing (no success) for this long is
 	// disabled at its next failed attempt. 0: never.
@@ -64,16 +64,14 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// ProbeInterval is the wait after the failures-th failure in a row while
-// the breaker is open: ProbeMin at the threshold, doubling with every
-// failed probe, capped at ProbeMax.
-func (p Policy) ProbeInterval(failures int) time.Duration {
+// ProbeWait is how long after a failure at at, of an endpoint failing
+// since since, the next probe waits: as long as the endpoint has been
+// failing, between ProbeMin and ProbeMax. So the waits grow about twofold
+// from probe to probe, and an endpoint that comes back is noticed within
+// ProbeMax.
+func (p Policy) ProbeWait(since, at time.Time) time.Duration {
 	p = p.withDefaults()
-	d := p.ProbeMin
-	for i := p.Threshold; i < failures && d < p.ProbeMax; i++ {
-		d *= 2
-	}
-	return min(d, p.ProbeMax)
+	return min(max(at.Sub(since), p.ProbeMin), p.ProbeMax)
 }
 
 // Next is the store.HealthFunc of the policy: the endpoint after attempt o.
@@ -90,8 +88,15 @@ func (p Policy) Next(e store.Endpoint, o store.HealthObservation) store.Endpoint
 	if h.FailingSince.IsZero() || o.At.Before(h.FailingSince) {
 		h.FailingSince = o.At
 	}
-	if h.Failures >= p.Threshold {
-		h.ProbeAt = o.At.Add(p.ProbeInterval(h.Failures))
+	switch {
+	case h.ProbeAt.IsZero() && h.Failures >= p.Threshold:
+		// The breaker opens.
+		h.ProbeAt = o.At.Add(p.ProbeWait(h.FailingSince, o.At))
+	case !h.ProbeAt.IsZero() && o.Probe:
+		// A probe failed. Failures of requests that were under way when
+		// the breaker opened leave the probe time alone: they say nothing
+		// new, and must not push the probe out.
+		h.ProbeAt = o.At.Add(p.ProbeWait(h.FailingSince, o.At))
 	}
 	if p.DisableAfter > 0 && o.At.Sub(h.FailingSince) >= p.DisableAfter {
 		e.Enabled = false

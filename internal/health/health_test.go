@@ -20,6 +20,10 @@ func succeed(p Policy, e store.Endpoint, at time.Time) store.Endpoint {
 	return p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at, OK: true})
 }
 
+func failProbe(p Policy, e store.Endpoint, at time.Time) store.Endpoint {
+	return p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at, Probe: true})
+}
+
 func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
 	p := Default()
 	e := store.Endpoint{ID: "ep_1", Enabled: true}
@@ -32,20 +36,26 @@ func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
 	if !e.Health.FailingSince.Equal(t0) || e.Health.Failures != 4 {
 		t.Fatalf("health after 4 failures = %+v", e.Health)
 	}
-	at := t0.Add(10 * time.Second)
-	e = fail(p, e, at)
-	if want := at.Add(5 * time.Second); !e.Health.ProbeAt.Equal(want) {
-		t.Fatalf("probe after opening at %v, want %v", e.Health.ProbeAt, want)
+	e = fail(p, e, t0.Add(4*time.Second))
+	if want := t0.Add(9 * time.Second); !e.Health.ProbeAt.Equal(want) {
+		t.Fatalf("probe after opening at %v, want %v (ProbeMin after opening)", e.Health.ProbeAt, want)
+	}
+	// Requests under way when it opened fail too: the probe stays put.
+	for i := range 30 {
+		e = fail(p, e, t0.Add(5*time.Second+time.Duration(i)*time.Millisecond))
+	}
+	if want := t0.Add(9 * time.Second); !e.Health.ProbeAt.Equal(want) || e.Health.Failures != 35 {
+		t.Fatalf("after 30 more failures that were not probes: probe at %v, failures %d; want %v, 35", e.Health.ProbeAt, e.Health.Failures, want)
 	}
 	var waits []time.Duration
-	for range 6 {
-		at = e.Health.ProbeAt
-		e = fail(p, e, at) // the probe fails
+	for range 5 {
+		at := e.Health.ProbeAt
+		e = failProbe(p, e, at)
 		waits = append(waits, e.Health.ProbeAt.Sub(at))
 	}
-	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute, time.Minute}
+	want := []time.Duration{9 * time.Second, 18 * time.Second, 36 * time.Second, time.Minute, time.Minute}
 	if !slices.Equal(waits, want) {
-		t.Errorf("waits between probes = %v, want %v", waits, want)
+		t.Errorf("waits between probes = %v, want %v (as long as the endpoint has failed, 5 s to 1 min)", waits, want)
 	}
 	if !e.Enabled {
 		t.Error("disabled after minutes of failing")

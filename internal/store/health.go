@@ -37,6 +37,9 @@ type HealthObservation struct {
 	EndpointID string
 	At         time.Time
 	OK         bool // the endpoint accepted the delivery (2xx)
+	// Probe: the attempt was the probe Claim let through an open breaker
+	// (Claimed.Probe), not one that was under way when it opened.
+	Probe bool
 }
 
 // HealthFunc works out an endpoint's next state from the endpoint as

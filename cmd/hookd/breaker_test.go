@@ -1,0 +1,90 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/pgtest"
+)
+
+// TestBreakerSharedByNodes: two PostgreSQL nodes share an endpoint's
+// breaker. Once it opens, events published to either node are held — the
+// dead endpoint gets no request for them until a probe — and once the
+// endpoint answers again every event arrives.
+func TestBreakerSharedByNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs two nodes")
+	}
+	db := pgtest.NewDatabase(t)
+	args := []string{"--db", db, "--allow-private-networks", "--log-level", "warn", "--retry-schedule", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"}
+	nodes := []*proc{startProc(t, args...), startProc(t, args...)}
+
+	var down atomic.Bool
+	down.Store(true)
+	var mu sync.Mutex
+	requests := 0
+	ok := map[string]bool{}
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		if !down.Load() {
+			ok[r.Header.Get("webhook-id")] = true
+		}
+		mu.Unlock()
+		if down.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	defer dead.Close()
+	count := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return requests, len(ok)
+	}
+
+	var prj struct{ ID string }
+	if code, err := nodes[0].post("/v1/projects", crashAdminKey, map[string]any{"name": "breaker"}, &prj); code != 201 {
+		t.Fatalf("create project: %d %v", code, err)
+	}
+	var ep struct{ ID string }
+	if code, err := nodes[0].post("/v1/projects/"+prj.ID+"/endpoints", crashAdminKey, map[string]any{"url": dead.URL}, &ep); code != 201 {
+		t.Fatalf("create endpoint: %d %v", code, err)
+	}
+	publish := func(n int) {
+		for i := range n {
+			if code, err := nodes[i%2].post("/v1/projects/"+prj.ID+"/events", crashAdminKey,
+				map[string]any{"type": "order.created", "data": map[string]int{"n": i}}, nil); code != 202 {
+				t.Fatalf("publish: %d %v", code, err)
+			}
+		}
+	}
+	breaker := func(node *proc) string {
+		var e struct{ Breaker string }
+		node.get("/v1/projects/"+prj.ID+"/endpoints/"+ep.ID, crashAdminKey, &e)
+		return e.Breaker
+	}
+
+	publish(10)
+	waitUntil(t, time.Minute, "the breaker to open", func() bool { return breaker(nodes[0]) == "open" })
+	if breaker(nodes[1]) != "open" {
+		t.Fatal("the other node sees the breaker closed")
+	}
+	time.Sleep(200 * time.Millisecond) // requests in flight when it opened come in
+	before, _ := count()
+	publish(200)
+	time.Sleep(time.Second)
+	// At most one probe may have gone since the breaker opened.
+	if held, _ := count(); held-before > 1 {
+		t.Fatalf("the dead endpoint got %d requests for 200 events published with its breaker open", held-before)
+	}
+
+	down.Store(false)
+	waitUntil(t, 2*time.Minute, "every event after recovery", func() bool { _, n := count(); return n == 210 })
+	waitUntil(t, time.Minute, "the breaker to close", func() bool { return breaker(nodes[1]) == "closed" })
+}
