@@ -148,6 +148,8 @@ func TestListen(t *testing.T) {
 	if n := l.streams.Load(); n != 2 {
 		t.Errorf("%d streams opened, want 2 (one reconnect)", n)
 	}
+	// listen prints its line once the local answer is in.
+	waitFor(t, "three printed lines", func() bool { return strings.Count(l.out.String(), "\n") >= 3 })
 	lines := strings.Split(strings.TrimSpace(l.out.String()), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], "invoice.created") || !strings.Contains(lines[1], missed.ID) || !strings.Contains(lines[1], "→ 200") {
 		t.Errorf("printed lines:\n%s", l.out.String())
