@@ -45,6 +45,16 @@ type jsonErrorsConn struct {
 	net.Conn
 }
 
+// CloseWrite keeps what net/http does with a *net.TCPConn when it closes
+// a connection after an error answer: it half-closes first, so that the
+// client reads the answer instead of a reset.
+func (c *jsonErrorsConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // cannedError is net/http's answer to a request it could not read: a
 // status line, these two headers and nothing else, and the status again as
 // the body. Real answers always carry a Date header, so none matches.

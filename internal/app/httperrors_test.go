@@ -60,3 +60,19 @@ func TestErrorsNetHTTPWritesAreJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeBodyAnsweredThroughTheWrapper: behind the listener that rewrites
+// net/http's own errors, a body over the limit still gets its 413 read by
+// the client, not a broken connection.
+func TestLargeBodyAnsweredThroughTheWrapper(t *testing.T) {
+	s := start(t, nil)
+	p := s.newProject("big")
+	body := `{"type":"a","data":{"pad":"` + strings.Repeat("x", 10<<20) + `"}}`
+	code, raw, err := s.send("POST", "/v1/projects/"+p.ID+"/events", p.Key, []byte(body))
+	if err != nil {
+		t.Fatalf("10 MiB publish: %v (want a 413 answer, not a broken connection)", err)
+	}
+	if code != 413 || !strings.Contains(string(raw), "payload_too_large") {
+		t.Fatalf("10 MiB publish: %d %s", code, raw)
+	}
+}
