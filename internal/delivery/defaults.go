@@ -9,6 +9,9 @@ const (
 	DefaultWorkers = 256
 	// DefaultPerEndpoint bounds the requests in flight to one endpoint.
 	DefaultPerEndpoint = 32
+	// DefaultClaimBatch caps the deliveries taken by one claim (one write
+	// transaction).
+	DefaultClaimBatch = 128
 	// DefaultPollInterval is the longest idle sleep of the engine.
 	DefaultPollInterval = time.Second
 	// MinLease and LeaseTimeouts make DefaultLease.

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,19 +33,24 @@ type Config struct {
 	// Metrics: may be nil.
 	Metrics *Metrics
 
-	// Workers bounds the requests in flight on this node; default 256.
+	// Workers bounds the requests in flight on this node; default
+	// DefaultWorkers.
 	Workers int
 	// PerEndpoint bounds the requests in flight to one endpoint, so one
-	// slow endpoint cannot take every worker; default 32.
+	// slow endpoint cannot take every worker; default DefaultPerEndpoint.
 	PerEndpoint int
 	// Lease is how long a claim stays ours; it must outlast the request
-	// timeout plus the wait in the local queue. Default 2 min.
+	// timeout plus the wait in the local queue. Default
+	// DefaultLease(outbound.DefaultTimeout), as app would choose for a
+	// client at the default timeout.
 	Lease time.Duration
-	// ClaimBatch caps the deliveries taken per claim; default 128.
+	// ClaimBatch caps the deliveries taken per claim; default
+	// DefaultClaimBatch.
 	ClaimBatch int
 	// PollInterval is the longest the engine sleeps with nothing to do
 	// before looking again (the fallback when no wake-up arrives, and how
-	// a dead node's expired leases are noticed). Default 1s.
+	// a dead node's expired leases are noticed). Default
+	// DefaultPollInterval.
 	PollInterval time.Duration
 	// Owner names this node in claims; default "hookd".
 	Owner string
@@ -104,24 +110,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 256
-	}
-	if cfg.PerEndpoint <= 0 {
-		cfg.PerEndpoint = 32
-	}
-	if cfg.PerEndpoint > cfg.Workers {
-		cfg.PerEndpoint = cfg.Workers
-	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
-	}
-	if cfg.ClaimBatch <= 0 {
-		cfg.ClaimBatch = 128
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
-	}
+	cfg.Workers = cmp.Or(max(cfg.Workers, 0), DefaultWorkers)
+	cfg.PerEndpoint = min(cmp.Or(max(cfg.PerEndpoint, 0), DefaultPerEndpoint), cfg.Workers)
+	cfg.Lease = cmp.Or(max(cfg.Lease, 0), DefaultLease(outbound.DefaultTimeout))
+	cfg.ClaimBatch = cmp.Or(max(cfg.ClaimBatch, 0), DefaultClaimBatch)
+	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
 	if cfg.Owner == "" {
 		cfg.Owner = "hookd"
 	}
