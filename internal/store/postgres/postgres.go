@@ -136,6 +136,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		todo = append(todo, migration{v, name})
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].version < todo[j].version })
+	// Versions run 1..N without gaps or repeats, as on SQLite: a gap is a
+	// migration renumbered or lost while branches landed.
+	for i, m := range todo {
+		if m.version != i+1 {
+			return fmt.Errorf("postgres: migration %s: expected version %d next; versions must run 1..N without gaps", m.name, i+1)
+		}
+	}
 
 	return db.translate(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {

@@ -296,6 +296,13 @@ func loadMigrations() ([]migration, error) {
 			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
 		}
 	}
+	// Versions run 1..N without gaps: a gap is a migration renumbered or
+	// lost while branches landed, which a database would otherwise skip.
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d next; versions must run 1..N without gaps", m.name, i+1)
+		}
+	}
 	return ms, nil
 }
 
@@ -318,15 +325,35 @@ func migrate(ctx context.Context, w *sql.DB) error {
 	)`); err != nil {
 		return translate(err)
 	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	// Applied is a set, not a high-water mark (as on PostgreSQL): a
+	// migration recorded out of order is never a reason to skip another.
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return translate(err)
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("database schema version %d is newer than this hookd knows (%d)", current, latest)
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return translate(err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return translate(err)
+	}
+	if err := rows.Err(); err != nil {
+		return translate(err)
+	}
+	latest := ms[len(ms)-1].version
+	for v := range applied {
+		if v > latest {
+			return fmt.Errorf("database schema version %d is newer than this hookd knows (%d)", v, latest)
+		}
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

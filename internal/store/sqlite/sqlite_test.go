@@ -483,3 +483,45 @@ func TestPublishRefusesForeignEventIDs(t *testing.T) {
 		t.Fatalf("refused event was stored: %v", err)
 	}
 }
+
+// TestAppliesMigrationRecordedOutOfOrder: a database that has a later
+// migration but not an earlier one (a branch's migration applied before
+// another branch's lower number landed) gets the earlier one on Open,
+// rather than skipping it because a higher version is recorded.
+func TestAppliesMigrationRecordedOutOfOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Undo migration 0005 (one index) and forget it was applied.
+	for _, q := range []string{
+		`DROP INDEX deliveries_problems_by_endpoint`,
+		`DELETE FROM schema_migrations WHERE version = 5`,
+	} {
+		if _, err := db.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	db, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.r.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_problems_by_endpoint'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Error("migration 0005 was skipped because later versions were recorded")
+	}
+	ms, _ := loadMigrations()
+	if err := db.r.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+}
