@@ -34,7 +34,7 @@ func (e *env) attempt(code int, errText string) {
 		}
 		outs = append(outs, o)
 	}
-	if err := e.db.Complete(ctx, outs); err != nil {
+	if _, err := e.db.Complete(ctx, outs); err != nil {
 		e.t.Fatalf("complete: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -231,6 +232,87 @@ func TestFailingEndpointDisabledAfterFiveDays(t *testing.T) {
 		json.Unmarshal(r.Body, &ev)
 		if ev.Type != "order.created" {
 			t.Fatalf("the failing endpoint received %s", ev.Type)
+		}
+	}
+}
+
+// TestGoneEndpointAnnouncedOnce: an endpoint that answers 410 Gone to
+// several deliveries in flight at once is disabled with the 410 as its
+// reason, and the project's other endpoint subscribed to hookd.* receives
+// exactly one hookd.endpoint.disabled about it, signed; the gone endpoint
+// receives none of its own.
+func TestGoneEndpointAnnouncedOnce(t *testing.T) {
+	s, clk := healthServer(t, 5*24*time.Hour)
+	p := s.newProject("acme")
+	const inFlight = 8
+	var (
+		mu     sync.Mutex
+		types  []string
+		answer = make(chan struct{}) // closed: every request is answered 410
+		once   sync.Once
+	)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Type string }
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &ev)
+		mu.Lock()
+		types = append(types, ev.Type)
+		mu.Unlock()
+		<-answer
+		w.WriteHeader(http.StatusGone)
+	}))
+	t.Cleanup(gone.Close)
+	t.Cleanup(func() { once.Do(func() { close(answer) }) }) // before Close, which waits for the handlers
+	goneID := s.newEndpoint(p, gone.URL+"/hook", "order.*", "hookd.*")
+	watcher := newReceiver(t)
+	s.newEndpoint(p, watcher.URL(), "hookd.*")
+
+	for i := range inFlight {
+		s.publish(p, "order.created", map[string]any{"n": i})
+	}
+	waitFor(t, "every delivery in flight at the gone endpoint", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(types) == inFlight
+	})
+	once.Do(func() { close(answer) })
+	waitFor(t, "every 410 recorded", func() bool {
+		var l struct{ Items []delivery }
+		s.must(200, "GET", "/v1/projects/"+p.ID+"/deliveries?endpoint_id="+goneID+"&status=failed", p.Key, nil, &l)
+		return len(l.Items) == inFlight
+	})
+	if h := s.endpointHealth(p, goneID); h.Enabled || !strings.Contains(h.DisabledReason, "410 Gone") {
+		t.Fatalf("endpoint after answering 410: %+v", h)
+	}
+	waitFor(t, "the disabled event", func() bool { return len(watcher.received()) > 0 })
+	time.Sleep(200 * time.Millisecond) // room for a second event that must not come
+
+	if got := operational(t, watcher.received(), p.Secret, clk.Now()); !slices.Equal(got, []string{"hookd.endpoint.disabled"}) {
+		t.Fatalf("the other endpoint received %v, want one hookd.endpoint.disabled", got)
+	}
+	var ev struct {
+		Data struct {
+			EndpointID     string `json:"endpoint_id"`
+			URL            string `json:"url"`
+			DisabledReason string `json:"disabled_reason"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(watcher.received()[0].Body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if d := ev.Data; d.EndpointID != goneID || d.URL != gone.URL+"/hook" || !strings.Contains(d.DisabledReason, "410 Gone") {
+		t.Errorf("event data %+v, want the gone endpoint and its 410 reason", d)
+	}
+	var l struct{ Items []struct{ ID string } }
+	s.must(200, "GET", "/v1/projects/"+p.ID+"/events?type=hookd.endpoint.disabled", p.Key, nil, &l)
+	if len(l.Items) != 1 {
+		t.Errorf("%d hookd.endpoint.disabled events in the log, want 1", len(l.Items))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, typ := range types {
+		if typ != "order.created" {
+			t.Errorf("the gone endpoint received %s", typ)
 		}
 	}
 }

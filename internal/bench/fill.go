@@ -191,7 +191,7 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 				outs = append(outs, o)
 			}
 		}
-		if err := s.Complete(ctx, outs); err != nil {
+		if _, err := s.Complete(ctx, outs); err != nil {
 			return Result{}, err
 		}
 	}

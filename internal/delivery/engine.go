@@ -59,8 +59,8 @@ type Config struct {
 	// disabling); zero fields take health.Default's values, except
 	// DisableAfter, where 0 means never.
 	Health health.Policy
-	// Notify publishes the operational events of health changes; nil:
-	// none are published.
+	// Notify publishes the operational events of health changes and of
+	// endpoints disabled by a 410; nil: none are published.
 	Notify Notify
 }
 
@@ -128,7 +128,10 @@ func New(cfg Config) (*Engine, error) {
 		Store:  cfg.Store,
 		Clock:  cfg.Clock,
 		Logger: cfg.Logger,
-		Recorded: func(outs []store.Outcome) {
+		Recorded: func(outs []store.Outcome, disabled []store.Endpoint) {
+			// Committed: an endpoint a 410 disabled is announced now (the
+			// store reports each disabling once, across every node).
+			e.watch.disabled(disabled)
 			// A give-back is due at once; the dispatcher may have looked
 			// before it was written.
 			now := cfg.Clock.Now()
@@ -194,8 +197,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.giveBack(e.slots.stop())
 	close(e.slots.jobs)
 	workers.Wait()
-	e.watch.stop()
+	// The recorder first: the last outcomes may disable an endpoint, which
+	// the watch announces.
 	e.rec.Stop()
+	e.watch.stop()
 	return nil
 }
 

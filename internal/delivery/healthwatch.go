@@ -16,7 +16,10 @@ import (
 type Notify func(ctx context.Context, about store.Endpoint, eventType string, data []byte) error
 
 // healthWatch turns attempts into endpoint health (store.ObserveHealth,
-// with the health policy) and health changes into operational events.
+// with the health policy) and health changes into operational events. It
+// also publishes hookd.endpoint.disabled for the endpoints that a 410
+// disabled (Store.Complete reports them, once): its goroutine is the one
+// that notifies, so the recorder's never waits for a publish.
 //
 // Workers report each attempt with attempted, which never blocks and does
 // no I/O; the watch's goroutine writes what they queued in batches, in a
@@ -32,6 +35,9 @@ type healthWatch struct {
 
 	mu    sync.Mutex
 	queue []store.HealthObservation
+	// events: operational events to publish that no observation made
+	// (endpoints disabled by a 410).
+	events []health.Event
 	// last is the last observation this node queued, per endpoint.
 	last map[string]store.HealthObservation
 	// held: endpoints whose breaker this node last saw open, until their
@@ -94,6 +100,32 @@ func (h *healthWatch) attempted(c store.Claimed, ok bool, at time.Time) {
 	h.last[ep] = o
 	h.queue = append(h.queue, o)
 	h.mu.Unlock()
+	h.wake()
+}
+
+// disabled queues hookd.endpoint.disabled for endpoints that a recorded
+// outcome disabled (a 410), as they are after. It never blocks.
+func (h *healthWatch) disabled(eps []store.Endpoint) {
+	if len(eps) == 0 {
+		return
+	}
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		for _, ep := range eps {
+			h.logger.Warn("endpoint disabled after the engine stopped; its operational event is not published",
+				"endpoint", ep.ID, "project", ep.ProjectID, "reason", ep.DisabledReason)
+		}
+		return
+	}
+	for _, ep := range eps {
+		h.events = append(h.events, health.Event{Type: health.EventDisabled, About: ep})
+	}
+	h.mu.Unlock()
+	h.wake()
+}
+
+func (h *healthWatch) wake() {
 	select {
 	case h.more <- struct{}{}:
 	default:
@@ -140,46 +172,51 @@ func (h *healthWatch) run() {
 	}
 }
 
-// flush observes everything queued.
+// flush observes everything queued and publishes the operational events
+// that follow, those queued first (their changes committed before this
+// flush began).
 func (h *healthWatch) flush() {
 	h.mu.Lock()
-	obs := h.queue
-	h.queue = nil
+	obs, events := h.queue, h.events
+	h.queue, h.events = nil, nil
 	h.mu.Unlock()
-	if len(obs) == 0 {
-		return
-	}
 	ctx := context.Background()
-	changes, err := h.store.ObserveHealth(ctx, obs, h.policy.Next)
-	if err != nil {
-		// Health is advisory next to the log: the next attempts observe
-		// again. Nothing is sent that would not have been.
-		h.logger.Warn("recording endpoint health failed", "err", err, "observations", len(obs))
-		return
-	}
-	h.mu.Lock()
-	for _, ch := range changes {
-		if ch.After.Enabled && ch.After.Health.BreakerOpen() {
-			h.held[ch.After.ID] = ch.After.Health.ProbeAt
-		} else {
-			delete(h.held, ch.After.ID)
+	if len(obs) > 0 {
+		changes, err := h.store.ObserveHealth(ctx, obs, h.policy.Next)
+		if err != nil {
+			// Health is advisory next to the log: the next attempts observe
+			// again. Nothing is sent that would not have been.
+			h.logger.Warn("recording endpoint health failed", "err", err, "observations", len(obs))
 		}
-	}
-	h.mu.Unlock()
-	for _, ch := range changes {
-		for _, ev := range health.Events(ch) {
-			if h.notify == nil {
-				continue
-			}
-			if err := h.notify(ctx, ev.About, ev.Type, health.EventData(ev.About)); err != nil {
-				// The change is recorded; only its notification is lost (as
-				// when shutting down, after the publisher closed).
-				h.logger.Warn("publishing an operational event failed", "type", ev.Type, "endpoint", ev.About.ID, "err", err)
+		h.mu.Lock()
+		for _, ch := range changes {
+			if ch.After.Enabled && ch.After.Health.BreakerOpen() {
+				h.held[ch.After.ID] = ch.After.Health.ProbeAt
+			} else {
+				delete(h.held, ch.After.ID)
 			}
 		}
-		if ch.Before.Enabled && !ch.After.Enabled {
-			h.logger.Warn("endpoint disabled", "endpoint", ch.After.ID, "project", ch.After.ProjectID,
-				"reason", ch.After.DisabledReason)
+		h.mu.Unlock()
+		for _, ch := range changes {
+			events = append(events, health.Events(ch)...)
 		}
+	}
+	for _, ev := range events {
+		h.publish(ctx, ev)
+	}
+}
+
+// publish notifies ev, and logs a disabling.
+func (h *healthWatch) publish(ctx context.Context, ev health.Event) {
+	if h.notify != nil {
+		if err := h.notify(ctx, ev.About, ev.Type, health.EventData(ev.About)); err != nil {
+			// The change is recorded; only its notification is lost (as
+			// when shutting down, after the publisher closed).
+			h.logger.Warn("publishing an operational event failed", "type", ev.Type, "endpoint", ev.About.ID, "err", err)
+		}
+	}
+	if ev.Type == health.EventDisabled {
+		h.logger.Warn("endpoint disabled", "endpoint", ev.About.ID, "project", ev.About.ProjectID,
+			"reason", ev.About.DisabledReason)
 	}
 }

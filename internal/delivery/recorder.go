@@ -19,9 +19,11 @@ type RecorderConfig struct {
 	// MaxBatch caps the outcomes of one Complete; default 256.
 	MaxBatch int
 	// Recorded, if set, is called on the recorder's goroutine after each
-	// batch is committed (the engine uses it to look for work that a
-	// give-back made due at once).
-	Recorded func([]store.Outcome)
+	// batch is committed, with the endpoints the batch disabled (see
+	// Store.Complete). The engine uses it to look for work that a
+	// give-back made due at once, and to announce the disabled endpoints.
+	// It must not block.
+	Recorded func(outcomes []store.Outcome, disabled []store.Endpoint)
 }
 
 // Recorder writes delivery outcomes to the store: it is the engine's only
@@ -180,10 +182,10 @@ func (r *Recorder) take(buf []store.Outcome) []store.Outcome {
 func (r *Recorder) record(batch []store.Outcome) {
 	backoff := recordMinBackoff
 	for try := 1; ; try++ {
-		err := r.cfg.Store.Complete(context.Background(), batch)
+		disabled, err := r.cfg.Store.Complete(context.Background(), batch)
 		if err == nil {
 			if r.cfg.Recorded != nil {
-				r.cfg.Recorded(batch)
+				r.cfg.Recorded(batch, disabled)
 			}
 			return
 		}

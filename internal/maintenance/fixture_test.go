@@ -106,7 +106,7 @@ func (f *fixture) event(at time.Time, status string) string {
 		a.StatusCode = 200
 		out = store.Succeeded(d, a, at)
 	}
-	if err := f.s.Complete(ctx, []store.Outcome{out}); err != nil {
+	if _, err := f.s.Complete(ctx, []store.Outcome{out}); err != nil {
 		f.tb.Fatal(err)
 	}
 	return id

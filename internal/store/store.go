@@ -185,7 +185,14 @@ type Store interface {
 	// of a delivery that retention has removed is skipped (there is nothing
 	// to record it against); the rest of the batch is recorded. When
 	// CheckOutcomes refuses the batch, nothing of it is recorded.
-	Complete(ctx context.Context, outcomes []Outcome) error
+	//
+	// It returns the endpoints this call disabled, as they are after: those
+	// it moved from enabled to disabled, each once however many of the
+	// batch's outcomes disabled it. An endpoint already disabled (by a
+	// user, the health rule, or another Complete on any node) is not
+	// returned, so each disabling is reported by exactly one call: the
+	// engine publishes hookd.endpoint.disabled for what it gets here.
+	Complete(ctx context.Context, outcomes []Outcome) (disabled []Endpoint, err error)
 	// EndpointStats returns the counters of endpoint endpointID (of
 	// projectID; none for another project's) for the hours starting at or
 	// after from and before to, in no particular order. Complete keeps

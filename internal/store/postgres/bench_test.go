@@ -78,7 +78,7 @@ func BenchmarkComplete(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := db.Complete(ctx, outcomes[i*benchBatch:(i+1)*benchBatch]); err != nil {
+		if _, err := db.Complete(ctx, outcomes[i*benchBatch:(i+1)*benchBatch]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -408,7 +408,7 @@ func TestStatsAcrossNodes(t *testing.T) {
 		for _, c := range cs {
 			outs = append(outs, store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: base, Duration: time.Millisecond, StatusCode: 200}, base))
 		}
-		if err := db.Complete(context.Background(), outs); err != nil {
+		if _, err := db.Complete(context.Background(), outs); err != nil {
 			t.Fatal(err)
 		}
 	}

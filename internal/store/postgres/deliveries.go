@@ -441,13 +441,14 @@ FROM u LEFT JOIN ins ON ins.delivery_id = u.id
 WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`
 
 // Complete records attempts and the delivery states that follow, in one
-// transaction sent in one round trip.
-func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
+// transaction sent in one round trip, and returns the endpoints it
+// disabled.
+func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.Endpoint, error) {
 	if len(outcomes) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := store.CheckOutcomes(outcomes); err != nil {
-		return err
+		return nil, err
 	}
 	n := len(outcomes)
 	var (
@@ -475,14 +476,18 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 			t = ts(t)
 			next[i] = &t
 		}
-		if reason, ok := o.DisablesEndpoint(); ok {
+		if reason, ok := o.DisablesEndpoint(); ok && !slices.Contains(disEndpoint, o.EndpointID()) {
+			// The first outcome of the batch that disables an endpoint
+			// gives the reason, as on SQLite, where it disables it first.
 			disEndpoint = append(disEndpoint, o.EndpointID())
 			disReason = append(disReason, cleanText(reason))
 			disAt = append(disAt, ts(o.UpdatedAt()))
 		}
 	}
 
-	return db.write(ctx, func() error {
+	var disabled []store.Endpoint
+	err := db.write(ctx, func() error {
+		disabled = nil
 		b := &pgx.Batch{}
 		// Lock the deliveries first, in id order: concurrent Completes of
 		// one delivery then number their attempts one after the other, and
@@ -491,9 +496,19 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		b.Queue(completeSQL, id, token, status, number, started, duration, code, errText,
 			headers, headersNull, body, next, updated)
 		if len(disEndpoint) > 0 {
+			// Only an enabled endpoint is disabled, and RETURNING says
+			// whether this transaction did it: one that runs at the same
+			// time waits for the row lock, then finds it disabled.
+			// (u's names differ from every endpoint column, so that those
+			// need no qualifying.)
 			b.Queue(`UPDATE endpoints e SET enabled = false, disabled_reason = u.reason, updated_at = u.at
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
-				WHERE e.id = u.id AND e.enabled`, disEndpoint, disReason, disAt)
+				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (endpoint, reason, at)
+				WHERE e.id = u.endpoint AND e.enabled
+				RETURNING `+endpointColumns, disEndpoint, disReason, disAt).Query(func(rows pgx.Rows) error {
+				var err error
+				disabled, err = pgx.CollectRows(rows, scanEndpoint)
+				return err
+			})
 			b.Queue(`UPDATE deliveries d SET status = 'cancelled', last_error = 'endpoint disabled: ' || u.reason,
 					next_attempt_at = NULL, updated_at = u.at
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
@@ -518,6 +533,10 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		}
 		return db.pool.SendBatch(ctx, b).Close()
 	})
+	if err != nil {
+		return nil, err
+	}
+	return disabled, nil
 }
 
 // EndpointStats reads an endpoint's counters for the hours in [from, to).

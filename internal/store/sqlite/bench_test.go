@@ -92,7 +92,7 @@ func BenchmarkComplete(b *testing.B) {
 				ResponseBody:    `{"ok":true}`,
 			}, now)
 		}
-		if err := db.Complete(ctx, outcomes); err != nil {
+		if _, err := db.Complete(ctx, outcomes); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -141,7 +141,7 @@ func BenchmarkLifecycle(b *testing.B) {
 				if len(outcomes) != size {
 					b.Fatalf("claimed %d, want %d", len(outcomes), size)
 				}
-				if err := db.Complete(ctx, outcomes); err != nil {
+				if _, err := db.Complete(ctx, outcomes); err != nil {
 					b.Fatal(err)
 				}
 			}

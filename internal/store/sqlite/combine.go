@@ -33,6 +33,9 @@ const combineWait = 5 * time.Millisecond
 type outcomeBatch struct {
 	outcomes []store.Outcome
 	done     chan error // buffered: receives the result once
+	// disabled: the endpoints the outcomes disabled, set before done
+	// receives nil.
+	disabled []store.Endpoint
 }
 
 // outcomeQueue holds Complete calls not yet taken by a transaction.
@@ -82,11 +85,13 @@ func (db *DB) applyOutcomes(ctx context.Context, tx *sql.Tx, batches []*outcomeB
 	c := completeTx{ctx: ctx, tx: tx, db: db, stats: store.StatsDelta{}}
 	defer c.close()
 	for _, b := range batches {
+		c.disabled = nil
 		for _, o := range b.outcomes {
 			if err := c.complete(o); err != nil {
 				return translate(fmt.Errorf("delivery %s: %w", o.DeliveryID(), err))
 			}
 		}
+		b.disabled = c.disabled
 	}
 	return translate(c.addStats())
 }

@@ -13,6 +13,14 @@ import (
 // returns the succeeded outcome of that delivery.
 func publishClaimed(t *testing.T, db *DB, p store.Project) store.Outcome {
 	t.Helper()
+	c := publishClaim(t, db, p)
+	return store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: c.Delivery.CreatedAt, Duration: time.Millisecond, StatusCode: 200}, c.Delivery.CreatedAt)
+}
+
+// publishClaim publishes one event of p with its delivery claimed, and
+// returns the claim.
+func publishClaim(t *testing.T, db *DB, p store.Project) store.Claimed {
+	t.Helper()
 	at := base.Add(time.Minute)
 	ev := store.Event{ID: ids.New(ids.Event, at), ProjectID: p.ID, Type: "t.a", Body: []byte(`{}`), CreatedAt: at}
 	direct := &store.DirectClaim{Now: at, Lease: time.Hour, Owner: "test", Take: func(string) bool { return true }}
@@ -20,8 +28,7 @@ func publishClaimed(t *testing.T, db *DB, p store.Project) store.Outcome {
 	if err != nil || len(res) != 1 || len(res[0].Claimed) != 1 {
 		t.Fatalf("Publish = %+v, %v; want one claimed delivery", res, err)
 	}
-	c := res[0].Claimed[0]
-	return store.Succeeded(c.Delivery, store.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 200}, at)
+	return res[0].Claimed[0]
 }
 
 // TestOutcomesRideAlong: outcomes queued while no transaction has taken
@@ -45,6 +52,57 @@ func TestOutcomesRideAlong(t *testing.T) {
 	d, err := db.GetDelivery(context.Background(), p.ID, o.DeliveryID())
 	if err != nil || d.Status != store.StatusSucceeded || d.AttemptCount != 1 {
 		t.Fatalf("delivery after the ride-along: %+v, %v", d, err)
+	}
+}
+
+// combining opens a store whose Complete only ever rides along with a
+// publish, seeded with a project and its endpoint.
+func combining(t *testing.T) (*DB, store.Project) {
+	t.Helper()
+	db := openTemp(t)
+	p := seed(t, db, 0)
+	db.combineWait = time.Hour // only a publish can end a wait
+	return db, p
+}
+
+// waitQueued waits until a Complete has queued its outcomes (or, wrongly,
+// finished: done has its result).
+func waitQueued(t *testing.T, db *DB, done chan error) {
+	t.Helper()
+	waitFor(t, "the outcome to be queued", func() bool {
+		db.outcomes.mu.Lock()
+		defer db.outcomes.mu.Unlock()
+		return len(db.outcomes.batches) == 1 || len(done) > 0
+	})
+}
+
+// TestRideAlongReportsDisabled: a Complete whose outcomes a publish
+// committed returns the endpoints they disabled, as one that ran its own
+// transaction does.
+func TestRideAlongReportsDisabled(t *testing.T) {
+	db, p := combining(t)
+	ctx := context.Background()
+
+	c := publishClaim(t, db, p)
+	at := base.Add(2 * time.Minute)
+	gone := store.DisableEndpoint(c.Delivery, store.Attempt{Number: 1, StartedAt: at, StatusCode: 410}, "gone", at)
+	var disabled []store.Endpoint
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		disabled, err = db.Complete(ctx, []store.Outcome{gone})
+		done <- err
+	}()
+	waitQueued(t, db, done)
+	publishClaimed(t, db, p) // takes it
+	if err := waitErr(t, done); err != nil {
+		t.Fatalf("Complete of the ride-along outcome: %v", err)
+	}
+	if n := db.ownOutcomeTx.Load(); n != 0 {
+		t.Fatalf("%d transactions of Complete's own; the publish should have taken the outcome", n)
+	}
+	if len(disabled) != 1 || disabled[0].ID != c.Delivery.EndpointID || disabled[0].Enabled || disabled[0].DisabledReason != "gone" {
+		t.Fatalf("Complete reported %+v disabled, want the endpoint with reason gone", disabled)
 	}
 }
 
@@ -83,19 +141,13 @@ func TestOutcomesThatFailDoNotCostThePublish(t *testing.T) {
 // way, but one committed within combineWait) Complete leaves its outcomes
 // to the next publish; when publishing is idle it writes them at once.
 func TestCompleteWaitsWhilePublishesFlow(t *testing.T) {
-	db := openTemp(t)
-	p := seed(t, db, 0)
+	db, p := combining(t)
 	ctx := context.Background()
-	db.combineWait = time.Hour // only a publish can end a wait
 
 	o1 := publishClaimed(t, db, p)
 	done := make(chan error, 1)
-	go func() { done <- db.Complete(ctx, []store.Outcome{o1}) }()
-	waitFor(t, "the outcome to be queued", func() bool {
-		db.outcomes.mu.Lock()
-		defer db.outcomes.mu.Unlock()
-		return len(db.outcomes.batches) == 1 || len(done) > 0
-	})
+	go func() { _, err := db.Complete(ctx, []store.Outcome{o1}); done <- err }()
+	waitQueued(t, db, done)
 	if len(done) > 0 || db.ownOutcomeTx.Load() != 0 {
 		t.Fatal("Complete wrote its own transaction while publishes were flowing")
 	}
@@ -111,7 +163,7 @@ func TestCompleteWaitsWhilePublishesFlow(t *testing.T) {
 	// Complete does not wait.
 	db.opened = db.opened.Add(-2 * time.Hour)
 	db.lastPublish.Store(1)
-	go func() { done <- db.Complete(ctx, []store.Outcome{o2}) }()
+	go func() { _, err := db.Complete(ctx, []store.Outcome{o2}); done <- err }()
 	if err := waitErr(t, done); err != nil {
 		t.Fatal(err)
 	}

@@ -561,15 +561,24 @@ func queryStrings(ctx context.Context, st *sql.Stmt, args ...any) ([]string, err
 
 // Complete records the outcomes in one transaction: its own, or that of
 // the next Publish if one takes them first (see combine.go). It returns
-// once they are committed.
-func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
+// once they are committed, with the endpoints they disabled.
+func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.Endpoint, error) {
 	if len(outcomes) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := store.CheckOutcomes(outcomes); err != nil {
-		return err
+		return nil, err
 	}
 	b := &outcomeBatch{outcomes: outcomes, done: make(chan error, 1)}
+	if err := db.completeBatch(ctx, b); err != nil {
+		return nil, err
+	}
+	return b.disabled, nil
+}
+
+// completeBatch has b committed, by a publish or by a transaction of its
+// own, and returns how its transaction ended.
+func (db *DB) completeBatch(ctx context.Context, b *outcomeBatch) error {
 	db.outcomes.add(b)
 	if db.publishing.Load() > 0 || db.publishedWithin(db.combineWait) {
 		// Publishes are flowing: the one under way or the next one takes
@@ -645,6 +654,8 @@ type completeTx struct {
 	addStat        *sql.Stmt
 	// stats counts the attempts recorded, for addStats.
 	stats store.StatsDelta
+	// disabled: the endpoints the outcomes applied so far disabled.
+	disabled []store.Endpoint
 }
 
 // Statements of recording outcomes besides the hot two above.
@@ -654,7 +665,10 @@ const (
 			response_headers, response_body)
 			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
 			RETURNING number`
-	disableSQL = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`
+	// Only an enabled endpoint is disabled, and RETURNING says whether
+	// this statement did it: SQLite's single writer makes it exactly once.
+	disableSQL = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1
+			RETURNING ` + endpointCols
 	addStatSQL = `INSERT INTO endpoint_stats (endpoint_id, hour, bucket, n) VALUES (?, ?, ?, ?)
 			ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE SET n = n + excluded.n`
 )
@@ -767,7 +781,12 @@ func (c *completeTx) complete(o store.Outcome) error {
 		if err != nil {
 			return err
 		}
-		if _, err := disable.ExecContext(c.ctx, reason, micros(o.UpdatedAt()), o.EndpointID()); err != nil {
+		// No row: disabled already (by a user, the health rule or an
+		// outcome before this one), and not reported again.
+		switch ep, err := scanEndpoint(disable.QueryRowContext(c.ctx, reason, micros(o.UpdatedAt()), o.EndpointID())); {
+		case err == nil:
+			c.disabled = append(c.disabled, ep)
+		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		if err := cancelWaiting(c.ctx, c.tx, o.EndpointID(), "endpoint disabled: "+reason, o.UpdatedAt()); err != nil {

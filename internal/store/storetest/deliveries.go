@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ var deliveryCases = []testCase{
 	{"Complete", testComplete},
 	{"CompleteRetryCycle", testCompleteRetryCycle},
 	{"CompleteDisablesEndpoint", testCompleteDisablesEndpoint},
+	{"CompleteReportsDisablingOnce", testCompleteReportsDisablingOnce},
 	{"RetryDelivery", testRetryDelivery},
 	{"RecoverDeliveries", testRecoverDeliveries},
 	{"EndpointStats", testEndpointStats},
@@ -185,7 +187,7 @@ func testComplete(t *testing.T, f *fixture) {
 	if got := claimedIDs(f.claim(Base.Add(time.Hour), 10)); !slices.Equal(got, []string{cs[1].Delivery.ID}) {
 		t.Errorf("Claim after Complete = %v, want [%s]", got, cs[1].Delivery.ID)
 	}
-	if err := f.s.Complete(f.ctx, nil); err != nil {
+	if _, err := f.s.Complete(f.ctx, nil); err != nil {
 		t.Errorf("Complete(nothing): %v", err)
 	}
 }
@@ -229,13 +231,14 @@ func testCompleteDisablesEndpoint(t *testing.T, f *fixture) {
 
 	at := Base.Add(2 * time.Minute)
 	const reason = "receiver answered 410 Gone"
-	f.complete(store.DisableEndpoint(c.Delivery, attempt(c, at, 410), reason, at))
+	disabled := f.complete(store.DisableEndpoint(c.Delivery, attempt(c, at, 410), reason, at))
 
 	ep, err := f.s.GetEndpoint(f.ctx, p.ID, gone.ID)
 	f.must(err, "GetEndpoint")
 	want := gone
 	want.Enabled, want.DisabledReason, want.UpdatedAt = false, reason, at
 	equal(t, "disabled endpoint", ep, want)
+	equal(t, "endpoints Complete disabled", disabled, []store.Endpoint{want})
 	ep, err = f.s.GetEndpoint(f.ctx, p.ID, fine.ID)
 	f.must(err, "GetEndpoint")
 	equal(t, "other endpoint", ep, fine)
@@ -252,6 +255,86 @@ func testCompleteDisablesEndpoint(t *testing.T, f *fixture) {
 	if res := f.publish(event(p.ID, "a.x", at)); len(res[0].Deliveries) != 0 {
 		t.Errorf("new event fanned out to the disabled endpoint")
 	}
+}
+
+// testCompleteReportsDisablingOnce: Complete returns an endpoint it
+// disabled exactly once, however many 410s are recorded for it, in one
+// batch, in later ones or in batches committed at the same time (two
+// nodes); an endpoint disabled before (by a user, by the health rule) is
+// not returned. The engine announces each endpoint it gets here, so this
+// is what makes hookd.endpoint.disabled come once.
+func testCompleteReportsDisablingOnce(t *testing.T, f *fixture) {
+	at := Base.Add(time.Minute)
+	gone := func(c store.Claimed, reason string) store.Outcome {
+		return store.DisableEndpoint(c.Delivery, attempt(c, at, 410), reason, at)
+	}
+	failedWith410 := func(cs []store.Claimed) {
+		t.Helper()
+		for _, c := range cs {
+			if d := f.delivery(c.Delivery.ProjectID, c.Delivery.ID); d.Status != store.StatusFailed || d.LastStatusCode != 410 {
+				t.Errorf("delivery answered 410: status %s, code %d; want failed, 410", d.Status, d.LastStatusCode)
+			}
+		}
+	}
+
+	// Two in one batch, a third in a later one: the first outcome of the
+	// batch gives the reason.
+	p, cs := f.claimedAtBase(3)
+	epID := cs[0].Delivery.EndpointID
+	got := f.complete(gone(cs[0], "first"), gone(cs[1], "second"))
+	want := f.getEndpoint(p.ID, epID)
+	if want.Enabled || want.DisabledReason != "first" {
+		t.Errorf("endpoint after two 410s: enabled %v, reason %q; want disabled, first", want.Enabled, want.DisabledReason)
+	}
+	equal(t, "endpoints one batch of two 410s disabled", got, []store.Endpoint{want})
+	if got := f.complete(gone(cs[2], "third")); len(got) != 0 {
+		t.Errorf("a later 410 reported %d endpoints disabled again", len(got))
+	}
+	equal(t, "endpoint after a later 410", f.getEndpoint(p.ID, epID), want)
+	failedWith410(cs)
+
+	// Batches committed at the same time, as on two nodes.
+	p, cs = f.claimedAtBase(8)
+	results := make([][]store.Endpoint, len(cs))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			results[i], errs[i] = f.s.Complete(f.ctx, []store.Outcome{gone(c, fmt.Sprintf("answer %d", i))})
+		})
+	}
+	wg.Wait()
+	var reported []store.Endpoint
+	for i := range cs {
+		f.must(errs[i], "Complete")
+		reported = append(reported, results[i]...)
+	}
+	equal(t, "endpoints concurrent 410s disabled", reported, []store.Endpoint{f.getEndpoint(p.ID, cs[0].Delivery.EndpointID)})
+	failedWith410(cs)
+
+	// Disabled by a user before the 410 is recorded.
+	p, cs = f.claimedAtBase(1)
+	ep := f.getEndpoint(p.ID, cs[0].Delivery.EndpointID)
+	ep.Enabled, ep.DisabledReason, ep.UpdatedAt = false, "disabled by a user", Base.Add(time.Second)
+	f.must(f.s.UpdateEndpoint(f.ctx, ep), "UpdateEndpoint")
+	if got := f.complete(gone(cs[0], "gone")); len(got) != 0 {
+		t.Errorf("a 410 after a user disabled the endpoint reported %d endpoints disabled", len(got))
+	}
+	equal(t, "endpoint a user disabled, after a 410", f.getEndpoint(p.ID, ep.ID), ep)
+	failedWith410(cs)
+
+	// Disabled by the health rule before the 410 is recorded.
+	p, cs = f.claimedAtBase(1)
+	epID = cs[0].Delivery.EndpointID
+	if ch := f.observe(countFailures(Base), epID, false); len(ch) != 1 || ch[0].After.Enabled {
+		t.Fatalf("changes = %+v, want the endpoint disabled", ch)
+	}
+	ep = f.getEndpoint(p.ID, epID)
+	if got := f.complete(gone(cs[0], "gone")); len(got) != 0 {
+		t.Errorf("a 410 after the health rule disabled the endpoint reported %d endpoints disabled", len(got))
+	}
+	equal(t, "endpoint the health rule disabled, after a 410", f.getEndpoint(p.ID, epID), ep)
+	failedWith410(cs)
 }
 
 func testRetryDelivery(t *testing.T, f *fixture) {

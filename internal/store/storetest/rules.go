@@ -57,7 +57,7 @@ func testCompleteRetryNeedsTime(t *testing.T, f *fixture) {
 		if bad.Err() == nil {
 			t.Errorf("%s: Err() = nil", what)
 		}
-		if err := f.s.Complete(f.ctx, []store.Outcome{fine, bad}); err == nil {
+		if _, err := f.s.Complete(f.ctx, []store.Outcome{fine, bad}); err == nil {
 			t.Errorf("Complete(%s) succeeded, want an error", what)
 		}
 	}
@@ -103,7 +103,7 @@ func testCompleteRefusesMalformed(t *testing.T, f *fixture) {
 		"of no delivery":           store.Cancel(store.Delivery{}, "", at),
 		"disabling no endpoint":    store.DisableEndpoint(noEndpoint, attempt(cs[1], at, 410), "gone", at),
 	} {
-		if err := f.s.Complete(f.ctx, []store.Outcome{fine, bad}); err == nil {
+		if _, err := f.s.Complete(f.ctx, []store.Outcome{fine, bad}); err == nil {
 			t.Errorf("Complete(%s) succeeded, want an error", what)
 		}
 	}
@@ -144,7 +144,7 @@ func testCompleteAfterRetention(t *testing.T, f *fixture) {
 		store.GiveBack(stale.Delivery, at),
 		outcome(c, at, store.StatusSucceeded, 200),
 	}
-	if err := f.s.Complete(f.ctx, outcomes); err != nil {
+	if _, err := f.s.Complete(f.ctx, outcomes); err != nil {
 		t.Fatalf("Complete with outcomes of a removed delivery: %v", err)
 	}
 	_, err = f.s.GetDelivery(f.ctx, p.ID, removed)

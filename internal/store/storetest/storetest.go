@@ -169,9 +169,12 @@ func (f *fixture) claimOnly(now time.Time, id string) store.Claimed {
 	return c[0]
 }
 
-func (f *fixture) complete(outcomes ...store.Outcome) {
+// complete records outcomes and returns the endpoints they disabled.
+func (f *fixture) complete(outcomes ...store.Outcome) []store.Endpoint {
 	f.t.Helper()
-	f.must(f.s.Complete(f.ctx, outcomes), "Complete")
+	disabled, err := f.s.Complete(f.ctx, outcomes)
+	f.must(err, "Complete")
+	return disabled
 }
 
 // attempt is the claimed delivery's next attempt, answered with code (0:
