@@ -8,9 +8,25 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-// Stats windows: the last 24 hours or the last 7 days, by hour, the
+// StatsWindow is a window Stats answers for: the last Hours hours, the
 // current hour included.
-var statsWindows = map[string]int{"24h": 24, "7d": 7 * 24}
+type StatsWindow struct {
+	Name  string // as the window parameter names it
+	Hours int
+}
+
+// StatsWindows are the windows Stats answers for, shortest first (the
+// first is the default).
+var StatsWindows = []StatsWindow{{"24h", 24}, {"7d", 7 * 24}}
+
+func statsWindow(name string) (int, bool) {
+	for _, w := range StatsWindows {
+		if w.Name == name {
+			return w.Hours, true
+		}
+	}
+	return 0, false
+}
 
 // HourStats is one hour of an endpoint's attempts by outcome.
 type HourStats struct {
@@ -45,9 +61,9 @@ type EndpointStats struct {
 // and latency percentiles.
 func (s *Endpoints) Stats(ctx context.Context, projectID, id, window string) (EndpointStats, error) {
 	if window == "" {
-		window = "24h"
+		window = StatsWindows[0].Name
 	}
-	hours, ok := statsWindows[window]
+	hours, ok := statsWindow(window)
 	if !ok {
 		return EndpointStats{}, Invalid("window", "must be 24h or 7d")
 	}

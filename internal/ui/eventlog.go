@@ -24,6 +24,9 @@ var statuses = []string{
 // datetime-local value, with or without seconds, or RFC 3339.
 var timeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339}
 
+// timeHelp is the error beside a time field that is not one.
+const timeHelp = "Use a date and time in UTC, like 2026-12-01T09:30."
+
 func parseTime(s string) (time.Time, bool) {
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
@@ -69,7 +72,7 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 		if v := d.Form.Values[name]; v != "" {
 			t, ok := parseTime(v)
 			if !ok {
-				d.Form.Errors[name] = "Use a date and time in UTC, like 2026-12-01T09:30."
+				d.Form.Errors[name] = timeHelp
 			}
 			*dst = t
 		}

@@ -52,6 +52,7 @@ func (s seeded) pages() []string {
 		p + "/webhooks/" + s.endpointID + "/delete", p + "/secret/rotate", p + "/events",
 		p + "/events?status=succeeded&endpoint_id=" + s.endpointID + "&event_type=tester.created&since=2020-01-01T00:00",
 		p + "/deliveries/" + s.deliveryID,
+		p + "/webhooks/" + s.endpointID, p + "/webhooks/" + s.endpointID + "?window=7d",
 	}
 }
 
@@ -69,6 +70,7 @@ func (s seeded) posts() map[string]url.Values {
 		ep + "/enable":       nil,
 		ep + "/test":         nil,
 		ep + "/delete":       nil,
+		ep + "/recover":      {"since": {"2020-01-01T00:00"}},
 		p + "/secret/reveal": nil,
 		p + "/secret/rotate": {"grace_period_seconds": {"604800"}},
 		p + "/deliveries/" + s.deliveryID + "/resend": nil,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"path"
 	"strings"
@@ -161,6 +162,8 @@ var funcs = template.FuncMap{
 	"codeClass":   codeClass,
 	"truncate":    truncate,
 	"pluralize":   pluralize,
+	"percent":     percent,
+	"health":      endpointHealth,
 	"projectPath": func(p store.Project) string { return Prefix + "projects/" + p.ID },
 }
 
@@ -243,6 +246,23 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%d ms", d/time.Millisecond)
 	}
 	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// percent shows a rate of 0 to 1 as people read it: "100 %", "99.8 %",
+// "0 %"; a rate just short of 1 is never rounded up to 100.
+func percent(r float64) string {
+	p := r * 100
+	switch {
+	case p >= 100:
+		return "100 %"
+	case p >= 99.9:
+		return "99.9 %"
+	case p > 0 && p < 0.1:
+		return "< 0.1 %"
+	case p == math.Trunc(p):
+		return fmt.Sprintf("%.0f %%", p)
+	}
+	return fmt.Sprintf("%.1f %%", p)
 }
 
 func truncate(n int, s string) string {

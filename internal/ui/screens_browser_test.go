@@ -109,6 +109,32 @@ func TestBrowserLayouts(t *testing.T) {
 			screenshot(t, ctx, fmt.Sprintf("x-projects-%d", width))
 		}
 	}
+
+	// An endpoint's health needs hours of attempts: another hookd, on
+	// a fake clock.
+	f := newFailingEndpoint(t)
+	do(t, ctx, chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(1)))
+	do(t, ctx, chromedp.Navigate(f.e.base+"/ui/signin"))
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("key"), f.p.Key))
+	submitAndWait(t, ctx, `form[action="/ui/signin"] button`)
+	health := f.e.base + "/ui/projects/" + f.p.ID + "/webhooks/" + f.id
+	for _, width := range []int64{1280, 390} {
+		height := int64(900)
+		if width < 500 {
+			height = 844
+		}
+		do(t, ctx, chromedp.EmulateViewport(width, height, chromedp.EmulateScale(1)))
+		do(t, ctx, chromedp.Navigate(health))
+		checkLayout(t, ctx, width)
+		screenshot(t, ctx, fmt.Sprintf("endpoint-health-%d", width))
+		for _, page := range []string{"?window=7d", "/edit"} {
+			do(t, ctx, chromedp.Navigate(health+page))
+			checkLayout(t, ctx, width)
+			if os.Getenv("HOOKD_EXTRA_SCREENSHOTS") != "" {
+				screenshot(t, ctx, fmt.Sprintf("x-endpoint-%s-%d", strings.Trim(page, "/?="), width))
+			}
+		}
+	}
 }
 
 // checkLayout fails when the page is wider than the window (something

@@ -60,7 +60,29 @@ func (u *UI) showWebhooks(w http.ResponseWriter, r *http.Request, c *request, st
 
 // endpointFields are the fields of the endpoint form, named as the
 // service names them in its errors.
-var endpointFields = []string{"url", "description", "event_types"}
+var endpointFields = []string{"url", "description", "event_types", "rate_limit_per_second", "max_concurrency"}
+
+// formLimit reads a limit field: empty is no limit (0); what is not a
+// whole number becomes -1, which the service refuses with the rule.
+func formLimit(f form, field string) int {
+	v := strings.TrimSpace(f.Values[field])
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// limitValue shows a limit in the form: empty for none.
+func limitValue(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
 
 type endpointFormData struct {
 	Form     form
@@ -88,6 +110,9 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		URL:         strings.TrimSpace(f.Values["url"]),
 		Description: f.Values["description"],
 		EventTypes:  splitList(f.Values["event_types"]),
+
+		RateLimitPerSecond: formLimit(f, "rate_limit_per_second"),
+		MaxConcurrency:     formLimit(f, "max_concurrency"),
 	})
 	if err != nil {
 		if !f.fail(err) {
@@ -109,6 +134,9 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) er
 		"url":         e.URL,
 		"description": e.Description,
 		"event_types": strings.Join(e.EventTypes, ", "),
+
+		"rate_limit_per_second": limitValue(e.RateLimitPerSecond),
+		"max_concurrency":       limitValue(e.MaxConcurrency),
 	}, Errors: map[string]string{}}
 	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+e.ID)})
 	return nil
@@ -118,9 +146,11 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 	f := newForm(r, endpointFields...)
 	url, desc := strings.TrimSpace(f.Values["url"]), f.Values["description"]
 	types := splitList(f.Values["event_types"])
+	rate, conc := formLimit(f, "rate_limit_per_second"), formLimit(f, "max_concurrency")
 	eid := r.PathValue("eid")
 	_, err := u.svc.Endpoints.Update(r.Context(), c.project.ID, eid, service.UpdateEndpoint{
 		URL: &url, Description: &desc, EventTypes: &types,
+		RateLimitPerSecond: &rate, MaxConcurrency: &conc,
 	})
 	if err != nil {
 		if !f.fail(err) {
@@ -133,12 +163,40 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+eid)})
 		return nil
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks?done=updated"))
+	redirect(w, r, u.projectPath(c, "/webhooks/"+eid+"?done=updated"))
 	return nil
 }
 
+// enableEndpoint enables the endpoint. The health page's form carries
+// recover_since (perhaps empty) and comes back there: with a time, the
+// endpoint also resends what failed or was cancelled since then, as the
+// API's recover_since does.
 func (u *UI) enableEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
-	if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
+	eid := r.PathValue("eid")
+	if _, fromHealth := r.PostForm["recover_since"]; fromHealth {
+		f := newForm(r, "recover_since")
+		since, ok := formTime(&f, "recover_since")
+		if !ok {
+			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f}, "")
+		}
+		if since.IsZero() {
+			if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, eid); err != nil {
+				return err
+			}
+			redirect(w, r, u.projectPath(c, "/webhooks/"+eid+"?done=enabled"))
+			return nil
+		}
+		on := true
+		_, n, err := u.svc.Endpoints.UpdateAndRecover(r.Context(), c.project.ID, eid, service.UpdateEndpoint{Enabled: &on}, since)
+		if err != nil {
+			if !f.fail(err) {
+				return err
+			}
+			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f}, "")
+		}
+		return u.showEndpoint(w, r, c, http.StatusOK, healthData{}, "Endpoint enabled. "+recoveredFlash(n, since))
+	}
+	if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, eid); err != nil {
 		return err
 	}
 	redirect(w, r, u.projectPath(c, "/webhooks?done=enabled"))
