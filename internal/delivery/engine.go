@@ -399,7 +399,9 @@ func (e *Engine) release(endpoint string) {
 // The dispatcher's waits are polls on the wall clock: they bound how late
 // it notices work nobody woke it for (another node's expired lease, a
 // retry coming due). They decide nothing: what is due is decided by Claim
-// at the injected clock's now.
+// at the injected clock's now. Waiting on a fake clock instead would
+// lose the wake-up when a test moves it between NextDue and the wait
+// (TestBreakerProbesOnce then hangs), and leave a waiter per wake-up.
 func (e *Engine) pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
