@@ -282,6 +282,9 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 		"ui_log_next_page_cursor":      "/events?status=failed&cursor=" + deep,
 		"ui_log_empty_endpoint_status": "/events?endpoint_id=" + empty.ID + "&status=failed",
 		"ui_delivery_with_10_at":       "/deliveries/" + deep,
+		// An endpoint's health: its statistics drawn as a chart.
+		"ui_endpoint_health_24h": "/webhooks/" + eps[3],
+		"ui_endpoint_health_7d":  "/webhooks/" + eps[3] + "?window=7d",
 	}
 	for name, path := range pages {
 		ms, err := medianOf21(func() error {

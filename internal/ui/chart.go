@@ -45,7 +45,7 @@ type chart struct {
 	Max, Mid int64
 	Hours    int
 	Bars     []bar
-	Ticks    []string // one per hour, "" for most
+	Ticks    []tick // one per hour, most without text
 	Legend   []legendItem
 	// Rows are the hours with attempts, newest first: the chart as a
 	// table, for screen readers and anyone who wants the numbers.
@@ -53,6 +53,13 @@ type chart struct {
 	Busiest hourRow
 	// Summary says what the chart shows in a sentence.
 	Summary string
+}
+
+// tick is the x axis under one hour. Minor ticks (every other day of a
+// week) are left out on a phone, where their text would not fit.
+type tick struct {
+	Text  string
+	Minor bool
 }
 
 type bar struct {
@@ -80,7 +87,7 @@ type hourRow struct {
 
 // newChart draws st, whose window people call window ("24 hours").
 func newChart(st service.EndpointStats, window string) chart {
-	c := chart{Hours: len(st.Hours), Width: len(st.Hours) * chartColumn, Ticks: make([]string, len(st.Hours))}
+	c := chart{Hours: len(st.Hours), Width: len(st.Hours) * chartColumn, Ticks: make([]tick, len(st.Hours))}
 	var peak int64
 	totals := make([]int64, len(outcomes))
 	for _, h := range st.Hours {
@@ -106,9 +113,9 @@ func newChart(st service.EndpointStats, window string) chart {
 		switch {
 		case i > len(st.Hours)-len(st.Hours)/8:
 		case hour.Hour() == 0:
-			c.Ticks[i] = hour.Format("2 Jan")
+			c.Ticks[i] = tick{Text: hour.Format("2 Jan"), Minor: day && hour.YearDay()%2 == 1}
 		case !day && hour.Hour()%6 == 0:
-			c.Ticks[i] = hour.Format("15:04")
+			c.Ticks[i] = tick{Text: hour.Format("15:04")}
 		}
 		b := bar{X: i*chartColumn + 1, W: chartColumn - 2, Label: hourLabel(h)}
 		y := float64(chartHeight)

@@ -23,17 +23,7 @@ func FuzzEventLogQuery(f *testing.F) {
 	c := e.client()
 	c.signIn(s.p.Key)
 	f.Fuzz(func(t *testing.T, q string) {
-		// Bytes a request line cannot carry travel %-escaped, as a
-		// browser sends them; the page decodes them all the same.
-		var b strings.Builder
-		for i := 0; i < len(q); i++ {
-			if c := q[i]; c <= ' ' || c >= 0x7f || c == '#' {
-				fmt.Fprintf(&b, "%%%02X", c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-		q = b.String()
+		q = escapeQuery(q)
 		a := c.as(t).get("/ui/projects/" + s.p.ID + "/events?" + q)
 		if a.StatusCode != http.StatusOK && a.StatusCode != http.StatusBadRequest {
 			t.Fatalf("?%s: %d\n%.500s", q, a.StatusCode, a.body)
@@ -44,22 +34,73 @@ func FuzzEventLogQuery(f *testing.F) {
 	})
 }
 
-// FuzzEndpointForm: whatever the endpoint form carries, it adds the
-// endpoint (303) or shows the form again (400), never an internal error.
-func FuzzEndpointForm(f *testing.F) {
-	f.Add("https://example.com/h", "", "")
-	f.Add("http://localhost:1/x", "desc <b>", "a.b, c.*, *")
-	f.Add("ftp://x", "\x00", "bad type!")
-	f.Add("https://user:pw@example.com", strings.Repeat("é", 1001), strings.Repeat("a,", 200))
-	f.Add("", "\xff\xfe", "a..b")
+// escapeQuery %-escapes the bytes a request line cannot carry, as a
+// browser sends them; the page decodes them all the same.
+func escapeQuery(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c <= ' ' || c >= 0x7f || c == '#' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// FuzzEndpointHealth: whatever query reaches an endpoint's health page
+// and whatever time the Recover and Enable forms carry, the answer is the
+// page (200), the page with the error beside the field (400) or, for
+// Enable without a time, the redirect back to it (303); never an internal
+// error.
+func FuzzEndpointHealth(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"", "2026-01-01T00:00"}, {"window=7d", ""}, {"window=24h&window=7d", "2026-01-01T00:00:00Z"},
+		{"window=30d", "yesterday"}, {"window=%00", "2999-12-31T23:59"}, {"window=" + strings.Repeat("7", 300), "0000-01-01T00:00"},
+		{"done=updated", "2026-02-30T25:61"}, {"window=7D", "\xff"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
 	e := newEnv(f, false)
 	s := seed(f, e, "Fuzz")
 	c := e.client()
 	csrf := c.signIn(s.p.Key)
-	f.Fuzz(func(t *testing.T, u, desc, types string) {
-		a := c.as(t).post("/ui/projects/"+s.p.ID+"/webhooks", url.Values{"csrf": {csrf}, "url": {u}, "description": {desc}, "event_types": {types}}, nil)
+	ep := "/ui/projects/" + s.p.ID + "/webhooks/" + s.endpointID
+	f.Fuzz(func(t *testing.T, q, since string) {
+		c := c.as(t)
+		q = escapeQuery(q)
+		for _, a := range []answer{
+			c.get(ep + "?" + q),
+			c.post(ep+"/recover", url.Values{"csrf": {csrf}, "since": {since}}, nil),
+			c.post(ep+"/enable", url.Values{"csrf": {csrf}, "recover_since": {since}}, nil),
+		} {
+			if a.StatusCode != http.StatusOK && a.StatusCode != http.StatusBadRequest && a.StatusCode != http.StatusSeeOther {
+				t.Fatalf("?%s since %q: %s %d\n%.500s", q, since, a.Request.URL.Path, a.StatusCode, a.body)
+			}
+			if a.Header.Get("Content-Security-Policy") == "" {
+				t.Fatalf("?%s since %q: %s without a CSP", q, since, a.Request.URL.Path)
+			}
+		}
+	})
+}
+
+// FuzzEndpointForm: whatever the endpoint form carries, limits included, it adds the
+// endpoint (303) or shows the form again (400), never an internal error.
+func FuzzEndpointForm(f *testing.F) {
+	f.Add("https://example.com/h", "", "", "", "")
+	f.Add("http://localhost:1/x", "desc <b>", "a.b, c.*, *", "20", "4")
+	f.Add("ftp://x", "\x00", "bad type!", "-1", "1001")
+	f.Add("https://user:pw@example.com", strings.Repeat("é", 1001), strings.Repeat("a,", 200), "1e3", "0x10")
+	f.Add("", "\xff\xfe", "a..b", "99999999999999999999", " 7 ")
+	e := newEnv(f, false)
+	s := seed(f, e, "Fuzz")
+	c := e.client()
+	csrf := c.signIn(s.p.Key)
+	f.Fuzz(func(t *testing.T, u, desc, types, rate, concurrency string) {
+		a := c.as(t).post("/ui/projects/"+s.p.ID+"/webhooks", url.Values{"csrf": {csrf}, "url": {u}, "description": {desc}, "event_types": {types},
+			"rate_limit_per_second": {rate}, "max_concurrency": {concurrency}}, nil)
 		if a.StatusCode != http.StatusSeeOther && a.StatusCode != http.StatusBadRequest {
-			t.Fatalf("url %q description %q types %q: %d\n%.500s", u, desc, types, a.StatusCode, a.body)
+			t.Fatalf("url %q description %q types %q limits %q %q: %d\n%.500s", u, desc, types, rate, concurrency, a.StatusCode, a.body)
 		}
 	})
 }

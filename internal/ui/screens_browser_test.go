@@ -129,6 +129,8 @@ func TestBrowserLayouts(t *testing.T) {
 		screenshot(t, ctx, fmt.Sprintf("endpoint-health-%d", width))
 		for _, page := range []string{"?window=7d", "/edit"} {
 			do(t, ctx, chromedp.Navigate(health+page))
+			// The hours as a table, opened: it must fit too.
+			do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("details").forEach(d => d.open = true)`))
 			checkLayout(t, ctx, width)
 			if os.Getenv("HOOKD_EXTRA_SCREENSHOTS") != "" {
 				screenshot(t, ctx, fmt.Sprintf("x-endpoint-%s-%d", strings.Trim(page, "/?="), width))
