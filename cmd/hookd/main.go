@@ -24,6 +24,7 @@ import (
 	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/webhook"
 )
@@ -96,6 +97,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.DisableAfter, "disable-after", health.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long; 0 never disables")
 	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "failed attempts in a row after which an endpoint's deliveries are held and single probes sent")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
+	fs.DurationVar(&cfg.PublishTimeout, "publish-timeout", publish.DefaultTimeout, "longest a publish waits for its database commit before it is answered 503 (retry with the same Idempotency-Key)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -343,6 +343,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ call) error {
 	defer cancel()
 	if err := s.svc.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "api: readiness check failed", "err", err)
+		// The service's own answer says what is wrong (a stalled
+		// commit); anything else is the database not answering.
+		if e, ok := err.(*service.Error); ok && e.Code == service.CodeUnavailable {
+			return e
+		}
 		return errUnavailable
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -102,6 +102,10 @@ type Config struct {
 	// BreakerAfter is how many failed attempts in a row open an
 	// endpoint's circuit breaker; default health.DefaultThreshold.
 	BreakerAfter int
+	// PublishTimeout bounds how long a publish waits for its commit
+	// before it is answered 503 (the database is stalled); default
+	// publish.DefaultTimeout. There is no unbounded wait.
+	PublishTimeout time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof  bool
@@ -128,6 +132,7 @@ func (c Config) withDefaults() Config {
 	c.Retention = max(c.Retention, 0)
 	c.DisableAfter = max(c.DisableAfter, 0)
 	c.BreakerAfter = cmp.Or(max(c.BreakerAfter, 0), health.DefaultThreshold)
+	c.PublishTimeout = cmp.Or(max(c.PublishTimeout, 0), publish.DefaultTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -304,6 +309,7 @@ func (a *App) buildPublisher(context.Context) error {
 		Store:      a.store,
 		Clock:      a.cfg.Clock,
 		Committers: committers,
+		Timeout:    a.cfg.PublishTimeout,
 		OnCommit: func() {
 			a.engine.Wake()
 			// Streams of this node's events read them now, not at

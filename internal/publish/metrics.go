@@ -18,6 +18,7 @@ type Metrics struct {
 	duration prometheus.Histogram
 	failed   prometheus.Counter
 	splits   prometheus.Counter
+	timeouts *prometheus.CounterVec
 }
 
 // NewMetrics registers the Batcher's metrics with r.
@@ -41,8 +42,17 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "hookd_publish_batch_splits_total",
 			Help: "Refused group commits split in halves, so that only the publish at fault fails.",
 		}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_publish_timeouts_total",
+			Help: "Publishes answered 503 because their commit did not finish within the publish timeout (a stalled disk or database): " +
+				`stored="no" when no commit had taken the event, "unknown" when the commit that took it was still running.`,
+		}, []string{"stored"}),
 	}
-	r.MustRegister(m.batch, m.duration, m.failed, m.splits)
+	// Both series exist from the start, so that a rate() over them is 0
+	// rather than absent until the first stall.
+	m.timeouts.WithLabelValues("no")
+	m.timeouts.WithLabelValues("unknown")
+	r.MustRegister(m.batch, m.duration, m.failed, m.splits, m.timeouts)
 	return m
 }
 
@@ -61,4 +71,17 @@ func (m *Metrics) split() {
 	if m != nil {
 		m.splits.Inc()
 	}
+}
+
+// timedOut counts a publish answered for the timeout; taken: a commit had
+// taken its event, which may still be stored.
+func (m *Metrics) timedOut(taken bool) {
+	if m == nil {
+		return
+	}
+	stored := "no"
+	if taken {
+		stored = "unknown"
+	}
+	m.timeouts.WithLabelValues(stored).Inc()
 }

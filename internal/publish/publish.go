@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
@@ -19,8 +20,28 @@ import (
 // original event.
 const IdempotencyWindow = 24 * time.Hour
 
-// ErrClosed is returned by Publish after Close.
-var ErrClosed = errors.New("publisher closed")
+// DefaultTimeout is Config.Timeout's default: how long a publish waits for
+// its commit. A healthy commit takes milliseconds (an fsync, a round trip)
+// and a loaded one well under a second, so 10 s is only reached when the
+// disk or the database has stalled; it is also below the 30–60 s after which
+// HTTP clients and proxies commonly give up, so the publisher gets hookd's
+// answer (503, retry with the same Idempotency-Key) rather than its own
+// timeout, which says nothing.
+const DefaultTimeout = 10 * time.Second
+
+var (
+	// ErrClosed is returned by Publish after Close.
+	ErrClosed = errors.New("publisher closed")
+	// ErrCommitTimeout is returned by Publish when the commit that took
+	// the event has not finished within Config.Timeout. The commit goes
+	// on: the event may be stored yet, which a retry with the same
+	// idempotency key finds out.
+	ErrCommitTimeout = errors.New("publish: the commit did not finish in time; the event may still be stored")
+	// ErrQueueTimeout is returned by Publish when no commit took the
+	// event within Config.Timeout (the commits before it were that slow).
+	// The event was not stored, and no later commit will store it.
+	ErrQueueTimeout = errors.New("publish: no commit took the event in time; it was not stored")
+)
 
 // Config configures a Batcher. Zero fields take the defaults given.
 type Config struct {
@@ -46,13 +67,27 @@ type Config struct {
 	Deliver func([]store.Claimed)
 	// Metrics, when set, records each group commit.
 	Metrics *Metrics
+	// Timeout bounds how long Publish waits for the commit, on Clock
+	// (ErrCommitTimeout, ErrQueueTimeout); default DefaultTimeout. There
+	// is no unbounded wait: a caller wanting one passes a context.
+	Timeout time.Duration
 }
 
 type request struct {
-	ctx   context.Context
 	event store.Event
 	done  chan response
+	// state settles, once, whether a commit takes the event or its
+	// publisher stopped waiting first: only then can a publisher that
+	// stopped waiting be told the event was not stored.
+	state atomic.Int32
 }
+
+// States of a request.
+const (
+	waiting   int32 = iota // in the queue
+	taken                  // in a batch: committed unless the batch fails
+	abandoned              // its publisher left first: never committed
+)
 
 type response struct {
 	res store.PublishResult
@@ -63,10 +98,13 @@ type response struct {
 type Batcher struct {
 	cfg      Config
 	requests chan *request
-	quit     chan struct{}
-	closed   chan struct{} // closed when Close has returned
-	wg       sync.WaitGroup
-	once     sync.Once
+	// committing holds, per committer, when its commit in flight started
+	// (unix nanoseconds on Clock), 0 when it is idle: Stalled reads it.
+	committing []atomic.Int64
+	quit       chan struct{}
+	closed     chan struct{} // closed when Close has returned
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 // New starts a Batcher; Close stops it.
@@ -80,33 +118,50 @@ func New(cfg Config) *Batcher {
 	if cfg.Committers <= 0 {
 		cfg.Committers = 1
 	}
-	b := &Batcher{
-		cfg:      cfg,
-		requests: make(chan *request, cfg.MaxBatch*cfg.Committers),
-		quit:     make(chan struct{}),
-		closed:   make(chan struct{}),
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
-	for range cfg.Committers {
+	b := &Batcher{
+		cfg:        cfg,
+		requests:   make(chan *request, cfg.MaxBatch*cfg.Committers),
+		committing: make([]atomic.Int64, cfg.Committers),
+		quit:       make(chan struct{}),
+		closed:     make(chan struct{}),
+	}
+	for i := range cfg.Committers {
 		b.wg.Add(1)
-		go b.commitLoop()
+		go b.commitLoop(&b.committing[i])
 	}
 	return b
 }
 
 // Publish stores e and its deliveries and returns once they are committed.
-// When ctx ends first the event may still be committed; the caller cannot
-// know, which is why publishers retry with an Idempotency-Key.
+//
+// It waits at most Config.Timeout, on the injected clock, whether for room
+// in the queue or for the commit; past it, ErrQueueTimeout says that no
+// commit took the event (it is not stored, and never will be) and
+// ErrCommitTimeout that the commit which took it is still running (it may
+// be stored: the caller retries with its Idempotency-Key to find out).
+// When ctx ends first the same holds, with ctx's error: an event not taken
+// yet is dropped, one taken may still be committed. A full queue is not
+// refused at once: under a burst it fills while commits are healthy, and
+// the publishers behind it are answered within milliseconds; only a stall
+// keeps them waiting, and then for the same bound as the rest.
 func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResult, error) {
-	r := &request{ctx: ctx, event: e, done: make(chan response, 1)}
+	r := &request{event: e, done: make(chan response, 1)}
 	select {
 	case <-b.quit:
 		return store.PublishResult{}, ErrClosed
 	default:
 	}
+	timeout := b.cfg.Clock.After(b.cfg.Timeout)
 	select {
 	case b.requests <- r:
 	case <-b.quit:
 		return store.PublishResult{}, ErrClosed
+	case <-timeout:
+		b.cfg.Metrics.timedOut(false)
+		return store.PublishResult{}, ErrQueueTimeout
 	case <-ctx.Done():
 		return store.PublishResult{}, ctx.Err()
 	}
@@ -122,9 +177,44 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 		default:
 			return store.PublishResult{}, ErrClosed
 		}
+	case <-timeout:
+		return b.leave(r, ErrCommitTimeout)
 	case <-ctx.Done():
-		return store.PublishResult{}, ctx.Err()
+		return b.leave(r, ctx.Err())
 	}
+}
+
+// leave is Publish giving up on r with err: an answer that came meanwhile
+// wins; a request no commit has taken yet is abandoned, so that it is
+// never stored and the caller can be told so.
+func (b *Batcher) leave(r *request, err error) (store.PublishResult, error) {
+	select {
+	case resp := <-r.done:
+		return resp.res, resp.err
+	default:
+	}
+	notStored := r.state.CompareAndSwap(waiting, abandoned)
+	if errors.Is(err, ErrCommitTimeout) {
+		b.cfg.Metrics.timedOut(!notStored)
+		if notStored {
+			err = ErrQueueTimeout
+		}
+	}
+	return store.PublishResult{}, err
+}
+
+// Stalled reports how long the oldest commit in flight has been running,
+// when that is Config.Timeout or longer: its publishers are being answered
+// 503 and more are queued behind it (readiness).
+func (b *Batcher) Stalled() (time.Duration, bool) {
+	now := b.cfg.Clock.Now().UnixNano()
+	var oldest time.Duration
+	for i := range b.committing {
+		if started := b.committing[i].Load(); started != 0 {
+			oldest = max(oldest, time.Duration(now-started))
+		}
+	}
+	return oldest, oldest >= b.cfg.Timeout
 }
 
 // Queued is how many publishes wait for a batch to take them.
@@ -139,7 +229,9 @@ func (b *Batcher) Close() {
 		for {
 			select {
 			case r := <-b.requests:
-				r.done <- response{err: ErrClosed}
+				if r.state.CompareAndSwap(waiting, taken) {
+					r.done <- response{err: ErrClosed}
+				}
 			default:
 				close(b.closed)
 				return
@@ -149,7 +241,8 @@ func (b *Batcher) Close() {
 	<-b.closed
 }
 
-func (b *Batcher) commitLoop() {
+// commitLoop is one committer; started is its entry of b.committing.
+func (b *Batcher) commitLoop(started *atomic.Int64) {
 	defer b.wg.Done()
 	batch := make([]*request, 0, b.cfg.MaxBatch)
 	events := make([]store.Event, 0, b.cfg.MaxBatch)
@@ -157,7 +250,7 @@ func (b *Batcher) commitLoop() {
 		batch = batch[:0]
 		select {
 		case r := <-b.requests:
-			batch = append(batch, r)
+			batch = take(batch, r)
 		case <-b.quit:
 			return
 		}
@@ -168,13 +261,26 @@ func (b *Batcher) commitLoop() {
 		for len(batch) < b.cfg.MaxBatch {
 			select {
 			case r := <-b.requests:
-				batch = append(batch, r)
+				batch = take(batch, r)
 			default:
 				break fill
 			}
 		}
+		if len(batch) == 0 {
+			continue // all abandoned
+		}
+		started.Store(b.cfg.Clock.Now().UnixNano())
 		b.commit(batch, events[:0])
+		started.Store(0)
 	}
+}
+
+// take adds r to batch unless its publisher has left (Publish's leave).
+func take(batch []*request, r *request) []*request {
+	if r.state.CompareAndSwap(waiting, taken) {
+		batch = append(batch, r)
+	}
+	return batch
 }
 
 // commit commits batch in one transaction and answers its requests. When
@@ -208,9 +314,9 @@ func (b *Batcher) commit(batch []*request, events []store.Event) {
 // answers its requests; on failure it answers none of them and returns
 // the error.
 func (b *Batcher) commitOnce(batch []*request, events []store.Event) error {
-	// Requests whose caller already gave up are still committed when they
-	// are in the batch: the caller may have seen its request sent, and
-	// dropping it now would not make the outcome any more certain.
+	// Requests whose caller gave up after they were taken are still
+	// committed: the caller was told the event may be stored, and a retry
+	// with its idempotency key finds it.
 	for _, r := range batch {
 		events = append(events, r.event)
 	}

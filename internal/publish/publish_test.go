@@ -37,7 +37,15 @@ func (c *countingStore) Publish(ctx context.Context, evs []store.Event, cutoff t
 
 func setup(t *testing.T) (*countingStore, string) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookd.db"))
+	st, pid, _ := setupFile(t)
+	return st, pid
+}
+
+// setupFile is setup that also returns the path of the SQLite file.
+func setupFile(t *testing.T) (*countingStore, string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +58,7 @@ func setup(t *testing.T) (*countingStore, string) {
 	if err := db.CreateEndpoint(context.Background(), ep); err != nil {
 		t.Fatal(err)
 	}
-	return &countingStore{Store: db}, pid
+	return &countingStore{Store: db}, pid, path
 }
 
 func event(pid, key string) store.Event {

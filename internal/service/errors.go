@@ -60,9 +60,15 @@ func NotFound(what string) *Error {
 var (
 	errUnavailable  = &Error{Code: CodeUnavailable, Message: "the database is unavailable; try again"}
 	errShuttingDown = &Error{Code: CodeUnavailable, Message: "this node is shutting down; try again"}
-	errConflict     = &Error{Code: CodeConflict, Message: "conflicts with the current state"}
-	errInternal     = &Error{Code: CodeInternal, Message: "internal error"}
-	errRefused      = &Error{Code: CodeInvalidArgument, Message: "the input holds a value that cannot be stored"}
+	// A publish past the publish timeout: the two answers say what the
+	// publisher needs to know, whether the event can be stored already.
+	errCommitTimeout = &Error{Code: CodeUnavailable, Message: "the database did not commit the event in time (it is slow or stalled); " +
+		"the event may still be stored: retry with the same Idempotency-Key, which answers with the stored event if it was"}
+	errQueueTimeout = &Error{Code: CodeUnavailable, Message: "the database did not take the event in time (it is slow or stalled); " +
+		"the event was not stored: try again"}
+	errConflict = &Error{Code: CodeConflict, Message: "conflicts with the current state"}
+	errInternal = &Error{Code: CodeInternal, Message: "internal error"}
+	errRefused  = &Error{Code: CodeInvalidArgument, Message: "the input holds a value that cannot be stored"}
 )
 
 // AsError is what a user may see of err. internal is true when err is not
@@ -96,6 +102,10 @@ func translate(err error, what string) error {
 		return errRefused
 	case errors.Is(err, publish.ErrClosed):
 		return errShuttingDown
+	case errors.Is(err, publish.ErrCommitTimeout):
+		return errCommitTimeout
+	case errors.Is(err, publish.ErrQueueTimeout):
+		return errQueueTimeout
 	case errors.Is(err, store.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded),
 		// The caller went away; nobody reads the answer.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
@@ -20,6 +21,15 @@ type Publisher interface {
 	// Publish stores e and its deliveries. The idempotency window (24 h)
 	// is the Publisher's business; a replay comes back with Existing set.
 	Publish(ctx context.Context, e store.Event) (store.PublishResult, error)
+}
+
+// StallReporter is a Publisher that can tell when its commits have
+// stalled (publish.Batcher): readiness then fails, so that a load balancer
+// sends publishes to a node whose database is keeping up.
+type StallReporter interface {
+	// Stalled reports how long the oldest commit in flight has been
+	// running, and whether that is past the publish timeout.
+	Stalled() (time.Duration, bool)
 }
 
 // Tester sends one test event to an endpoint now; nothing is stored
@@ -138,8 +148,16 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// Ping reports whether the database answers (readiness).
+// Ping reports whether the database answers and, when the Publisher is a
+// StallReporter, whether it commits in time (readiness). A stalled commit
+// fails it at once, without a round trip that would wait behind the stall.
 func (s *Service) Ping(ctx context.Context) error {
+	if r, ok := s.core.publisher.(StallReporter); ok {
+		if d, stalled := r.Stalled(); stalled {
+			return &Error{Code: CodeUnavailable, Message: fmt.Sprintf(
+				"the database has not finished a commit for %s; publishes are answered 503 until it does", d.Round(time.Second))}
+		}
+	}
 	return translate(s.core.store.Ping(ctx), "database")
 }
 
