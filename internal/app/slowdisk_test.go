@@ -271,7 +271,13 @@ func TestSlowDisk(t *testing.T) {
 				s.must(200, "GET", "/readyz", "", nil, nil)
 			}
 			clk.Advance(publish.DefaultTimeout)
-			wg.Wait()
+			answered := make(chan struct{})
+			go func() { wg.Wait(); close(answered) }()
+			select {
+			case <-answered:
+			case <-time.After(30 * time.Second): // bounds a broken run only
+				t.Fatal("the publishes were not answered once the clock had passed the publish timeout")
+			}
 			maybeStored := map[string]bool{}
 			for i, a := range answers {
 				key := fmt.Sprintf("during-%d", i)
@@ -310,37 +316,43 @@ func TestSlowDisk(t *testing.T) {
 				a, err := s.answer("GET", "/readyz", "", nil)
 				return err == nil && a.code == 200
 			})
-			// A retry with the same key: the event stored late comes back
-			// as it was; one that was not stored is stored now.
+			// What the 503s said holds: the events whose commit had
+			// started were stored late (on SQLite, had the lock been held
+			// past its 10 s busy timeout, that commit would have failed
+			// instead), the others not at all. A retry with the same key
+			// answers 202 with the event stored late, and stores the
+			// others now.
+			late := map[string]string{}
+			for _, e := range s.eventsByKey(p) {
+				late[e.IdempotencyKey] = e.ID
+			}
 			for i := range during {
 				key := fmt.Sprintf("during-%d", i)
+				if _, stored := late[key]; stored != maybeStored[key] {
+					t.Errorf("%s: stored %v after the stall, but its 503 said it may be stored: %v", key, stored, maybeStored[key])
+				}
 				a, err := post(key)
 				id := accept(a, err)
 				replayed := a.header.Get("Idempotent-Replayed") == "true"
-				if replayed != maybeStored[key] {
-					t.Errorf("retry of %s: replayed %v, but the 503 said the event may be stored: %v (event %s)", key, replayed, maybeStored[key], id)
+				if replayed != maybeStored[key] || (replayed && id != late[key]) {
+					t.Errorf("retry of %s: event %s, replayed %v; want the event stored late (%q) replayed exactly when the 503 said it may be stored (%v)",
+						key, id, replayed, late[key], maybeStored[key])
 				}
 			}
 			accept(post("after"))
 
 			// Exactly one event per key, each of them answered 202, and
 			// every one delivered.
-			var list struct {
-				Items []struct {
-					ID             string `json:"id"`
-					IdempotencyKey string `json:"idempotency_key"`
-				}
-			}
-			s.must(200, "GET", events+"?limit=100", p.Key, nil, &list)
 			keys := map[string]int{}
-			for _, e := range list.Items {
+			all := s.eventsByKey(p)
+			for _, e := range all {
 				keys[e.IdempotencyKey]++
 				if !slices.Contains(accepted, e.ID) {
 					t.Errorf("event %s (key %s) is stored but was never answered 202", e.ID, e.IdempotencyKey)
 				}
 			}
-			if len(list.Items) != 3+during+1 {
-				t.Errorf("%d events stored, want %d: %v", len(list.Items), 3+during+1, keys)
+			if len(all) != 3+during+1 {
+				t.Errorf("%d events stored, want %d: %v", len(all), 3+during+1, keys)
 			}
 			for k, n := range keys {
 				if n != 1 {
@@ -351,4 +363,18 @@ func TestSlowDisk(t *testing.T) {
 			settled(t, s, p, 60*time.Second, "after the stall")
 		})
 	}
+}
+
+// storedEvent is an event as listed by the API.
+type storedEvent struct {
+	ID             string `json:"id"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// eventsByKey lists p's events (fewer than a page).
+func (s *server) eventsByKey(p project) []storedEvent {
+	s.t.Helper()
+	var list struct{ Items []storedEvent }
+	s.must(200, "GET", "/v1/projects/"+p.ID+"/events?limit=100", p.Key, nil, &list)
+	return list.Items
 }

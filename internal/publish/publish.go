@@ -154,6 +154,8 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 		return store.PublishResult{}, ErrClosed
 	default:
 	}
+	// One timer per publish: about 0.4 µs and 248 B with the real clock,
+	// against some 200 µs of CPU per event accepted under steady load.
 	timeout := b.cfg.Clock.After(b.cfg.Timeout)
 	select {
 	case b.requests <- r:
