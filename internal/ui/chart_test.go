@@ -89,6 +89,8 @@ func TestHealthStates(t *testing.T) {
 			[]string{"status-failing", "Failing since", "3 h ago", "2 failed attempts in a row", "2026-12-01 09:00:00 UTC"}},
 		{store.Endpoint{Enabled: true, Health: store.EndpointHealth{FailingSince: now.Add(-time.Hour), Failures: 7, ProbeAt: now.Add(30 * time.Second)}},
 			[]string{"status-breaker", "Breaker open", "7 failed attempts in a row", "one probe goes out", "in 30 s"}},
+		{store.Endpoint{Enabled: true, Health: store.EndpointHealth{FailingSince: now.Add(-time.Hour), Failures: 7, ProbeAt: now.Add(-time.Second)}},
+			[]string{"status-breaker", "one probe goes out now.", "due now"}},
 		{store.Endpoint{Enabled: false, DisabledReason: "endpoint answered 410 Gone"},
 			[]string{"status-disabled", "Disabled: <strong>endpoint answered 410 Gone</strong>", `name="recover_since"`, "Enable endpoint"}},
 	} {
