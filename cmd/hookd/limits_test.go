@@ -130,11 +130,15 @@ func testRateLimit(t *testing.T, nodes ...*proc) {
 	if most > limit {
 		t.Errorf("the limited endpoint got %d requests within one second, limit %d", most, limit)
 	}
-	_, fastLast := fast.maxPerSecond()
-	if !fastLast.Before(slowLast) {
-		t.Errorf("the unlimited endpoint got its last event at %s, after the limited one (%s): it was held up",
-			fastLast.Format(time.StampMilli), slowLast.Format(time.StampMilli))
+	// The unlimited endpoint is not paced with the limited one: it takes
+	// many times the limit in its busiest second. (Comparing when each
+	// got its last event asserted speed: on a loaded machine 909 events
+	// can take longer than 91 at 20/s without anything holding them.)
+	fastMost, fastLast := fast.maxPerSecond()
+	if fastMost <= 2*limit {
+		t.Errorf("the unlimited endpoint got at most %d requests in a second, near the other's limit %d: it was held up",
+			fastMost, limit)
 	}
-	t.Logf("limited endpoint: %d events, at most %d in a second; unlimited: %d events, done %s before",
-		wantSlow, most, fast.distinct(), slowLast.Sub(fastLast).Round(time.Millisecond))
+	t.Logf("limited endpoint: %d events, at most %d in a second, last at %s; unlimited: %d events, at most %d in a second, last at %s",
+		wantSlow, most, slowLast.Format(time.StampMilli), fast.distinct(), fastMost, fastLast.Format(time.StampMilli))
 }
