@@ -82,6 +82,14 @@ type Store interface {
 	// DeleteExpiredSessions removes up to limit sessions expired at now
 	// and returns how many it removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
+	// PutFlash keeps f, the one-time result of a form, for its session,
+	// and removes that session's flashes expired at f.CreatedAt. An
+	// unknown session is ErrNotFound. A flash goes with its session.
+	PutFlash(ctx context.Context, f Flash) error
+	// TakeFlash returns the data of the session's flash id and deletes
+	// it, so only one caller ever gets it; one taken before, expired at
+	// now or never put is ErrNotFound.
+	TakeFlash(ctx context.Context, sessionHash []byte, id string, now time.Time) ([]byte, error)
 
 	// Endpoints.
 	CreateEndpoint(ctx context.Context, e Endpoint) error

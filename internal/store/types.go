@@ -48,6 +48,17 @@ type Session struct {
 	ExpiresAt time.Time // the session ends at this instant
 }
 
+// Flash is the one-time result of a web UI form, kept for the page the
+// form's redirect leads to. Data is opaque here (the UI seals it with its
+// session's token, which the store never has).
+type Flash struct {
+	SessionHash []byte
+	ID          string // unique within the session
+	Data        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // taken at or after this instant, it is not found
+}
+
 // Endpoint is a URL that receives a project's events.
 type Endpoint struct {
 	ID          string // "ep_…"

@@ -220,3 +220,14 @@ func (c *client) signIn(key string) string {
 	home := c.get("/ui/").Header.Get("Location")
 	return c.csrf(home)
 }
+
+// submit posts a form as post does, wants the answer every change gives
+// (303 See Other) and follows it: the page that shows the result.
+func (c *client) submit(path string, form url.Values) answer {
+	c.t.Helper()
+	a := c.post(path, form, nil)
+	if a.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("POST %s: %d, want 303 See Other:\n%.2000s", path, a.StatusCode, a.body)
+	}
+	return c.get(a.Header.Get("Location"))
+}

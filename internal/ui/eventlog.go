@@ -145,10 +145,14 @@ type deliveryData struct {
 
 // delivery shows one delivery: the event body and every attempt.
 func (u *UI) delivery(w http.ResponseWriter, r *http.Request, c *request) error {
-	return u.showDelivery(w, r, c, http.StatusOK, flashFor(r), "")
+	var flashErr string
+	if c.flash.Problem {
+		flashErr, c.flash.Message = c.flash.Message, "" // shown under the Resend button
+	}
+	return u.showDelivery(w, r, c, http.StatusOK, flashErr)
 }
 
-func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, status int, flash, flashErr string) error {
+func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, status int, flashErr string) error {
 	ctx := r.Context()
 	dd, err := u.svc.Deliveries.Get(ctx, c.project.ID, r.PathValue("did"))
 	if err != nil {
@@ -175,7 +179,7 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 	case store.StatusPending, store.StatusRetrying:
 		d.Live = dd.NextAttemptAt.Before(now.Add(5*time.Second)) && dd.NextAttemptAt.After(now.Add(-30*time.Second))
 	}
-	u.render(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Flash: flash, Data: d})
+	u.render(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Data: d})
 	return nil
 }
 
@@ -183,12 +187,12 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
 	did := r.PathValue("did")
 	_, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
+	to := u.projectPath(c, "/deliveries/"+did)
 	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeConflict {
-		return u.showDelivery(w, r, c, http.StatusConflict, "", "This delivery is being sent right now. Resend it once the attempt has finished.")
+		return u.done(w, r, c, to, flash{Message: "This delivery is being sent right now. Resend it once the attempt has finished.", Problem: true})
 	}
 	if err != nil {
 		return err
 	}
-	redirect(w, r, u.projectPath(c, "/deliveries/"+did+"?done=resent"))
-	return nil
+	return u.done(w, r, c, to, flash{Message: "Resent: the delivery is due now."})
 }

@@ -55,10 +55,14 @@ type healthData struct {
 // endpointPage is an endpoint's health: its state, its attempts by hour
 // and outcome over a window, its limits, and Recover.
 func (u *UI) endpointPage(w http.ResponseWriter, r *http.Request, c *request) error {
-	return u.showEndpoint(w, r, c, http.StatusOK, healthData{}, flashFor(r))
+	var d healthData
+	if c.flash.Problem {
+		d.FlashErr, c.flash.Message = c.flash.Message, "" // shown beside Recover
+	}
+	return u.showEndpoint(w, r, c, http.StatusOK, d)
 }
 
-func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, c *request, status int, d healthData, flash string) error {
+func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, c *request, status int, d healthData) error {
 	ctx := r.Context()
 	eid := r.PathValue("eid")
 	window := r.URL.Query().Get("window")
@@ -92,7 +96,7 @@ func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, c *request, st
 	if d.Enable.Values == nil {
 		d.Enable = form{Values: map[string]string{"recover_since": ""}, Errors: map[string]string{}}
 	}
-	u.render(w, r, c, status, "health", view{Title: e.URL + " · health", Nav: "webhooks", Flash: flash, Data: d})
+	u.render(w, r, c, status, "health", view{Title: e.URL + " · health", Nav: "webhooks", Data: d})
 	return nil
 }
 
@@ -121,18 +125,19 @@ func (u *UI) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *request)
 	f := newForm(r, "since")
 	since, ok := formTime(&f, "since")
 	if ok {
-		n, err := u.svc.Endpoints.Recover(r.Context(), c.project.ID, r.PathValue("eid"), since)
+		eid := r.PathValue("eid")
+		n, err := u.svc.Endpoints.Recover(r.Context(), c.project.ID, eid, since)
 		if err == nil {
-			return u.showEndpoint(w, r, c, http.StatusOK, healthData{}, recoveredFlash(n, since))
+			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: recoveredFlash(n, since)})
 		}
 		if e, _ := service.AsError(err); e.Code == service.CodeConflict {
-			return u.showEndpoint(w, r, c, http.StatusConflict, healthData{Recover: f, FlashErr: capitalize(e.Message) + "."}, "")
+			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: capitalize(e.Message) + ".", Problem: true})
 		}
 		if !f.fail(err) {
 			return err
 		}
 	}
-	return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Recover: f}, "")
+	return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Recover: f})
 }
 
 func recoveredFlash(n int, since time.Time) string {

@@ -65,7 +65,7 @@ func TestEndpointHealthWithoutScript(t *testing.T) {
 			t.Errorf("Recover since %q: %d, no %q beside the field", since, a.StatusCode, want)
 		}
 	}
-	a = c.post(ep+"/recover", url.Values{"csrf": {csrf}, "since": {"2020-01-01T00:00"}}, nil)
+	a = c.submit(ep+"/recover", url.Values{"csrf": {csrf}, "since": {"2020-01-01T00:00"}})
 	if a.StatusCode != http.StatusOK || !strings.Contains(a.body, "Nothing to resend") {
 		t.Errorf("Recover with nothing failed: %d", a.StatusCode)
 	}
@@ -103,15 +103,15 @@ func TestEndpointHealthWithoutScript(t *testing.T) {
 	if !strings.Contains(a.body, "status-disabled") || !strings.Contains(a.body, "disabled by user") || !strings.Contains(a.body, `action="`+deadPage+`/enable"`) {
 		t.Error("a disabled endpoint's page does not say why or offer Enable")
 	}
-	a = c.post(deadPage+"/recover", url.Values{"csrf": {csrf}, "since": {"2020-01-01T00:00"}}, nil)
-	if a.StatusCode != http.StatusConflict || !strings.Contains(a.body, "recover_since") {
+	a = c.submit(deadPage+"/recover", url.Values{"csrf": {csrf}, "since": {"2020-01-01T00:00"}})
+	if !strings.Contains(a.body, `class="form-error" role="alert">`) || !strings.Contains(a.body, "recover_since") {
 		t.Errorf("Recover of a disabled endpoint: %d", a.StatusCode)
 	}
 	a = c.post(deadPage+"/enable", url.Values{"csrf": {csrf}, "recover_since": {"soon"}}, nil)
 	if a.StatusCode != http.StatusBadRequest || !strings.Contains(a.body, `id="recover-since-error"`) {
 		t.Errorf("Enable with a bad time: %d, no error beside the field", a.StatusCode)
 	}
-	a = c.post(deadPage+"/enable", url.Values{"csrf": {csrf}, "recover_since": {"2020-01-01T00:00"}}, nil)
+	a = c.submit(deadPage+"/enable", url.Values{"csrf": {csrf}, "recover_since": {"2020-01-01T00:00"}})
 	if a.StatusCode != http.StatusOK || !strings.Contains(a.body, "Endpoint enabled. Resent 1 delivery") {
 		t.Errorf("Enable with recover_since: %d\n%s", a.StatusCode, a.body)
 	}
@@ -139,8 +139,9 @@ func TestEndpointHealthWithoutScript(t *testing.T) {
 			t.Errorf("limits %q, %q: %d, no %q in #%s", tc.rate, tc.conc, a.StatusCode, tc.want, tc.field)
 		}
 	}
-	if a = c.post(ep, form(" 20 ", "4"), nil); a.StatusCode != http.StatusSeeOther || a.Header.Get("Location") != ep+"?done=updated" {
-		t.Errorf("saving limits: %d to %s", a.StatusCode, a.Header.Get("Location"))
+	saved := c.post(ep, form(" 20 ", "4"), nil)
+	if to := saved.Header.Get("Location"); saved.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, ep+"?flash=") {
+		t.Errorf("saving limits: %d to %s", saved.StatusCode, to)
 	}
 	var limits struct {
 		Rate int `json:"rate_limit_per_second"`
@@ -150,7 +151,7 @@ func TestEndpointHealthWithoutScript(t *testing.T) {
 	if limits.Rate != 20 || limits.Conc != 4 {
 		t.Errorf("the API says the limits are %+v", limits)
 	}
-	if a = c.get(ep + "?done=updated"); !strings.Contains(a.body, "<strong>20</strong> requests per second") || !strings.Contains(a.body, "Endpoint saved.") {
+	if a = c.get(saved.Header.Get("Location")); !strings.Contains(a.body, "<strong>20</strong> requests per second") || !strings.Contains(a.body, "Endpoint saved.") {
 		t.Error("the health page does not show the limits saved")
 	}
 	if a = c.get(ep + "/edit"); !regexp.MustCompile(`id="rate_limit_per_second"[^>]*value="20"`).MatchString(a.body) {

@@ -35,7 +35,7 @@ func TestWithoutScript(t *testing.T) {
 	csrf := c.signIn(s.p.Key)
 	p := "/ui/projects/" + s.p.ID
 
-	a := c.post(p+"/webhooks/"+s.endpointID+"/test", url.Values{"csrf": {csrf}}, nil)
+	a := c.submit(p+"/webhooks/"+s.endpointID+"/test", url.Values{"csrf": {csrf}})
 	if a.StatusCode != http.StatusOK || !strings.Contains(a.body, `<span class="code code-ok">200</span> OK`) {
 		t.Errorf("Test without script: %d, no 200 in the row:\n%s", a.StatusCode, a.body)
 	}
@@ -48,7 +48,7 @@ func TestWithoutScript(t *testing.T) {
 		t.Errorf("Test for the script: %s (%v)", a.body, err)
 	}
 
-	old := shownSecret(c.post(p+"/secret/reveal", url.Values{"csrf": {csrf}}, nil).body)
+	old := shownSecret(c.submit(p+"/secret/reveal", url.Values{"csrf": {csrf}}).body)
 	if old == "" {
 		t.Fatal("Reveal without script shows no secret")
 	}
@@ -67,7 +67,7 @@ func TestWithoutScript(t *testing.T) {
 	if !strings.Contains(rotate.body, "stops signing immediately") || !strings.Contains(rotate.body, `value="0" checked`) {
 		t.Errorf("the rotation page does not warn, or a grace period is chosen by default:\n%s", rotate.body)
 	}
-	a = c.post(p+"/secret/rotate", url.Values{"csrf": {csrf}, "grace_period_seconds": {"0"}}, nil)
+	a = c.submit(p+"/secret/rotate", url.Values{"csrf": {csrf}, "grace_period_seconds": {"0"}})
 	rotated := shownSecret(a.body)
 	if rotated == "" || rotated == old || !strings.Contains(a.body, "no longer signs") {
 		t.Fatalf("after Rotate: %d, new secret %q (old %s)", a.StatusCode, rotated, old)

@@ -24,16 +24,32 @@ func (u *UI) projects(w http.ResponseWriter, r *http.Request, c *request) error 
 		redirect(w, r, Prefix+"projects/"+c.session.ProjectID+"/webhooks")
 		return nil
 	}
-	return u.showProjects(w, r, c, http.StatusOK, projectsData{Cursor: r.URL.Query().Get("cursor")}, "")
+	d := projectsData{Cursor: r.URL.Query().Get("cursor")}
+	var fd projectsFlash
+	if c.flash.readData(&fd) {
+		d.NewProject.ID = fd.NewProject
+		if c.flash.Secret != "" {
+			d.NewKey, d.NewKeyFor = c.flash.Secret, service.Project{ID: fd.KeyFor, Name: fd.KeyForName}
+		}
+	}
+	return u.showProjects(w, r, c, http.StatusOK, d)
 }
 
-func (u *UI) showProjects(w http.ResponseWriter, r *http.Request, c *request, status int, d projectsData, flash string) error {
+// projectsFlash is what New project and New API key leave for the list
+// (the key itself is the flash's Secret).
+type projectsFlash struct {
+	NewProject string `json:"new_project,omitempty"`
+	KeyFor     string `json:"key_for,omitempty"`
+	KeyForName string `json:"key_for_name,omitempty"`
+}
+
+func (u *UI) showProjects(w http.ResponseWriter, r *http.Request, c *request, status int, d projectsData) error {
 	list, err := u.svc.Projects.List(r.Context(), "", service.Page{Cursor: d.Cursor, Limit: service.MaxPageLimit})
 	if err != nil {
 		return err
 	}
 	d.Projects, d.NextCursor = list.Items, list.NextCursor
-	u.render(w, r, c, status, "projects", view{Title: "Projects", Nav: "projects", Flash: flash, Data: d})
+	u.render(w, r, c, status, "projects", view{Title: "Projects", Nav: "projects", Data: d})
 	return nil
 }
 
@@ -45,19 +61,18 @@ func (u *UI) createProject(w http.ResponseWriter, r *http.Request, c *request) e
 		if !f.fail(err) {
 			return err
 		}
-		return u.showProjects(w, r, c, http.StatusBadRequest, projectsData{Form: f}, "")
+		return u.showProjects(w, r, c, http.StatusBadRequest, projectsData{Form: f})
 	}
-	return u.showProjects(w, r, c, http.StatusOK, projectsData{NewProject: p}, "Project "+p.Name+" created.")
+	return u.done(w, r, c, Prefix+"projects", flash{Message: "Project " + p.Name + " created."}.with(projectsFlash{NewProject: p.ID}))
 }
 
-// createKey makes a project API key (admin) and shows it this once. The
-// answer is a page, never a redirect: the key must not be in a URL.
+// createKey makes a project API key (admin) and shows it this once, on
+// the list the redirect leads to: the key travels in the sealed flash,
+// never in a URL.
 func (u *UI) createKey(w http.ResponseWriter, r *http.Request, c *request) error {
 	k, err := u.svc.Keys.Create(r.Context(), c.project.ID)
 	if err != nil {
 		return err
 	}
-	p := c.project
-	c.project = service.Project{} // the list is not one project's page
-	return u.showProjects(w, r, c, http.StatusOK, projectsData{NewKey: k.Key, NewKeyFor: p}, "")
+	return u.done(w, r, c, Prefix+"projects", flash{Secret: k.Key}.with(projectsFlash{KeyFor: c.project.ID, KeyForName: c.project.Name}))
 }

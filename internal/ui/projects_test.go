@@ -24,7 +24,7 @@ func TestProjectsAndKeys(t *testing.T) {
 	if a.StatusCode != http.StatusBadRequest || !strings.Contains(a.body, `id="name-error"`) {
 		t.Errorf("an empty name: %d, no error beside the field", a.StatusCode)
 	}
-	a = c.post("/ui/projects", url.Values{"csrf": {csrf}, "name": {"Globex"}}, nil)
+	a = c.submit("/ui/projects", url.Values{"csrf": {csrf}, "name": {"Globex"}})
 	if a.StatusCode != http.StatusOK || !strings.Contains(a.body, "Project Globex created") {
 		t.Fatalf("create: %d", a.StatusCode)
 	}
@@ -42,13 +42,17 @@ func TestProjectsAndKeys(t *testing.T) {
 		t.Fatalf("the API does not list the new project: %+v", list)
 	}
 
-	a = c.post("/ui/projects/"+globex.ID+"/keys", url.Values{"csrf": {csrf}}, nil)
+	post := c.post("/ui/projects/"+globex.ID+"/keys", url.Values{"csrf": {csrf}}, nil)
+	a = c.get(post.Header.Get("Location"))
 	m := newKeyRE.FindStringSubmatch(a.body)
-	if a.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("new key: %d, no key shown", a.StatusCode)
+	if post.StatusCode != http.StatusSeeOther || a.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("new key: %d then %d, no key shown", post.StatusCode, a.StatusCode)
 	}
-	if a.Header.Get("Location") != "" || strings.Contains(a.Request.URL.String(), m[1]) {
-		t.Error("the key travels in a URL")
+	if strings.Contains(post.Header.Get("Location"), m[1]) || strings.Contains(post.Header.Get("Set-Cookie")+a.Header.Get("Set-Cookie"), m[1]) {
+		t.Error("the key travels in a URL or a cookie")
+	}
+	if strings.Contains(c.get(post.Header.Get("Location")).body, m[1]) {
+		t.Error("reloading the page shows the key again")
 	}
 	if strings.Contains(c.get("/ui/projects").body, m[1]) {
 		t.Error("the key is shown again")

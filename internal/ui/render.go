@@ -34,7 +34,9 @@ type view struct {
 	CSRF    string
 	Project store.Project // zero outside a project
 	Flash   string        // a message about what was just done
-	Data    any
+	// FlashProblem shows Flash as a problem: nothing was done.
+	FlashProblem bool
+	Data         any
 }
 
 // pages are the parsed templates, one set per page (each page defines
@@ -84,6 +86,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *request, status i
 		v.Signed, v.Admin, v.CSRF = true, c.admin(), c.csrf
 		if v.Project.ID == "" {
 			v.Project = c.project
+		}
+		if v.Flash == "" {
+			v.Flash, v.FlashProblem = c.flash.Message, c.flash.Problem
 		}
 	}
 	var buf bytes.Buffer

@@ -82,6 +82,9 @@ type request struct {
 	csrf    string // the CSRF token forms carry
 	// project is the checked {pid} for project pages.
 	project store.Project
+	// flash is the one-time result the URL names (see done); a page
+	// that shows it elsewhere than at the top clears Message.
+	flash flash
 }
 
 // admin reports whether the caller signed in with the admin key.
@@ -122,6 +125,9 @@ func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
 		}
 		if err == nil {
 			err = u.checkPost(r, c.token)
+		}
+		if err == nil {
+			c.flash, err = u.takeFlash(r, c)
 		}
 		if err == nil {
 			err = h(w, r, c)

@@ -30,6 +30,9 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s store.Session) error
 	GetSession(ctx context.Context, hash []byte, now time.Time) (store.Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+	// The one-time results of forms (flash.go).
+	PutFlash(ctx context.Context, f store.Flash) error
+	TakeFlash(ctx context.Context, sessionHash []byte, id string, now time.Time) ([]byte, error)
 }
 
 // DefaultSessionTTL is how long a sign-in lasts unless configured: a

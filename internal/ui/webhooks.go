@@ -10,19 +10,6 @@ import (
 	"github.com/hookd/hookd/internal/service"
 )
 
-// flashes are the messages a redirect after a change asks for with
-// ?done=…; fixed texts, so a link cannot make the page say anything else.
-var flashes = map[string]string{
-	"created":  "Endpoint added. Press Test to send it a test event.",
-	"updated":  "Endpoint saved.",
-	"enabled":  "Endpoint enabled.",
-	"disabled": "Endpoint disabled. Its pending deliveries were cancelled.",
-	"deleted":  "Endpoint deleted. Its deliveries stay in the Event Log.",
-	"resent":   "Resent: the delivery is due now.",
-}
-
-func flashFor(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
-
 func (u *UI) projectPath(c *request, rest string) string {
 	return Prefix + "projects/" + c.project.ID + rest
 }
@@ -43,18 +30,37 @@ type webhooksData struct {
 	GraceActive bool
 }
 
-// webhooks is the project's Integrations › Webhooks page.
-func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error {
-	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Cursor: r.URL.Query().Get("cursor")}, flashFor(r))
+// webhooksFlash is what Test, Reveal and Rotate leave for the Webhooks
+// page (the secret itself is the flash's Secret).
+type webhooksFlash struct {
+	TestOf    string    `json:"test_of,omitempty"` // the endpoint tested
+	Test      testView  `json:"test"`
+	Revealed  bool      `json:"revealed,omitempty"`
+	PublicKey string    `json:"public_key,omitempty"`
+	Rotated   bool      `json:"rotated,omitempty"`
+	GraceEnds time.Time `json:"grace_ends,omitzero"` // zero: no grace
 }
 
-func (u *UI) showWebhooks(w http.ResponseWriter, r *http.Request, c *request, status int, d webhooksData, flash string) error {
+// webhooks is the project's Integrations › Webhooks page.
+func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error {
+	d := webhooksData{Cursor: r.URL.Query().Get("cursor")}
+	var fd webhooksFlash
+	if c.flash.readData(&fd) {
+		if fd.TestOf != "" {
+			d.Tests = map[string]testView{fd.TestOf: fd.Test}
+		}
+		if (fd.Revealed || fd.Rotated) && c.flash.Secret != "" {
+			d.Secret = &service.Secret{Secret: c.flash.Secret, PublicKey: fd.PublicKey}
+		}
+		d.Rotated = fd.Rotated
+		d.GraceEnds, d.GraceActive = fd.GraceEnds, !fd.GraceEnds.IsZero()
+	}
 	list, err := u.svc.Endpoints.List(r.Context(), c.project.ID, service.Page{Cursor: d.Cursor, Limit: service.MaxPageLimit})
 	if err != nil {
 		return err
 	}
 	d.Endpoints, d.NextCursor = list.Items, list.NextCursor
-	u.render(w, r, c, status, "webhooks", view{Title: "Webhooks · " + c.project.Name, Nav: "webhooks", Flash: flash, Data: d})
+	u.render(w, r, c, http.StatusOK, "webhooks", view{Title: "Webhooks · " + c.project.Name, Nav: "webhooks", Data: d})
 	return nil
 }
 
@@ -121,8 +127,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks")})
 		return nil
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks?done=created"))
-	return nil
+	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: "Endpoint added. Press Test to send it a test event."})
 }
 
 func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
@@ -163,8 +168,7 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+eid)})
 		return nil
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks/"+eid+"?done=updated"))
-	return nil
+	return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint saved."})
 }
 
 // enableEndpoint enables the endpoint. The health page's form carries
@@ -177,14 +181,13 @@ func (u *UI) enableEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		f := newForm(r, "recover_since")
 		since, ok := formTime(&f, "recover_since")
 		if !ok {
-			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f}, "")
+			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f})
 		}
 		if since.IsZero() {
 			if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, eid); err != nil {
 				return err
 			}
-			redirect(w, r, u.projectPath(c, "/webhooks/"+eid+"?done=enabled"))
-			return nil
+			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint enabled."})
 		}
 		on := true
 		_, n, err := u.svc.Endpoints.UpdateAndRecover(r.Context(), c.project.ID, eid, service.UpdateEndpoint{Enabled: &on}, since)
@@ -192,23 +195,21 @@ func (u *UI) enableEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 			if !f.fail(err) {
 				return err
 			}
-			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f}, "")
+			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f})
 		}
-		return u.showEndpoint(w, r, c, http.StatusOK, healthData{}, "Endpoint enabled. "+recoveredFlash(n, since))
+		return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint enabled. " + recoveredFlash(n, since)})
 	}
 	if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, eid); err != nil {
 		return err
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks?done=enabled"))
-	return nil
+	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: "Endpoint enabled."})
 }
 
 func (u *UI) disableEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
 	if _, err := u.svc.Endpoints.Disable(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
 		return err
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks?done=disabled"))
-	return nil
+	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: "Endpoint disabled. Its pending deliveries were cancelled."})
 }
 
 // confirmDelete asks before deleting; the page works without script and
@@ -226,8 +227,7 @@ func (u *UI) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 	if err := u.svc.Endpoints.Delete(r.Context(), c.project.ID, r.PathValue("eid")); err != nil {
 		return err
 	}
-	redirect(w, r, u.projectPath(c, "/webhooks?done=deleted"))
-	return nil
+	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: "Endpoint deleted. Its deliveries stay in the Event Log."})
 }
 
 // testView is a Test result as the page (and the script) shows it.
@@ -261,7 +261,7 @@ func (u *UI) testEndpoint(w http.ResponseWriter, r *http.Request, c *request) er
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
-	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Tests: map[string]testView{eid: v}}, "")
+	return u.done(w, r, c, u.projectPath(c, "/webhooks")+"#ep-"+eid, flash{}.with(webhooksFlash{TestOf: eid, Test: v}))
 }
 
 // revealSecret shows the signing secret: in place with script, on the
@@ -276,7 +276,7 @@ func (u *UI) revealSecret(w http.ResponseWriter, r *http.Request, c *request) er
 		writeJSON(w, http.StatusOK, map[string]string{"secret": s.Secret, "public_key": s.PublicKey})
 		return nil
 	}
-	return u.showWebhooks(w, r, c, http.StatusOK, webhooksData{Secret: &s}, "")
+	return u.done(w, r, c, u.projectPath(c, "/webhooks")+"#secret-title", flash{Secret: s.Secret}.with(webhooksFlash{Revealed: true, PublicKey: s.PublicKey}))
 }
 
 // graceOptions are the grace periods the rotation page offers; none is
@@ -327,11 +327,11 @@ func (u *UI) rotateSecret(w http.ResponseWriter, r *http.Request, c *request) er
 			Data: rotateData{Options: graceOptions, Chosen: grace, Form: f}})
 		return nil
 	}
-	d := webhooksData{Secret: &s, Rotated: true}
+	fd := webhooksFlash{Rotated: true, PublicKey: s.PublicKey}
 	if grace > 0 {
-		d.GraceActive, d.GraceEnds = true, u.clock.Now().Add(time.Duration(grace)*time.Second)
+		fd.GraceEnds = u.clock.Now().Add(time.Duration(grace) * time.Second)
 	}
-	return u.showWebhooks(w, r, c, http.StatusOK, d, "")
+	return u.done(w, r, c, u.projectPath(c, "/webhooks")+"#secret-title", flash{Secret: s.Secret}.with(fd))
 }
 
 // wantsJSON tells a request of the page's script, which asks for JSON,

@@ -73,3 +73,34 @@ const revokeKeySQL = `WITH revoked AS (
 		DELETE FROM sessions WHERE api_key_id IN (SELECT id FROM revoked)
 	)
 	SELECT id FROM revoked`
+
+// PutFlash stores f and removes its session's expired flashes; an unknown
+// session is store.ErrNotFound (the foreign key).
+func (db *DB) PutFlash(ctx context.Context, f store.Flash) error {
+	return db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `WITH expired AS (
+				DELETE FROM session_flashes WHERE session_hash = $1 AND expires_at <= $5
+			)
+			INSERT INTO session_flashes (session_hash, id, data, expires_at) VALUES ($1, $2, $3, $4)`,
+			f.SessionHash, f.ID, f.Data, ts(f.ExpiresAt), ts(f.CreatedAt))
+		return err
+	})
+}
+
+// TakeFlash deletes the flash and returns its data while it has not
+// expired at now.
+func (db *DB) TakeFlash(ctx context.Context, sessionHash []byte, id string, now time.Time) ([]byte, error) {
+	var data []byte
+	var expires time.Time
+	err := db.write(ctx, func() error {
+		return db.pool.QueryRow(ctx, `DELETE FROM session_flashes WHERE session_hash = $1 AND id = $2 RETURNING data, expires_at`,
+			sessionHash, id).Scan(&data, &expires)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !expires.After(ts(now)) {
+		return nil, store.ErrNotFound
+	}
+	return data, nil
+}

@@ -52,3 +52,35 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, limit in
 	n, err := res.RowsAffected()
 	return int(n), translate(err)
 }
+
+// PutFlash stores f and removes its session's expired flashes; an unknown
+// session is store.ErrNotFound (the foreign key).
+func (db *DB) PutFlash(ctx context.Context, f store.Flash) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM session_flashes WHERE session_hash = ? AND expires_at <= ?`,
+			f.SessionHash, f.CreatedAt.UnixMicro()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO session_flashes (session_hash, id, data, expires_at) VALUES (?, ?, ?, ?)`,
+			f.SessionHash, f.ID, f.Data, f.ExpiresAt.UnixMicro())
+		return err
+	})
+}
+
+// TakeFlash deletes the flash and returns its data while it has not
+// expired at now.
+func (db *DB) TakeFlash(ctx context.Context, sessionHash []byte, id string, now time.Time) ([]byte, error) {
+	var data []byte
+	var expires int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `DELETE FROM session_flashes WHERE session_hash = ? AND id = ? RETURNING data, expires_at`,
+			sessionHash, id).Scan(&data, &expires)
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	if expires <= now.UnixMicro() {
+		return nil, store.ErrNotFound
+	}
+	return data, nil
+}

@@ -15,6 +15,7 @@ var sessionCases = []testCase{
 	{"Sessions", testSessions},
 	{"RevokeEndsSessions", testRevokeEndsSessions},
 	{"DeleteExpiredSessions", testDeleteExpiredSessions},
+	{"Flashes", testFlashes},
 }
 
 // apiKey creates a key of projectID ("" for an admin key).
@@ -170,4 +171,58 @@ func testDeleteExpiredSessions(t *testing.T, f *fixture) {
 		_, err := f.s.GetSession(f.ctx, s.Hash, Base.Add(-time.Hour))
 		wantErr(t, "GetSession of a removed session", err, store.ErrNotFound)
 	}
+}
+
+// testFlashes: a flash is taken once, by its session and id only, not
+// after it expired, and goes with its session.
+func testFlashes(t *testing.T, f *fixture) {
+	k := f.apiKey("")
+	expires := Base.Add(12 * time.Hour)
+	s1, s2 := f.session(k, expires), f.session(k, expires)
+	put := func(s store.Session, id, data string, at time.Time) {
+		t.Helper()
+		f.must(f.s.PutFlash(f.ctx, store.Flash{SessionHash: bytes.Clone(s.Hash), ID: id, Data: []byte(data),
+			CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}), "PutFlash")
+	}
+	take := func(s store.Session, id string, now time.Time) (string, error) {
+		t.Helper()
+		b, err := f.s.TakeFlash(f.ctx, bytes.Clone(s.Hash), id, now)
+		return string(b), err
+	}
+
+	put(s1, "a", "first", Base)
+	put(s1, "b", "second", Base)
+	put(s2, "a", "other session", Base)
+	_, err := take(s1, "c", Base)
+	wantErr(t, "TakeFlash(unknown id)", err, store.ErrNotFound)
+	got, err := take(s1, "a", Base)
+	if err != nil || got != "first" {
+		t.Errorf("TakeFlash(s1, a) = %q, %v; want first", got, err)
+	}
+	_, err = take(s1, "a", Base)
+	wantErr(t, "TakeFlash a second time", err, store.ErrNotFound)
+	got, err = take(s2, "a", Base)
+	if err != nil || got != "other session" {
+		t.Errorf("TakeFlash(s2, a) = %q, %v; want the other session's", got, err)
+	}
+
+	// Expired at the instant ExpiresAt; a later put removes it for good.
+	_, err = take(s1, "b", Base.Add(10*time.Minute))
+	wantErr(t, "TakeFlash at expiry", err, store.ErrNotFound)
+	put(s1, "c", "third", Base)
+	put(s1, "d", "fourth", Base.Add(10*time.Minute))
+	_, err = take(s1, "c", Base)
+	wantErr(t, "TakeFlash of one removed as expired by a later put", err, store.ErrNotFound)
+
+	h := sha256.Sum256([]byte("no such session"))
+	err = f.s.PutFlash(f.ctx, store.Flash{SessionHash: h[:], ID: "a", Data: []byte("x"), CreatedAt: Base, ExpiresAt: expires})
+	wantErr(t, "PutFlash(unknown session)", err, store.ErrNotFound)
+
+	// Signing out takes the session's flashes with it.
+	put(s2, "e", "fifth", Base)
+	f.must(f.s.DeleteSession(f.ctx, bytes.Clone(s2.Hash)), "DeleteSession")
+	// Even a session made again with the same hash finds nothing.
+	f.must(f.s.CreateSession(f.ctx, s2), "CreateSession again")
+	_, err = take(s2, "e", Base)
+	wantErr(t, "TakeFlash after sign-out", err, store.ErrNotFound)
 }
