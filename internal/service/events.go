@@ -115,7 +115,7 @@ func (s *Events) Publish(ctx context.Context, projectID string, in PublishEvent)
 // OperationalPrefix starts the types of the events hookd publishes itself
 // (hookd.endpoint.failing, …); publishers may not use it, so a receiver can
 // trust that such an event came from hookd.
-const OperationalPrefix = "hookd."
+const OperationalPrefix = store.OperationalPrefix
 
 // PublishOperational publishes an operational event of type typ (which
 // starts with OperationalPrefix) about endpoint endpointID of project

@@ -10,8 +10,10 @@ import (
 )
 
 // TestOperationalEvents: publishers cannot use hookd's own event types;
-// hookd's operational events reach the project's other endpoints, never
-// the one they are about, and are in the log like any event.
+// hookd's operational events reach the project's other endpoints whose
+// filter names them (not those with no filter or "*", which get the
+// project's own events only), never the one they are about, and are in the
+// log like any event.
 func TestOperationalEvents(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -19,7 +21,7 @@ func TestOperationalEvents(t *testing.T) {
 	_, err := e.svc.Events.Publish(ctx, pid, service.PublishEvent{Type: "hookd.endpoint.failing", Data: []byte(`{}`)})
 	wantError(t, err, service.CodeInvalidArgument, "type")
 
-	subject, err := e.svc.Endpoints.Create(ctx, pid, service.CreateEndpoint{URL: "https://a.example/h"})
+	subject, err := e.svc.Endpoints.Create(ctx, pid, service.CreateEndpoint{URL: "https://a.example/h", EventTypes: []string{"hookd.*"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +29,10 @@ func TestOperationalEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Endpoints.Create(ctx, pid, service.CreateEndpoint{URL: "https://c.example/h", EventTypes: []string{"invoice.*"}}); err != nil {
-		t.Fatal(err)
+	for _, types := range [][]string{{"invoice.*"}, nil, {"*"}} {
+		if _, err := e.svc.Endpoints.Create(ctx, pid, service.CreateEndpoint{URL: "https://c.example/h", EventTypes: types}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := e.svc.Events.PublishOperational(ctx, pid, subject.ID, "hookd.endpoint.failing", []byte(`{"endpoint_id":"`+subject.ID+`"}`))
 	if err != nil {

@@ -84,14 +84,29 @@ type Endpoint struct {
 // Limited reports whether the endpoint has a rate or concurrency limit.
 func (e Endpoint) Limited() bool { return e.RateLimitPerSecond > 0 || e.MaxConcurrency > 0 }
 
+// OperationalPrefix starts the types of the events hookd publishes itself
+// (hookd.endpoint.failing, …). Publishers may not use it.
+const OperationalPrefix = "hookd."
+
 // Accepts tells whether the endpoint's filter lets eventType through.
-// It does not look at Enabled.
+// It does not look at Enabled. An operational event (OperationalPrefix)
+// goes only to a filter that names it — "hookd.*", "hookd.endpoint.*" or
+// its full type —, never to an empty filter or "*": those mean every
+// event the project publishes, and a receiver built for those must not
+// get hookd's own.
 func (e Endpoint) Accepts(eventType string) bool {
+	operational := strings.HasPrefix(eventType, OperationalPrefix)
 	if len(e.EventTypes) == 0 {
-		return true
+		return !operational
 	}
 	for _, t := range e.EventTypes {
-		if t == eventType || t == "*" {
+		if t == "*" {
+			if !operational {
+				return true
+			}
+			continue
+		}
+		if t == eventType {
 			return true
 		}
 		if prefix, ok := strings.CutSuffix(t, "*"); ok && strings.HasPrefix(eventType, prefix) {

@@ -46,6 +46,10 @@ func testPublishFanOut(t *testing.T, f *fixture) {
 	wild := f.endpoint(p.ID, "tester.*")
 	other := f.endpoint(p.ID, "other.*", "misc.thing")
 	star := f.endpoint(p.ID, "*")
+	// hookd's operational events go only to filters that name them.
+	ops := f.endpoint(p.ID, "hookd.endpoint.*")
+	hookd := f.endpoint(p.ID, "hookd.*")
+	failing := f.endpoint(p.ID, "hookd.endpoint.failing", "invoice.*")
 	off := store.Endpoint{ID: ids.New(ids.Endpoint, Base), ProjectID: p.ID, URL: "https://off.example/", Enabled: false,
 		DisabledReason: "off", CreatedAt: Base, UpdatedAt: Base}
 	f.must(f.s.CreateEndpoint(f.ctx, off), "CreateEndpoint")
@@ -61,6 +65,9 @@ func testPublishFanOut(t *testing.T, f *fixture) {
 		{"misc.thing", []store.Endpoint{all, other, star}},
 		{"misc.other", []store.Endpoint{all, star}},
 		{"testerx.created", []store.Endpoint{all, star}},
+		{"hookd.endpoint.failing", []store.Endpoint{ops, hookd, failing}},
+		{"hookd.endpoint.recovered", []store.Endpoint{ops, hookd}},
+		{"invoice.paid", []store.Endpoint{all, star, failing}},
 	} {
 		ev := event(p.ID, tc.typ, Base.Add(time.Second))
 		ev.IdempotencyKey = "" // explicit: no key

@@ -226,7 +226,7 @@ func testBreakerHoldsAndProbes(t *testing.T, f *fixture) {
 // testPublishNotTo: an event does not fan out to its NotTo endpoint.
 func testPublishNotTo(t *testing.T, f *fixture) {
 	p := f.project()
-	subject, other := f.endpoint(p.ID), f.endpoint(p.ID)
+	subject, other := f.endpoint(p.ID, "hookd.*"), f.endpoint(p.ID, "hookd.*")
 	ev := event(p.ID, "hookd.endpoint.failing", Base)
 	ev.NotTo = subject.ID
 	res := f.publish(ev)
