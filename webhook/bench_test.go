@@ -1,7 +1,10 @@
 package webhook_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -57,3 +60,66 @@ func BenchmarkVerifyHMAC(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMiddleware is one request through Middleware: read the body, verify,
+// decode the envelope, call the next handler. With a deduplicator each request has
+// a new webhook-id (claim and complete); "duplicate" repeats one.
+func BenchmarkMiddleware(b *testing.B) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	s, _ := webhook.NewSigner(secret)
+	ts := time.Unix(1614265330, 0)
+	v, err := webhook.NewVerifier([]string{secret}, webhook.WithNow(func() time.Time { return ts }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, bc := range []struct {
+		name   string
+		dedup  bool
+		unique bool
+	}{
+		{"verify", false, false},
+		{"dedup", true, true},
+		{"duplicate", true, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var opts []webhook.MiddlewareOption
+			if bc.dedup {
+				opts = append(opts, webhook.WithDeduplicator(webhook.NewMemoryDeduplicator(1<<20, time.Hour)))
+			}
+			h := webhook.Middleware(v, opts...)(next)
+			headers := make([]http.Header, 1)
+			if bc.unique {
+				headers = make([]http.Header, b.N)
+			}
+			for i := range headers {
+				headers[i] = s.Headers("evt_"+strconv.Itoa(i), ts, benchBody)
+			}
+			req, _ := http.NewRequest(http.MethodPost, "/webhooks", nil)
+			body := bytes.NewReader(benchBody)
+			req.Body = io.NopCloser(body)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				body.Reset(benchBody)
+				req.ContentLength = int64(len(benchBody))
+				req.Header = headers[i%len(headers)]
+				w.code = 0
+				h.ServeHTTP(w, req)
+				if w.code != http.StatusNoContent && w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
+	}
+}
+
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }

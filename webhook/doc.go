@@ -24,7 +24,24 @@
 // during a rotation) and call [Signer.Headers] for each attempt with the event id,
 // the time of the attempt and the body bytes that will be sent.
 //
-// # Receiving: verify the raw body
+// # Receiving with Middleware
+//
+// [Middleware] does all of a receiver's checks for a net/http handler: it reads the
+// body once with a limit, verifies it, refuses replays outside the tolerance,
+// de-duplicates by webhook-id (with [WithDeduplicator]; [NewMemoryDeduplicator] for
+// one process, a SQL table for several, see the example of [Deduplicator]), and
+// hands the next handler the [Event] ([EventFromContext]) and the raw body:
+//
+//	verifier, err := webhook.NewVerifier([]string{os.Getenv("WEBHOOK_SECRET")})
+//	if err != nil { ... }
+//	verify := webhook.Middleware(verifier,
+//		webhook.WithDeduplicator(webhook.NewMemoryDeduplicator(100_000, 72*time.Hour)))
+//	http.Handle("POST /webhooks", verify(handler))
+//
+// A duplicate is answered 200 without calling the handler; a handler that answers
+// outside 2xx, or panics, releases the id so the sender's retry is processed.
+//
+// # Receiving by hand: verify the raw body
 //
 // The most common way to break verification is to verify something other than the
 // bytes that were received: decoding the JSON and encoding it again, letting a

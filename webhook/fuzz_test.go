@@ -1,7 +1,11 @@
 package webhook_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -65,6 +69,52 @@ func FuzzVerify(f *testing.F) {
 			if err := atSigning.VerifyValues(id, ts, sig, tampered); !errors.Is(err, webhook.ErrNoMatchingSignature) {
 				t.Fatalf("tampered body: %v, want ErrNoMatchingSignature", err)
 			}
+		}
+	})
+}
+
+// FuzzMiddleware sends arbitrary headers and bodies through Middleware: it never
+// panics, answers only its documented statuses, and calls the handler exactly when
+// the verifier accepts the request, with the body unchanged.
+func FuzzMiddleware(f *testing.F) {
+	f.Add(katID, strconv.Itoa(katTimestamp), katSignature, []byte(katBody), true)
+	f.Add("evt_1", strconv.Itoa(katTimestamp), "v1,AAAA", []byte(`{"type":1}`), false)
+	f.Add("", "", "", []byte(nil), true)
+	v := mustVerifier(f, []string{katSecret, katPublicKey}, at(katTime))
+	signer := mustSigner(f, katSecret)
+	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte, sign bool) {
+		if sign && id != "" {
+			sig = signer.Sign(id, katTime, body)
+			ts = strconv.Itoa(katTimestamp)
+		}
+		var got []byte
+		called := false
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			called = true
+			got, _ = io.ReadAll(r.Body)
+			if _, ok := webhook.EventFromContext(r.Context()); !ok {
+				t.Error("no event in the context")
+			}
+		})
+		h := webhook.Middleware(v, webhook.WithMaxBodyBytes(1<<16), webhook.WithDeduplicator(webhook.NewMemoryDeduplicator(4, time.Hour)))(next)
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header[webhook.HeaderID] = []string{id}
+		r.Header[webhook.HeaderTimestamp] = []string{ts}
+		r.Header[webhook.HeaderSignature] = []string{sig}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		tooBig := len(body) > 1<<16
+		valid := !tooBig && v.Verify(body, r.Header) == nil
+		if called != valid {
+			t.Fatalf("handler called %v, verifier accepts %v (status %d)", called, valid, w.Code)
+		}
+		if called && !bytes.Equal(got, body) {
+			t.Fatalf("handler read %q, want %q", got, body)
+		}
+		switch w.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("status %d", w.Code)
 		}
 	})
 }
