@@ -133,6 +133,9 @@ type request struct {
 
 // do sends req, retrying retryable failures, and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, req request, out any) (http.Header, error) {
+	if strings.Contains(req.path+"/", "//") {
+		return nil, fmt.Errorf("client: %s %s: an id is empty", req.method, req.path)
+	}
 	var payload []byte
 	if req.body != nil {
 		var err error

@@ -216,6 +216,10 @@ func TestPublishError(t *testing.T) {
 	if !client.IsNotFound(err) {
 		t.Errorf("unknown project: %v, want not found", err)
 	}
+	before := len(h.publishes())
+	if _, err := c.Publish(context.Background(), "", client.Event{Type: "a", Data: 1}); err == nil || len(h.publishes()) != before {
+		t.Errorf("empty project id: %v, %d requests; want an error and no request", err, len(h.publishes())-before)
+	}
 	bad, _ := client.New(h.proxy.URL, "hk_wrong")
 	_, err = bad.Publish(context.Background(), h.project, client.Event{Type: "a", Data: map[string]int{"n": 1}})
 	if !errors.As(err, &e) || e.StatusCode != http.StatusUnauthorized {
