@@ -22,6 +22,9 @@ const mod = "github.com/hookd/hookd/"
 // names lower packages only for their Default… constants (flag defaults)
 // and for the bench and listen tools; the UI names store for its sessions.
 var allowed = map[string][]string{
+	"client":                   {},
+	"examples/publish":         {"client"},
+	"examples/receiver":        {"webhook"},
 	"cmd/hookd":                {"internal/api", "internal/app", "internal/bench", "internal/delivery", "internal/health", "internal/listen", "internal/maintenance", "internal/outbound", "internal/publish", "internal/retry", "webhook"},
 	"internal/api":             {"internal/service", "internal/sse"},
 	"internal/app":             {"internal/api", "internal/clock", "internal/delivery", "internal/eventfeed", "internal/health", "internal/heartbeat", "internal/ids", "internal/maintenance", "internal/outbound", "internal/publish", "internal/retry", "internal/secretbox", "internal/service", "internal/store", "internal/store/drivers", "internal/ui"},
@@ -56,6 +59,7 @@ var allowed = map[string][]string{
 // Tests use real parts (a driver, pgtest) and may build a whole server
 // from above, since an external test package closes no cycle.
 var allowedInTests = map[string][]string{
+	"client":                  {"internal/app", "internal/app/apptest"},
 	"cmd/hookd":               {"internal/pgtest"},
 	"internal/api":            {"internal/clock", "internal/eventfeed", "internal/ids", "internal/outbound", "internal/publish", "internal/store", "internal/store/sqlite", "webhook"},
 	"internal/app":            {"internal/app/apptest", "internal/listen", "internal/pgtest", "webhook"},
@@ -75,7 +79,7 @@ var (
 	drivers   = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/drivers"}
 	frontEnds = []string{"internal/service", "internal/api", "internal/ui", "internal/app"}
 	engine    = []string{"internal/delivery", "internal/publish", "internal/maintenance", "internal/eventfeed", "internal/heartbeat", "internal/health"}
-	leaves    = []string{"internal/clock", "internal/ids", "internal/retry", "internal/outbound", "internal/eventbody", "internal/secretbox", "internal/sse", "internal/pgtest", "webhook"}
+	leaves    = []string{"client", "internal/clock", "internal/ids", "internal/retry", "internal/outbound", "internal/eventbody", "internal/secretbox", "internal/sse", "internal/pgtest", "webhook"}
 )
 
 // layerRules: the packages (and everything they import, transitively)
