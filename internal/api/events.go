@@ -79,7 +79,7 @@ func renderEvent(e service.Event) eventJSON {
 
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c call) error {
 	q := r.URL.Query()
-	f := service.EventFilter{Type: q.Get("type")}
+	f := service.EventFilter{Type: q.Get("type"), IdempotencyKey: q.Get("idempotency_key")}
 	var err error
 	if f.Since, err = timeQuery(q, "since"); err != nil {
 		return err

@@ -259,6 +259,13 @@ func TestListEvents(t *testing.T) {
 		{"?until=" + minute(2), rev(1, 0)},
 		{"?type=order.created&since=" + minute(1) + "&until=" + minute(4), rev(2)},
 		{"?type=nothing", nil},
+		// A prefix, as endpoint filters take it, and any case.
+		{"?type=order.*", rev(4, 2, 1, 0)},
+		{"?type=ORDER.Created", rev(4, 2, 0)},
+		{"?type=*", rev(4, 3, 2, 1, 0)},
+		// The event published with a key; none for another's.
+		{"?idempotency_key=order.paid1", rev(1)},
+		{"?idempotency_key=order.paid2", nil},
 	} {
 		if got := idsOf(tc.query); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("events%s: %v, want %v", tc.query, got, tc.want)
@@ -274,6 +281,8 @@ func TestListEvents(t *testing.T) {
 		{"?since=yesterday", "since: must be an RFC 3339 time"},
 		{"?until=2026-13-01T00:00:00Z", "until:"},
 		{"?type=a%20b", "type:"},
+		{"?type=a.*.b", "type:"},
+		{"?idempotency_key=%7F", "idempotency_key:"},
 	} {
 		e.do("GET", "/v1/projects/"+pid+"/events"+tc.query, key, nil).wantError(t, 400, "invalid_argument", tc.msg)
 	}

@@ -19,7 +19,7 @@ type DeliveryFilter struct {
 	Status     string    // one of store's statuses: pending, delivering, succeeded, retrying, failed, cancelled
 	EndpointID string    // deliveries to this endpoint
 	EventID    string    // deliveries of this event
-	EventType  string    // deliveries of events of this type (EventTypeRule)
+	EventType  string    // deliveries of events of this type or prefix ("invoice.*"), any case
 	Since      time.Time // created at or after
 	Until      time.Time // created before
 }
@@ -35,10 +35,7 @@ func (f DeliveryFilter) Validate() error {
 	if err := checkID("event_id", f.EventID, ids.Event); err != nil {
 		return err
 	}
-	if f.EventType != "" {
-		return checkEventType("event_type", f.EventType)
-	}
-	return nil
+	return checkTypeFilter("event_type", f.EventType)
 }
 
 // List lists the deliveries of project projectID, newest first: the
@@ -48,6 +45,7 @@ func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilte
 		return List[Delivery]{}, err
 	}
 	sf := store.DeliveryFilter(f)
+	sf.EventType = typeFilter(f.EventType)
 	return list(p, ids.Delivery, func(d Delivery) string { return d.ID }, func(sp store.Page) ([]Delivery, error) {
 		return s.c.store.ListDeliveries(ctx, projectID, sf, sp)
 	})

@@ -190,15 +190,22 @@ func EventData(e Event) json.RawMessage {
 
 // EventFilter narrows Events.List; zero fields match everything.
 type EventFilter struct {
-	Type  string    // exactly this type (EventTypeRule)
+	// Type: one type, or the types starting with a prefix ("invoice.*"),
+	// as an endpoint's filter takes them; any case matches.
+	Type  string
 	Since time.Time // created at or after
 	Until time.Time // created before
+	// IdempotencyKey: the newest event published with this key.
+	IdempotencyKey string
 }
 
 // Validate checks the filter, naming the field at fault.
 func (f EventFilter) Validate() error {
-	if f.Type != "" {
-		return checkEventType("type", f.Type)
+	if err := checkTypeFilter("type", f.Type); err != nil {
+		return err
+	}
+	if err := checkIdempotencyKey(f.IdempotencyKey); err != nil {
+		return Invalid("idempotency_key", IdempotencyKeyRule)
 	}
 	return nil
 }
@@ -208,7 +215,7 @@ func (s *Events) List(ctx context.Context, projectID string, f EventFilter, p Pa
 	if err := f.Validate(); err != nil {
 		return List[Event]{}, err
 	}
-	sf := store.EventFilter{Type: f.Type, Since: f.Since, Until: f.Until}
+	sf := store.EventFilter{Type: typeFilter(f.Type), Since: f.Since, Until: f.Until, IdempotencyKey: f.IdempotencyKey}
 	return list(p, ids.Event, func(e Event) string { return e.ID }, func(sp store.Page) ([]Event, error) {
 		return s.c.store.ListEvents(ctx, projectID, sf, sp)
 	})

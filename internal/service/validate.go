@@ -57,6 +57,23 @@ func validTypeFilter(f string) bool {
 	return ValidEventType(strings.TrimSuffix(f, ".*"))
 }
 
+// checkTypeFilter is for a filter on event types in a list: empty, one
+// type, or a prefix ending in ".*" (or "*", everything).
+func checkTypeFilter(field, f string) error {
+	if f != "" && !validTypeFilter(f) {
+		return Invalid(field, typeFilterRule)
+	}
+	return nil
+}
+
+// typeFilter is f as the store takes it: "*" filters nothing.
+func typeFilter(f string) string {
+	if f == "*" {
+		return ""
+	}
+	return f
+}
+
 func checkEventType(field, t string) error {
 	if !ValidEventType(t) {
 		return Invalid(field, EventTypeRule)

@@ -171,6 +171,13 @@ type Store interface {
 	// with its event id and attempt count unchanged, as RetryDelivery
 	// does. Returns how many it changed.
 	RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error)
+	// RetryDeliveries resends the newest deliveries of projectID that f
+	// matches, at most limit, each as RetryDelivery does (pending, due at
+	// now), passing over every one being delivered. matched is how many
+	// match, counted up to limit+1 (more than limit: one call does not
+	// take them all); resent how many it changed. With dryRun it only
+	// counts (resent 0).
+	RetryDeliveries(ctx context.Context, projectID string, f DeliveryFilter, limit int, now time.Time, dryRun bool) (matched, resent int, err error)
 
 	// Claim takes up to p.Limit deliveries that are due at p.Now — status
 	// pending or retrying with NextAttemptAt <= now, or status delivering

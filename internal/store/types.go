@@ -220,9 +220,12 @@ type Attempt struct {
 
 // EventFilter narrows ListEvents. Zero fields do not filter.
 type EventFilter struct {
-	Type  string
+	Type  string // a type filter: see TypeLikePattern
 	Since time.Time // CreatedAt >= Since
 	Until time.Time // CreatedAt < Until
+	// IdempotencyKey: the newest event published with this key (one
+	// whose key a later event took over after the window is not it).
+	IdempotencyKey string
 }
 
 // DeliveryFilter narrows ListDeliveries. Zero fields do not filter.
@@ -230,9 +233,29 @@ type DeliveryFilter struct {
 	Status     string
 	EndpointID string
 	EventID    string
-	EventType  string
+	EventType  string    // a type filter: see TypeLikePattern
 	Since      time.Time // CreatedAt >= Since
 	Until      time.Time // CreatedAt < Until
+}
+
+// TypeLikePattern is a filter on event types as a LIKE pattern (escape
+// character '\'), in lower case: the filter is one type, or a prefix
+// ending in "*" ("invoice.*" matches "invoice.paid", as an endpoint's
+// filter does), and matches without regard to ASCII case. Drivers compare
+// the lower-cased type with it.
+func TypeLikePattern(f string) string {
+	prefix, isPrefix := strings.CutSuffix(f, "*")
+	var b strings.Builder
+	for _, c := range []byte(strings.ToLower(prefix)) {
+		if c == '\\' || c == '%' || c == '_' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	if isPrefix {
+		b.WriteByte('%')
+	}
+	return b.String()
 }
 
 // ClaimParams asks Claim for due work.

@@ -65,7 +65,7 @@ func newEnvWith(t testing.TB, tls bool, mod func(*app.Config)) *env {
 
 // api calls hookd's JSON API with key and decodes the answer into out
 // (when non-nil); it fails the test unless the status is want.
-func (e *env) api(want int, method, path, key string, body, out any) {
+func (e *env) api(want int, method, path, key string, body, out any, header ...string) {
 	e.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -85,6 +85,9 @@ func (e *env) api(want int, method, path, key string, body, out any) {
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := e.httpClient().Do(req)
 	if err != nil {
 		e.t.Fatal(err)

@@ -38,7 +38,7 @@ func parseTime(s string) (time.Time, bool) {
 
 type logData struct {
 	// Form holds the filters as typed (status, endpoint_id, event_type,
-	// since, until) and the errors beside them.
+	// since, until, event_id) and the errors beside them; q is the search.
 	Form       form
 	Statuses   []string
 	Deliveries []service.Delivery
@@ -50,15 +50,32 @@ type logData struct {
 	Filtered     bool
 	OlderURL     string // the next page, "" on the last
 	NewestURL    string // the first page, "" on it
+	// Query is this page's filters and cursor, for the links to a
+	// delivery, whose "← Event Log" comes back to them.
+	Query string
 }
 
 // logFilters are the Event Log's query parameters, named as the API's.
-var logFilters = []string{"status", "endpoint_id", "event_type", "since", "until"}
+var logFilters = []string{"status", "endpoint_id", "event_type", "since", "until", "event_id"}
 
-// eventLog lists the project's deliveries, newest first, filtered.
+// eventLog lists the project's deliveries, newest first, filtered. With
+// q, it searches instead and goes straight to what it found.
 func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error {
 	q := r.URL.Query()
 	d := logData{Form: form{Values: map[string]string{}, Errors: map[string]string{}}, Statuses: statuses}
+	if search := strings.TrimSpace(q.Get("q")); search != "" {
+		found, err := u.svc.Search(r.Context(), c.project.ID, search)
+		if err == nil {
+			redirect(w, r, u.foundURL(c, found))
+			return nil
+		}
+		d.Form.Values["q"] = search
+		e, internal := service.AsError(err)
+		if internal || e.Code != service.CodeNotFound && e.Code != service.CodeInvalidArgument {
+			return err
+		}
+		d.Form.Errors["q"] = capitalize(e.Message) + "."
+	}
 	for _, name := range logFilters {
 		d.Form.Values[name] = strings.TrimSpace(q.Get(name))
 		d.Filtered = d.Filtered || d.Form.Values[name] != ""
@@ -67,6 +84,7 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 		Status:     d.Form.Values["status"],
 		EndpointID: d.Form.Values["endpoint_id"],
 		EventType:  d.Form.Values["event_type"],
+		EventID:    d.Form.Values["event_id"],
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := d.Form.Values[name]; v != "" {
@@ -90,8 +108,12 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 	}
 
 	status := http.StatusOK
-	if len(d.Form.Errors) == 0 {
+	if d.Form.Errors["q"] != "" {
+		status = http.StatusNotFound // the log below is unfiltered
+	}
+	if len(d.Form.Errors) == 0 || d.Form.Errors["q"] != "" && len(d.Form.Errors) == 1 {
 		cursor := q.Get("cursor")
+		d.Query = logQuery(d.Form.Values, cursor)
 		list, err := u.svc.Deliveries.List(r.Context(), c.project.ID, f, service.Page{Cursor: cursor, Limit: logPageSize})
 		switch {
 		case err == nil:
@@ -116,6 +138,16 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 
 // logURL is the Event Log with the same filters at cursor.
 func (u *UI) logURL(c *request, filters map[string]string, cursor string) string {
+	s := u.projectPath(c, "/events")
+	if q := logQuery(filters, cursor); q != "" {
+		s += "?" + q
+	}
+	return s
+}
+
+// logQuery is the query of the Event Log with filters at cursor: only
+// the log's own parameters, so a link made from it goes nowhere else.
+func logQuery(filters map[string]string, cursor string) string {
 	q := url.Values{}
 	for _, name := range logFilters {
 		if v := filters[name]; v != "" {
@@ -125,11 +157,31 @@ func (u *UI) logURL(c *request, filters map[string]string, cursor string) string
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
-	s := u.projectPath(c, "/events")
-	if len(q) > 0 {
-		s += "?" + q.Encode()
+	return q.Encode()
+}
+
+// backQuery is the Event Log's query a delivery page links back to: the
+// filters the log had (its back parameter), re-read so that the link
+// cannot point elsewhere.
+func backQuery(back string) string {
+	q, _ := url.ParseQuery(back)
+	filters := map[string]string{}
+	for _, name := range logFilters {
+		filters[name] = q.Get(name)
 	}
-	return s
+	return logQuery(filters, q.Get("cursor"))
+}
+
+// foundURL is where a search goes: a delivery's page, an event's
+// deliveries, an endpoint's deliveries.
+func (u *UI) foundURL(c *request, f service.Found) string {
+	switch f.Kind {
+	case service.FoundDelivery:
+		return u.projectPath(c, "/deliveries/"+f.ID)
+	case service.FoundEndpoint:
+		return u.logURL(c, map[string]string{"endpoint_id": f.ID}, "")
+	}
+	return u.logURL(c, map[string]string{"event_id": f.ID}, "")
 }
 
 type deliveryData struct {
@@ -141,6 +193,9 @@ type deliveryData struct {
 	// (with script) to show the attempt.
 	Live     bool
 	FlashErr string
+	// BackURL is the Event Log as it was when the delivery was opened;
+	// BackQuery its query, which this page's own links and forms keep.
+	BackURL, BackQuery string
 }
 
 // delivery shows one delivery: the event body and every attempt.
@@ -162,7 +217,11 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 	if err != nil {
 		return err
 	}
-	d := deliveryData{Delivery: dd.Delivery, Event: ev, Attempts: slices.Clone(dd.Attempts), FlashErr: flashErr}
+	d := deliveryData{Delivery: dd.Delivery, Event: ev, Attempts: slices.Clone(dd.Attempts), FlashErr: flashErr,
+		BackURL: u.projectPath(c, "/events")}
+	if back := backQuery(r.URL.Query().Get("back")); back != "" {
+		d.BackURL, d.BackQuery = d.BackURL+"?"+back, back
+	}
 	slices.Reverse(d.Attempts)
 	if ep, err := u.svc.Endpoints.Get(ctx, c.project.ID, dd.EndpointID); err == nil {
 		d.Endpoint = ep
@@ -188,6 +247,9 @@ func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
 	did := r.PathValue("did")
 	_, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
 	to := u.projectPath(c, "/deliveries/"+did)
+	if back := backQuery(r.PostFormValue("back")); back != "" {
+		to += "?" + url.Values{"back": {back}}.Encode()
+	}
 	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeConflict {
 		return u.done(w, r, c, to, flash{Message: "This delivery is being sent right now. Resend it once the attempt has finished.", Problem: true})
 	}

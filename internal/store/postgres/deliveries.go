@@ -52,7 +52,67 @@ func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (store.Deli
 // ListDeliveries lists the deliveries of projectID newest first, before
 // page.After when set.
 func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]store.Delivery, error) {
-	var w where
+	w := deliveriesWhere(projectID, f, page)
+	sql := `SELECT ` + deliveryColumns + ` FROM deliveries` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
+	var out []store.Delivery
+	err := db.read(ctx, func() error {
+		rows, _ := db.pool.Query(ctx, sql, w.args...)
+		var err error
+		out, err = pgx.CollectRows(rows, scanDelivery)
+		return err
+	})
+	return out, err
+}
+
+// RetryDeliveries resends up to limit deliveries that f matches, newest
+// first, as RetryDelivery does, passing over those being delivered (and
+// those another transaction holds: they are being changed right now).
+func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, limit int, now time.Time, dryRun bool) (matched, resent int, err error) {
+	if f.Status == store.StatusDelivering || limit <= 0 {
+		return 0, 0, nil
+	}
+	matching := func() *where {
+		w := deliveriesWhere(projectID, f, store.Page{})
+		w.conds = append(w.conds, "status <> 'delivering'")
+		return w
+	}
+	cw := matching()
+	countSQL := `SELECT count(*) FROM (SELECT 1 FROM deliveries` + cw.String() + ` ORDER BY id DESC LIMIT ` + cw.arg(limit+1) + `) m`
+	if dryRun {
+		err = db.read(ctx, func() error { return db.pool.QueryRow(ctx, countSQL, cw.args...).Scan(&matched) })
+		return matched, 0, err
+	}
+	w := matching()
+	pick := `SELECT id FROM deliveries` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(limit) + ` FOR UPDATE SKIP LOCKED`
+	nowArg := w.arg(ts(now))
+	err = db.write(ctx, func() error {
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if err := tx.QueryRow(ctx, countSQL, cw.args...).Scan(&matched); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `WITH picked AS (`+pick+`)
+			UPDATE deliveries d SET status = 'pending', next_attempt_at = `+nowArg+`, updated_at = `+nowArg+`,
+				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			FROM picked WHERE d.id = picked.id`, w.args...)
+		if err != nil {
+			return err
+		}
+		resent = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	return matched, resent, err
+}
+
+// deliveriesWhere is the condition on deliveries that f and page make.
+func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) *where {
+	w := &where{}
 	w.add("project_id = ?", projectID)
 	if page.After != "" {
 		w.add("id < ?", page.After)
@@ -71,7 +131,7 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 		w.add("event_id = ?", f.EventID)
 	}
 	if f.EventType != "" {
-		w.add("event_type = ?", f.EventType)
+		w.add(`lower(event_type) LIKE ?`, store.TypeLikePattern(f.EventType))
 	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= ?", ts(f.Since))
@@ -79,15 +139,7 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 	if !f.Until.IsZero() {
 		w.add("created_at < ?", ts(f.Until))
 	}
-	sql := `SELECT ` + deliveryColumns + ` FROM deliveries` + w.String() + ` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
-	var out []store.Delivery
-	err := db.read(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, sql, w.args...)
-		var err error
-		out, err = pgx.CollectRows(rows, scanDelivery)
-		return err
-	})
-	return out, err
+	return w
 }
 
 // ListAttempts lists the attempts of delivery deliveryID of projectID by

@@ -332,7 +332,10 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 		w.add("id < ?", page.After)
 	}
 	if f.Type != "" {
-		w.add("type = ?", f.Type)
+		w.add(`lower(type) LIKE ?`, store.TypeLikePattern(f.Type))
+	}
+	if f.IdempotencyKey != "" {
+		w.add("live_idempotency_key = ?", f.IdempotencyKey)
 	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= ?", ts(f.Since))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,15 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 
 // listDeliveriesQuery builds ListDeliveries' query and its arguments.
 func listDeliveriesQuery(projectID string, f store.DeliveryFilter, page store.Page) (string, []any) {
+	where, args, indexedBy := deliveriesWhere(projectID, f, page)
+	args = append(args, limit(page))
+	return `SELECT ` + deliveryCols + ` FROM deliveries d` + indexedBy + ` WHERE ` + where +
+		` ORDER BY d.id DESC LIMIT ?`, args
+}
+
+// deliveriesWhere is the condition on deliveries d that f and page make,
+// its arguments, and the index clause it needs.
+func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) (string, []any, string) {
 	var where strings.Builder
 	where.WriteString(`d.project_id = ?`)
 	args := []any{projectID}
@@ -127,7 +137,8 @@ func listDeliveriesQuery(projectID string, f store.DeliveryFilter, page store.Pa
 		args = append(args, f.EventID, f.EventID, f.EventID)
 	}
 	if f.EventType != "" {
-		add(`d.event_type = ?`, f.EventType)
+		// SQLite's LIKE ignores ASCII case.
+		add(`d.event_type LIKE ? ESCAPE '\'`, store.TypeLikePattern(f.EventType))
 	}
 	if !f.Since.IsZero() {
 		add(`d.created_at >= ?`, f.Since.UnixMicro())
@@ -135,9 +146,49 @@ func listDeliveriesQuery(projectID string, f store.DeliveryFilter, page store.Pa
 	if !f.Until.IsZero() {
 		add(`d.created_at < ?`, f.Until.UnixMicro())
 	}
-	args = append(args, limit(page))
-	return `SELECT ` + deliveryCols + ` FROM deliveries d` + indexedBy + ` WHERE ` + where.String() +
-		` ORDER BY d.id DESC LIMIT ?`, args
+	return where.String(), args, indexedBy
+}
+
+// bulkRetryQuery selects the ids RetryDeliveries takes: the newest that
+// f matches, none being delivered; its last argument is how many.
+func bulkRetryQuery(projectID string, f store.DeliveryFilter) (string, []any) {
+	where, args, indexedBy := deliveriesWhere(projectID, f, store.Page{})
+	return `SELECT d.id FROM deliveries d` + indexedBy + ` WHERE ` + where +
+		` AND d.status <> 'delivering' ORDER BY d.id DESC LIMIT ?`, args
+}
+
+// RetryDeliveries resends up to limit deliveries that f matches, newest
+// first, as RetryDelivery does, passing over those being delivered.
+func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, limit int, now time.Time, dryRun bool) (matched, resent int, err error) {
+	if f.Status == store.StatusDelivering || limit <= 0 {
+		return 0, 0, nil
+	}
+	q, args := bulkRetryQuery(projectID, f)
+	count := func(r interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) error {
+		return r.QueryRowContext(ctx, `SELECT count(*) FROM (`+q+`)`, append(slices.Clone(args), limit+1)...).Scan(&matched)
+	}
+	if dryRun {
+		return matched, 0, translate(count(db.r))
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if err := count(tx); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries
+			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			WHERE status <> 'delivering' AND id IN (`+q+`)`,
+			append([]any{micros(now), micros(now)}, append(slices.Clone(args), limit)...)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		resent = int(n)
+		return err
+	})
+	return matched, resent, err
 }
 
 // ListAttempts returns the attempts of the project's delivery by number.

@@ -327,8 +327,13 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 		args = append(args, page.After)
 	}
 	if f.Type != "" {
-		where.WriteString(` AND type = ?`)
-		args = append(args, f.Type)
+		// SQLite's LIKE ignores ASCII case.
+		where.WriteString(` AND type LIKE ? ESCAPE '\'`)
+		args = append(args, store.TypeLikePattern(f.Type))
+	}
+	if f.IdempotencyKey != "" {
+		where.WriteString(` AND id = (SELECT event_id FROM idempotency_keys WHERE project_id = ? AND key = ?)`)
+		args = append(args, projectID, f.IdempotencyKey)
 	}
 	if !f.Since.IsZero() {
 		where.WriteString(` AND created_at >= ?`)

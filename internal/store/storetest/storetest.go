@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		claimCases,
 		directCases,
 		sessionCases,
+		searchCases,
 		ruleCases,
 		nodeCases,
 		healthCases,
