@@ -220,7 +220,7 @@ type Attempt struct {
 
 // EventFilter narrows ListEvents. Zero fields do not filter.
 type EventFilter struct {
-	Type  string // a type filter: see TypeLikePattern
+	Type  string    // a type filter: see TypeLikePattern
 	Since time.Time // CreatedAt >= Since
 	Until time.Time // CreatedAt < Until
 	// IdempotencyKey: the newest event published with this key (one
