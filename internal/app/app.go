@@ -244,6 +244,7 @@ func (a *App) buildDelivery(context.Context) error {
 		PerEndpoint:  cfg.PerEndpoint,
 		Lease:        cfg.Lease,
 		PollInterval: cfg.PollInterval,
+		Timeout:      cfg.Timeout,
 		Owner:        node,
 		Health: health.Policy{
 			Threshold:    cfg.BreakerAfter,
@@ -454,7 +455,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.batcher.Close()
 	stopEngine()
-	<-engineDone
+	if e := <-engineDone; e != nil {
+		// Nothing is lost (what was not recorded is sent again after its
+		// lease), but the drain did not finish: say what was left.
+		a.log.Error("the delivery engine's shutdown left work undone", "err", e)
+	}
 	<-maintDone
 	stopBeat()
 	<-beatDone

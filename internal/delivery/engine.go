@@ -54,6 +54,17 @@ type Config struct {
 	PollInterval time.Duration
 	// Owner names this node in claims; default "hookd".
 	Owner string
+	// Timeout bounds one attempt: reading the signing key and sending
+	// (the client has its own timeout too). Default outbound.DefaultTimeout.
+	Timeout time.Duration
+	// ShutdownTimeout bounds Run's drain once its context ends: requests
+	// still running then are cut short and outcomes not yet written are
+	// left to their leases. Default DefaultShutdownTimeout(Timeout).
+	ShutdownTimeout time.Duration
+	// MaxBacklog bounds the outcomes waiting to be recorded before the
+	// engine admits no new work (RecorderConfig.MaxBacklog); default
+	// DefaultMaxBacklog.
+	MaxBacklog int
 
 	// Health is how attempts move an endpoint's health (breaker, probes,
 	// disabling); zero fields take health.Default's values, except
@@ -79,6 +90,20 @@ type Config struct {
 //   - slots holds what they share: what runs and waits per endpoint, and
 //     the endpoints that answered 410, behind a mutex held only to count.
 //
+// Every delivery in flight has a deadline derived from its lease
+// (Delivery.LeaseExpiresAt): it is sent only while there is time for the
+// attempt and its recording before the lease ends (sendBy), its attempt
+// — signing key and request — runs under that deadline and the Timeout,
+// and the recorder gives up on it once the lease has ended. The recorder's
+// backlog bounds what is admitted: while it is full (Recorder.Room) the
+// dispatcher claims nothing and Direct takes nothing, so a slow database
+// slows intake instead of growing a queue. hookd_oldest_inflight_seconds
+// shows, per stage, the oldest delivery in it.
+//
+// The parts with goroutines of their own (pacer, workers, recorder, health
+// watch) start and stop through one interface (part); Run stops them in
+// order under ShutdownTimeout and returns what each reports.
+//
 // wake, room and wantRoom only carry wake-ups to the dispatcher.
 type Engine struct {
 	cfg   Config
@@ -94,6 +119,18 @@ type Engine struct {
 	// pacer sends the deliveries of limited endpoints.
 	watch *healthWatch
 	pacer *pacer
+	pool  *workers
+	// recFull: the dispatcher waits for the recorder's backlog to shrink
+	// (each recorded batch wakes it only then).
+	recFull atomic.Bool
+}
+
+// part is a piece of the engine with goroutines of its own. Stop returns
+// once they have ended, or ctx has (the part then cuts short what it was
+// doing); its error says what was left undone.
+type part interface {
+	Start()
+	Stop(ctx context.Context) error
 }
 
 // New returns an Engine; it does nothing until Run.
@@ -115,6 +152,9 @@ func New(cfg Config) (*Engine, error) {
 	cfg.Lease = cmp.Or(max(cfg.Lease, 0), DefaultLease(outbound.DefaultTimeout))
 	cfg.ClaimBatch = cmp.Or(max(cfg.ClaimBatch, 0), DefaultClaimBatch)
 	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
+	cfg.Timeout = cmp.Or(max(cfg.Timeout, 0), outbound.DefaultTimeout)
+	cfg.ShutdownTimeout = cmp.Or(max(cfg.ShutdownTimeout, 0), DefaultShutdownTimeout(cfg.Timeout))
+	cfg.MaxBacklog = cmp.Or(max(cfg.MaxBacklog, 0), DefaultMaxBacklog)
 	if cfg.Owner == "" {
 		cfg.Owner = "hookd"
 	}
@@ -125,10 +165,14 @@ func New(cfg Config) (*Engine, error) {
 		room:  make(chan struct{}, 1),
 	}
 	rec, err := NewRecorder(RecorderConfig{
-		Store:  cfg.Store,
-		Clock:  cfg.Clock,
-		Logger: cfg.Logger,
+		Store:      cfg.Store,
+		Clock:      cfg.Clock,
+		Logger:     cfg.Logger,
+		MaxBacklog: cfg.MaxBacklog,
 		Recorded: func(outs []store.Outcome, disabled []store.Endpoint) {
+			if e.recFull.Load() {
+				e.Wake()
+			}
 			// Committed: an endpoint a 410 disabled is announced now (the
 			// store reports each disabling once, across every node).
 			e.watch.disabled(disabled)
@@ -147,8 +191,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.rec = rec
+	e.slots.recRoom = rec.Room
 	e.watch = newHealthWatch(cfg.Store, cfg.Health, cfg.Logger, cfg.Notify)
 	e.pacer = newPacer(e)
+	e.pool = newWorkers(e)
+	cfg.Metrics.watchInflight(e.oldestInflight)
 	return e, nil
 }
 
@@ -162,19 +209,82 @@ func (e *Engine) Wake() {
 
 // Run delivers until ctx ends, then drains: it claims nothing more, gives
 // back what waits in the queues, lets the requests in flight finish (each
-// bounded by the request timeout), records every outcome and returns.
+// bounded by the request timeout), records every outcome and returns. The
+// drain takes at most ShutdownTimeout; Run returns the errors of the parts
+// that could not finish theirs (outcomes not recorded, requests cut
+// short), nil when everything was recorded or given back.
 func (e *Engine) Run(ctx context.Context) error {
-	e.rec.Start()
-	e.watch.start()
-	var workers sync.WaitGroup
-	// Sends are not cut short by ctx: shutdown lets them finish, bounded by
-	// the client's own timeout, so no receiver sees a half-sent request
-	// that we would then count as failed.
-	sendCtx := context.WithoutCancel(ctx)
-	for range e.cfg.Workers {
-		workers.Go(func() {
+	parts := []struct {
+		name string
+		p    part
+	}{
+		// Stopped in this order: the pacer and the queues give back what
+		// waits, the workers finish what runs, the recorder writes it all,
+		// and the watch then announces what the last outcomes changed.
+		{"pacer", e.pacer},
+		{"queues", queues{e}},
+		{"workers", e.pool},
+		{"recorder", e.rec},
+		{"health watch", e.watch},
+	}
+	for _, p := range parts {
+		p.p.Start()
+	}
+
+	e.dispatch(ctx)
+
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, p := range parts {
+		if err := p.p.Stop(stopCtx); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: %s: %w", p.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// queues is the part that holds claimed deliveries waiting for a worker
+// (slots): stopping it gives them back to the pool at once, so that
+// another node, or this one after a restart, takes them without waiting
+// for their leases.
+type queues struct{ e *Engine }
+
+func (queues) Start() {}
+
+func (q queues) Stop(context.Context) error {
+	q.e.giveBack(q.e.slots.stop())
+	return nil
+}
+
+// workers send: each takes a delivery from slots.jobs, attempts it and
+// hands the outcome to the recorder.
+type workers struct {
+	e  *Engine
+	wg sync.WaitGroup
+	// ctx is the sends' context: not ended by Run's, since shutdown lets
+	// requests finish (no receiver sees a half-sent request that we would
+	// count as failed), but cut short at the shutdown deadline.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// sending: per worker, when the delivery it sends was claimed (unix
+	// nanoseconds on the injected clock), 0 while idle; for the gauge.
+	sending []atomic.Int64
+}
+
+func newWorkers(e *Engine) *workers {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &workers{e: e, ctx: ctx, cancel: cancel, sending: make([]atomic.Int64, e.cfg.Workers)}
+}
+
+func (w *workers) Start() {
+	e := w.e
+	for i := range e.cfg.Workers {
+		w.wg.Go(func() {
 			for c := range e.slots.jobs {
-				out := e.attempt(sendCtx, c)
+				since, until := e.lease(c)
+				w.sending[i].Store(since.UnixNano())
+				out := e.attempt(w.ctx, c)
 				// The endpoint's slot is free as soon as its response is
 				// in: the limit is on concurrent requests to the receiver.
 				// The lease covers the delivery until its outcome is
@@ -183,26 +293,86 @@ func (e *Engine) Run(ctx context.Context) error {
 				if limited(c) {
 					e.pacer.done(c, out.UpdatedAt())
 				}
-				e.rec.Add(out)
+				e.rec.AddLeased(since, until, out)
+				w.sending[i].Store(0)
 			}
 		})
 	}
-
-	e.dispatch(ctx)
-
-	// Drain: deliveries still queued go back to the pool at once (another
-	// node, or this one after a restart, takes them without waiting for the
-	// lease); those running finish and are recorded.
-	e.giveBack(e.pacer.stop())
-	e.giveBack(e.slots.stop())
-	close(e.slots.jobs)
-	workers.Wait()
-	// The recorder first: the last outcomes may disable an endpoint, which
-	// the watch announces.
-	e.rec.Stop()
-	e.watch.stop()
-	return nil
 }
+
+// Stop lets the requests in flight finish until ctx ends, then cuts them
+// short.
+func (w *workers) Stop(ctx context.Context) error {
+	close(w.e.slots.jobs)
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	defer w.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	w.cancel()
+	<-done
+	return fmt.Errorf("requests still running at the shutdown deadline were cut short: %w", ctx.Err())
+}
+
+// oldest is when the oldest delivery being sent was claimed.
+func (w *workers) oldest() (since time.Time, ok bool) {
+	for i := range w.sending {
+		if n := w.sending[i].Load(); n != 0 && (!ok || n < since.UnixNano()) {
+			since, ok = time.Unix(0, n), true
+		}
+	}
+	return since, ok
+}
+
+// lease returns when claimed delivery c was claimed and when its lease
+// ends (a claim without a lease time, which stores do not make, is taken
+// as made now).
+func (e *Engine) lease(c store.Claimed) (since, until time.Time) {
+	until = c.Delivery.LeaseExpiresAt
+	if until.IsZero() {
+		until = e.cfg.Clock.Now().Add(e.cfg.Lease)
+	}
+	return until.Add(-e.cfg.Lease), until
+}
+
+// sendBy is the last moment c may be sent: the last tenth of its lease
+// (at least the Timeout's worth before its end, when the lease allows) is
+// for the attempt to end and its outcome to be recorded.
+func (e *Engine) sendBy(c store.Claimed) time.Time {
+	_, until := e.lease(c)
+	return until.Add(-min(max(e.cfg.Lease/10, e.cfg.Timeout), e.cfg.Lease/2))
+}
+
+// oldestInflight is the age, on the injected clock, of the oldest delivery
+// in stage (see inflightStages) since this node claimed it; 0 when none.
+func (e *Engine) oldestInflight(stage string) float64 {
+	var since time.Time
+	var ok bool
+	switch stage {
+	case "queued":
+		since, ok = e.slots.oldestQueued(e.lease)
+	case "paced":
+		since, ok = e.pacer.oldest()
+	case "sending":
+		since, ok = e.pool.oldest()
+	case "recording":
+		since, ok = e.rec.oldest()
+	}
+	if !ok {
+		return 0
+	}
+	return max(e.cfg.Clock.Now().Sub(since).Seconds(), 0)
+}
+
+// DefaultShutdownTimeout is Config.ShutdownTimeout's default for requests
+// that time out after timeout: one request's worth, and the recording.
+func DefaultShutdownTimeout(timeout time.Duration) time.Duration { return timeout + 15*time.Second }
 
 // giveBack returns claims that will not be sent to the pool, due at once.
 func (e *Engine) giveBack(claimed []store.Claimed) {
@@ -210,11 +380,10 @@ func (e *Engine) giveBack(claimed []store.Claimed) {
 		return
 	}
 	now := e.cfg.Clock.Now()
-	back := make([]store.Outcome, len(claimed))
-	for i, c := range claimed {
-		back[i] = store.GiveBack(c.Delivery, now)
+	for _, c := range claimed {
+		since, until := e.lease(c)
+		e.rec.AddLeased(since, until, store.GiveBack(c.Delivery, now))
 	}
-	e.rec.Add(back...)
 }
 
 // dispatch is the claim loop: it keeps the workers fed and sleeps when there
@@ -227,6 +396,16 @@ func (e *Engine) dispatch(ctx context.Context) {
 	// So while work is running, wait until a quarter of the workers are free.
 	minClaim := max(1, min(e.cfg.Workers, e.cfg.ClaimBatch)/4)
 	for ctx.Err() == nil {
+		if e.rec.Room() <= 0 {
+			// The recorder is behind: admit nothing until it catches up
+			// (each batch it writes wakes us while we wait for that).
+			e.recFull.Store(true)
+			if e.rec.Room() <= 0 && !e.pause(ctx, e.cfg.PollInterval) {
+				return
+			}
+			e.recFull.Store(false)
+			continue
+		}
 		free, skip := e.slots.capacity(e.claimLimit())
 		skip = append(skip, e.pacer.full(e.claimLimit())...)
 		if free <= 0 || (free < minClaim && free < e.cfg.Workers) {
@@ -245,7 +424,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		now := e.cfg.Clock.Now()
 		claimed, err := e.cfg.Store.Claim(ctx, store.ClaimParams{
 			Now:           now,
-			Limit:         min(free, e.claimLimit()),
+			Limit:         min(free, e.claimLimit(), max(e.rec.Room(), 1)),
 			Lease:         e.cfg.Lease,
 			SkipEndpoints: skip,
 			Owner:         e.cfg.Owner,
@@ -323,27 +502,35 @@ func (e *Engine) dispatch(ctx context.Context) {
 // of its endpoint in the first half of its queue — the other half stays
 // for Claim, so an endpoint's older due work (retries, a backlog) keeps
 // moving while fresh events arrive. A slow endpoint's queue therefore
-// never takes the place of other endpoints' running requests.
+// never takes the place of other endpoints' running requests. What a
+// batch's Take accepts counts against every other batch's until Deliver
+// is called for it, so publish committers working at once share one
+// budget; nothing is taken while the recorder's backlog is full.
 func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 	if e.slots.stopped() {
 		return nil
 	}
 	b := &directBudget{toRun: make(map[string]int), toQueue: make(map[string]int)}
-	return &store.DirectClaim{
+	dc := &store.DirectClaim{
 		Now:   now,
 		Lease: e.cfg.Lease,
 		Owner: e.cfg.Owner,
 		Take:  func(ep string) bool { return e.slots.admit(ep, b) },
 	}
+	e.slots.reserve(dc, b)
+	return dc
 }
 
-// Deliver takes deliveries that a publish claimed for this node (see
-// Direct). It does no I/O and never waits: the publishers of the batch are
-// not held up by the delivery side. Any that no longer fit (the node is
-// full, or Run is draining) are given back through the recorder. Once Run
-// has returned the recorder has stopped, and what Deliver gets is left to
-// its leases: close the publisher before stopping the engine.
-func (e *Engine) Deliver(claimed []store.Claimed) {
+// Deliver takes deliveries that a publish claimed for this node with
+// direct (see Direct), and ends what direct reserved; the publisher calls
+// it once for each Direct, with no claims when the batch did not commit.
+// It does no I/O and never waits: the publishers of the batch are not held
+// up by the delivery side. Any that no longer fit (the node is full, or
+// Run is draining) are given back through the recorder. Once Run has
+// returned the recorder has stopped, and what Deliver gets is left to its
+// leases: close the publisher before stopping the engine.
+func (e *Engine) Deliver(direct *store.DirectClaim, claimed []store.Claimed) {
+	e.slots.unreserve(direct)
 	e.cfg.Metrics.took("publish", len(claimed))
 	e.place(claimed)
 }
@@ -415,9 +602,21 @@ func (e *Engine) pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// attempt sends one claimed delivery and works out what follows.
+// attempt sends one claimed delivery and works out what follows. The
+// signing key is read and the request sent under the attempt's deadline:
+// the Timeout, and no later than sendBy's lease deadline.
 func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 	d := c.Delivery
+	now := e.cfg.Clock.Now()
+	left := e.sendBy(c).Sub(now)
+	if left <= 0 && !c.EndpointGone {
+		// It waited so long that its outcome could not be recorded
+		// within the lease: back to the pool, unsent, due at once.
+		e.cfg.Logger.Warn("claimed delivery waited past its lease deadline; given back unsent", "delivery", d.ID, "endpoint", d.EndpointID)
+		return store.GiveBack(d, now)
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(left, e.cfg.Timeout))
+	defer cancel()
 	if c.EndpointGone {
 		return store.Cancel(d, "endpoint deleted or disabled", e.cfg.Clock.Now())
 	}

@@ -67,8 +67,13 @@ func newFixture(t *testing.T, cfg delivery.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(client.CloseIdleConnections)
-	cfg.Store, cfg.Sender, cfg.Clock = st, client, f.clk
-	cfg.Keys = delivery.NewKeys(st, nil, time.Second)
+	if h, ok := cfg.Store.(*hooked); ok {
+		h.Store = st // the engine sees the test's hooks; the test reads st
+	} else {
+		cfg.Store = st
+	}
+	cfg.Sender, cfg.Clock = client, f.clk
+	cfg.Keys = delivery.NewKeys(cfg.Store, nil, time.Second)
 	if cfg.Retry == nil {
 		cfg.Retry = &retry.Schedule{Delays: []time.Duration{5 * time.Second, time.Minute}}
 	}
@@ -371,6 +376,16 @@ func (f *fixture) publishDirect(d *store.DirectClaim, n int) []store.Claimed {
 	return claimed
 }
 
+// deliverDirect publishes n events with the engine's Direct and hands
+// what they claimed to Deliver, as the publish committer does.
+func (f *fixture) deliverDirect(n int) []store.Claimed {
+	f.t.Helper()
+	d := f.eng.Direct(f.clk.Now())
+	claimed := f.publishDirect(d, n)
+	f.eng.Deliver(d, claimed)
+	return claimed
+}
+
 // accepted asks take about ep n times and returns how many it accepted.
 func accepted(take func(string) bool, ep string, n int) int {
 	got := 0
@@ -411,8 +426,10 @@ func (b *blocker) unblock() { b.once.Do(func() { close(b.release) }) }
 
 // TestDirectTakeLimits: one DirectClaim accepts, per endpoint, PerEndpoint
 // running plus half a queue (4*PerEndpoint), and Workers in all, counting
-// what it has already accepted; a new DirectClaim starts its own count
-// from what the engine holds.
+// what it has already accepted. Another DirectClaim asked for before the
+// first is delivered (a second publish committer) shares that budget: it
+// accepts nothing more. Once the first is delivered, here with nothing
+// claimed (its batch did not commit), a new one has the whole budget.
 func TestDirectTakeLimits(t *testing.T) {
 	type ask struct {
 		ep      string
@@ -447,6 +464,14 @@ func TestDirectTakeLimits(t *testing.T) {
 						t.Errorf("round %d: Take(%s) accepted %d of %d, want %d", round, a.ep, got, a.n, a.want)
 					}
 				}
+				concurrent := f.eng.Direct(f.clk.Now())
+				for _, a := range tc.asks {
+					if got := accepted(concurrent.Take, a.ep, a.n); got != 0 {
+						t.Errorf("round %d: a second committer's Take(%s) accepted %d beyond the first's budget", round, a.ep, got)
+					}
+				}
+				f.eng.Deliver(concurrent, nil)
+				f.eng.Deliver(d, nil)
 			}
 		})
 	}
@@ -473,11 +498,10 @@ func TestDirectTakeCountsEngineLoad(t *testing.T) {
 			f := newFixture(t, delivery.Config{Workers: tc.workers, PerEndpoint: 2, Lease: time.Hour})
 			a := f.endpoint(recv.srv.URL)
 			f.run()
-			held := f.publishDirect(f.eng.Direct(f.clk.Now()), 3)
+			held := f.deliverDirect(3)
 			if len(held) != 3 {
 				t.Fatalf("claimed %d at publish, want 3", len(held))
 			}
-			f.eng.Deliver(held)
 			d := f.eng.Direct(f.clk.Now())
 			if got := accepted(d.Take, a, 20); got != tc.wantA {
 				t.Errorf("Take(busy endpoint) accepted %d, want %d", got, tc.wantA)
@@ -558,12 +582,11 @@ func TestDeliverSendsDirectClaim(t *testing.T) {
 	f := newFixture(t, delivery.Config{Owner: "node-1"})
 	f.endpoint(srv.URL)
 	f.run()
-	claimed := f.publishDirect(f.eng.Direct(f.clk.Now()), 1)
+	claimed := f.deliverDirect(1)
 	if len(claimed) != 1 {
 		t.Fatalf("claimed %d at publish, want 1", len(claimed))
 	}
 	c := claimed[0]
-	f.eng.Deliver(claimed)
 	f.waitFor("delivered", func() bool { return f.delivery(c.Delivery.ID).Status == store.StatusSucceeded })
 	f.stop()
 	if r := <-reqs; r.id != c.Delivery.EventID || r.body != string(c.Body) {
@@ -607,16 +630,17 @@ func TestDeliverGivesBack(t *testing.T) {
 		f := newFixture(t, delivery.Config{Lease: time.Hour})
 		f.endpoint(recv.srv.URL)
 		f.run()
-		f.eng.Deliver(f.publishDirect(f.eng.Direct(f.clk.Now()), 1))
+		f.deliverDirect(1)
 		f.waitFor("a request in flight", func() bool { return recv.received.Load() == 1 })
-		claimed := f.publishDirect(f.eng.Direct(f.clk.Now()), 2)
+		dc := f.eng.Direct(f.clk.Now())
+		claimed := f.publishDirect(dc, 2)
 		if len(claimed) != 2 {
 			t.Fatalf("claimed %d at publish, want 2", len(claimed))
 		}
 		f.cancel()
 		f.waitFor("draining", func() bool { return f.eng.Direct(f.clk.Now()) == nil })
 		f.clk.Advance(time.Second)
-		f.eng.Deliver(claimed)
+		f.eng.Deliver(dc, claimed)
 		recv.unblock()
 		<-f.done
 		f.cancel = nil
@@ -640,10 +664,10 @@ func TestDeliverGivesBack(t *testing.T) {
 			t.Fatalf("claimed %d and %d at publish, want 2 and 2", len(first), len(second))
 		}
 		f.run()
-		f.eng.Deliver(first)
+		f.eng.Deliver(d1, first)
 		// Both workers are held by the receiver: the second batch's
 		// deliveries queue behind them (same endpoint, room in its queue).
-		f.eng.Deliver(second)
+		f.eng.Deliver(d2, second)
 		f.waitFor("two requests at the receiver", func() bool { return recv.received.Load() == 2 })
 		for _, c := range second {
 			if s := f.delivery(c.Delivery.ID).Status; s != store.StatusDelivering {
@@ -662,7 +686,7 @@ func TestDeliverGivesBack(t *testing.T) {
 		if len(forced) != 1 {
 			t.Fatalf("claimed %d for the other endpoint, want 1", len(forced))
 		}
-		f.eng.Deliver(forced)
+		f.eng.Deliver(nil, forced)
 		wantBack(t, f, forced)
 		recv.unblock()
 		f.waitFor("all sent", func() bool {
@@ -685,8 +709,7 @@ func TestTakenMetric(t *testing.T) {
 	f := newFixture(t, delivery.Config{Metrics: delivery.NewMetrics(reg)})
 	f.endpoint(srv.URL)
 	f.run()
-	direct := f.publishDirect(f.eng.Direct(f.clk.Now()), 3)
-	f.eng.Deliver(direct)
+	direct := f.deliverDirect(3)
 	pending := f.publish(2)
 	f.waitFor("all sent", func() bool {
 		for _, c := range direct {
@@ -728,7 +751,7 @@ func TestDeliverDoesNoIO(t *testing.T) {
 	f := newFixture(t, delivery.Config{Workers: 1, PerEndpoint: 1, Lease: time.Hour})
 	f.endpoint(recv.srv.URL)
 	f.run()
-	f.eng.Deliver(f.publishDirect(f.eng.Direct(f.clk.Now()), 1))
+	f.deliverDirect(1)
 	f.waitFor("the only worker busy", func() bool { return recv.received.Load() == 1 })
 	other := f.endpoint(recv.srv.URL)
 	forced := f.publishDirect(&store.DirectClaim{Now: f.clk.Now(), Lease: time.Hour, Owner: "hookd",
@@ -750,7 +773,7 @@ func TestDeliverDoesNoIO(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	f.eng.Deliver(forced) // no free worker: given back
+	f.eng.Deliver(nil, forced) // no free worker: given back
 	if s := f.delivery(forced[0].Delivery.ID).Status; s != store.StatusDelivering {
 		t.Errorf("given back while the database was locked: %s", s)
 	}

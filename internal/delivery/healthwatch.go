@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -49,10 +50,17 @@ type healthWatch struct {
 	more chan struct{}
 	quit chan struct{}
 	done chan struct{}
+	// ctx ends when Stop's deadline passes: a write or publish in
+	// progress is cut short.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func newHealthWatch(st store.Store, p health.Policy, logger *slog.Logger, notify Notify) *healthWatch {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &healthWatch{
+		ctx:    ctx,
+		cancel: cancel,
 		store:  st,
 		policy: p,
 		logger: logger,
@@ -145,10 +153,11 @@ func (h *healthWatch) heldUntil(ep string, now time.Time) (time.Time, bool) {
 	return t, ok
 }
 
-// start runs the watch's goroutine; stop writes what is queued and ends it.
-func (h *healthWatch) start() { go h.run() }
+// Start runs the watch's goroutine; Stop writes what is queued and ends
+// it, cutting short what is left when ctx ends.
+func (h *healthWatch) Start() { go h.run() }
 
-func (h *healthWatch) stop() {
+func (h *healthWatch) Stop(ctx context.Context) error {
 	h.mu.Lock()
 	already := h.stopped
 	h.stopped = true
@@ -156,7 +165,15 @@ func (h *healthWatch) stop() {
 	if !already {
 		close(h.quit)
 	}
+	defer h.cancel()
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+	}
+	h.cancel()
 	<-h.done
+	return fmt.Errorf("endpoint health or operational events left unwritten: %w", ctx.Err())
 }
 
 func (h *healthWatch) run() {
@@ -180,7 +197,7 @@ func (h *healthWatch) flush() {
 	obs, events := h.queue, h.events
 	h.queue, h.events = nil, nil
 	h.mu.Unlock()
-	ctx := context.Background()
+	ctx := h.ctx
 	if len(obs) > 0 {
 		changes, err := h.store.ObserveHealth(ctx, obs, h.policy.Next)
 		if err != nil {

@@ -98,6 +98,6 @@ func TestHealthWatch(t *testing.T) {
 	if hl := get(); !hl.LastSuccessAt.Equal(w0.Add(2 * time.Minute)) {
 		t.Fatalf("last success = %v, want refreshed after a minute", hl.LastSuccessAt)
 	}
-	h.start()
-	h.stop()
+	h.Start()
+	h.Stop(context.Background())
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,14 @@ type Metrics struct {
 	duration    prometheus.Histogram
 	claimErrors prometheus.Counter
 	taken       *prometheus.CounterVec
+	// inflight answers hookd_oldest_inflight_seconds: the engine's
+	// oldestInflight, once New has made it.
+	inflight atomic.Pointer[func(stage string) float64]
 }
+
+// Stages of a delivery in flight, the stage label of
+// hookd_oldest_inflight_seconds.
+var inflightStages = []string{"queued", "paced", "sending", "recording"}
 
 // NewMetrics registers the engine's metrics with r.
 func NewMetrics(r prometheus.Registerer) *Metrics {
@@ -38,7 +46,26 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		Help: "Deliveries this node took to send, by how: claimed by the publish that created them, or by a claim of due work (retries, backlog, expired leases).",
 	}, []string{"via"})
 	r.MustRegister(m.attempts, m.duration, m.claimErrors, m.taken)
+	for _, stage := range inflightStages {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hookd_oldest_inflight_seconds",
+			Help:        "Age (since this node claimed it) of the oldest delivery in each stage on this node: queued for a worker, paced (waiting for an endpoint limit's slot), sending, recording (its outcome waiting to be written); 0 when none is.",
+			ConstLabels: prometheus.Labels{"stage": stage},
+		}, func() float64 {
+			if f := m.inflight.Load(); f != nil {
+				return (*f)(stage)
+			}
+			return 0
+		}))
+	}
 	return m
+}
+
+// watchInflight makes f answer hookd_oldest_inflight_seconds.
+func (m *Metrics) watchInflight(f func(stage string) float64) {
+	if m != nil {
+		m.inflight.Store(&f)
+	}
 }
 
 func (m *Metrics) attempt(status string, r outbound.Result) {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,6 +35,13 @@ type pacer struct {
 	// stopping: Run is draining; nothing more is started.
 	stopping bool
 	running  sync.WaitGroup
+	// ctx ends when Stop begins: a TakeSlot in progress is cut short.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// freeing: frees of slots tried again after an error (see free);
+	// quit ends their waits when Stop's deadline passes.
+	freeing sync.WaitGroup
+	quit    chan struct{}
 }
 
 type paceQueue struct {
@@ -43,7 +51,9 @@ type paceQueue struct {
 }
 
 func newPacer(e *Engine) *pacer {
-	return &pacer{e: e, queues: make(map[string]*paceQueue), tokens: make(map[string]string)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &pacer{e: e, queues: make(map[string]*paceQueue), tokens: make(map[string]string),
+		ctx: ctx, cancel: cancel, quit: make(chan struct{})}
 }
 
 // limited reports whether c's endpoint has limits: the pacer sends it.
@@ -108,7 +118,7 @@ func (p *pacer) full(n int) []string {
 // run paces endpoint ep until its queue is empty.
 func (p *pacer) run(ep string, q *paceQueue) {
 	defer p.running.Done()
-	ctx := context.Background()
+	ctx := p.ctx
 	for {
 		p.mu.Lock()
 		if p.stopping || len(q.waiting) == 0 {
@@ -126,6 +136,8 @@ func (p *pacer) run(ep string, q *paceQueue) {
 			Now: now, Until: now.Add(p.e.cfg.Lease), Token: token,
 		})
 		switch {
+		case err != nil && ctx.Err() != nil:
+			continue // stopping
 		case err != nil:
 			p.e.cfg.Logger.Warn("taking a send slot failed; retrying", "endpoint", ep, "err", err)
 			p.wait(q, time.Second)
@@ -143,7 +155,7 @@ func (p *pacer) run(ep string, q *paceQueue) {
 			p.mu.Lock()
 			if p.stopping || len(q.waiting) == 0 || q.waiting[0].Delivery.ID != c.Delivery.ID {
 				p.mu.Unlock()
-				p.e.cfg.Store.FreeSlot(ctx, ep, token, now, now)
+				p.free(ep, token, now, now, now.Add(p.e.cfg.Lease))
 				break
 			}
 			started := p.e.slots.startPaced(c)
@@ -168,6 +180,7 @@ func (p *pacer) wait(q *paceQueue, d time.Duration) {
 	select {
 	case <-q.freed:
 	case <-t.C:
+	case <-p.ctx.Done():
 	}
 }
 
@@ -188,10 +201,8 @@ func (p *pacer) done(c store.Claimed, answered time.Time) {
 	if !ok {
 		return
 	}
-	if err := p.e.cfg.Store.FreeSlot(context.Background(), ep, token, answered.Add(time.Second), answered); err != nil {
-		// The slots end at their bound (the lease) anyway.
-		p.e.cfg.Logger.Warn("freeing a send slot failed", "endpoint", ep, "err", err)
-	}
+	_, until := p.e.lease(c)
+	p.free(ep, token, answered.Add(time.Second), answered, until)
 	if q != nil {
 		select {
 		case q.freed <- struct{}{}:
@@ -200,23 +211,97 @@ func (p *pacer) done(c store.Claimed, answered time.Time) {
 	}
 }
 
-// stop starts nothing more and returns the waiting deliveries, to be given
-// back, once every endpoint's goroutine has ended.
-func (p *pacer) stop() []store.Claimed {
+// free ends the send slot token of ep (see Store.FreeSlot). A failure is
+// tried again in the background, on the injected clock, until the slot's
+// own bound (its lease, until) or Stop's deadline: a slot left taken on
+// PostgreSQL would hold the endpoint's limit until then.
+func (p *pacer) free(ep, token string, end, now, until time.Time) {
+	if p.freeOnce(ep, token, end, now) == nil {
+		return
+	}
+	p.freeing.Add(1)
+	go func() {
+		defer p.freeing.Done()
+		backoff := recordMinBackoff
+		for try := 2; ; try++ {
+			select {
+			case <-p.e.cfg.Clock.After(backoff):
+			case <-p.quit:
+				p.e.cfg.Logger.Warn("a send slot left taken at shutdown; it ends with its lease", "endpoint", ep, "until", until)
+				return
+			}
+			err := p.freeOnce(ep, token, end, p.e.cfg.Clock.Now())
+			if err == nil {
+				return
+			}
+			if !p.e.cfg.Clock.Now().Add(backoff).Before(until) {
+				p.e.cfg.Logger.Error("freeing a send slot failed; it ends with its lease", "endpoint", ep, "err", err, "tries", try, "until", until)
+				return
+			}
+			backoff = min(2*backoff, recordMaxBackoff)
+		}
+	}()
+}
+
+// freeOnce tries FreeSlot once, bounded by freeTimeout.
+func (p *pacer) freeOnce(ep, token string, end, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), freeTimeout)
+	defer cancel()
+	err := p.e.cfg.Store.FreeSlot(ctx, ep, token, end, now)
+	if err != nil {
+		p.e.cfg.Logger.Warn("freeing a send slot failed; trying again", "endpoint", ep, "err", err)
+	}
+	return err
+}
+
+// freeTimeout bounds one FreeSlot.
+const freeTimeout = 5 * time.Second
+
+func (p *pacer) Start() {}
+
+// Stop starts nothing more, gives back the waiting deliveries once every
+// endpoint's goroutine has ended (a TakeSlot in progress is cut short),
+// and waits until ctx ends for slot frees being tried again.
+func (p *pacer) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	p.stopping = true
 	var back []store.Claimed
 	for _, q := range p.queues {
 		back = append(back, q.waiting...)
 		q.waiting = nil
-		select {
-		case q.freed <- struct{}{}:
-		default:
-		}
 	}
 	p.mu.Unlock()
+	p.cancel()
 	p.running.Wait()
-	return back
+	p.e.giveBack(back)
+	done := make(chan struct{})
+	go func() {
+		p.freeing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	close(p.quit)
+	<-done
+	return fmt.Errorf("send slots left taken until their leases end: %w", ctx.Err())
+}
+
+// oldest is when the oldest delivery waiting in the pacer was claimed.
+func (p *pacer) oldest() (since time.Time, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, q := range p.queues {
+		if len(q.waiting) == 0 {
+			continue
+		}
+		if t, _ := p.e.lease(q.waiting[0]); !ok || t.Before(since) {
+			since, ok = t, true
+		}
+	}
+	return since, ok
 }
 
 // startPaced hands c, whose send slot the pacer holds, to a worker when

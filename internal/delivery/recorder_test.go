@@ -108,7 +108,9 @@ func TestRecorderRetriesOnInjectedClock(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	rec.Stop()
+	if err := rec.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
 }
 
 // recordMaxBackoff is at least the recorder's longest wait between tries.

@@ -34,6 +34,16 @@ type slots struct {
 	// claimed before the store disabled the endpoint are cancelled instead
 	// of sent; after a lease every such claim is over, and the mark goes.
 	gone map[string]time.Time
+	// reserved: what Direct's takes accepted for batches not yet
+	// delivered, over every publish committer (see directBudget).
+	reserved    map[*store.DirectClaim]*directBudget
+	resRun      map[string]int
+	resQueue    map[string]int
+	resAllRun   int
+	resAllQueue int
+	// recRoom is the recorder's Room (an atomic read): admit takes
+	// nothing while it is not positive.
+	recRoom func() int
 }
 
 func newSlots(workers, perEndpoint int, lease time.Duration) *slots {
@@ -45,6 +55,10 @@ func newSlots(workers, perEndpoint int, lease time.Duration) *slots {
 		running:     make(map[string]int),
 		queued:      make(map[string][]store.Claimed),
 		gone:        make(map[string]time.Time),
+		reserved:    make(map[*store.DirectClaim]*directBudget),
+		resRun:      make(map[string]int),
+		resQueue:    make(map[string]int),
+		recRoom:     func() int { return 1 },
 	}
 }
 
@@ -181,34 +195,90 @@ func (s *slots) isGone(ep string, now time.Time) bool {
 
 // directBudget is what one DirectClaim has accepted so far: its Take is
 // asked before the batch commits, and nothing reaches the counts of slots
-// until Deliver. Only that DirectClaim's Take uses it, on the publish
-// committer's goroutine.
+// until Deliver. Until then its takes are reserved in slots (resRun,
+// resQueue), so that the batches of every publish committer together
+// accept no more than one could. Only that DirectClaim's Take adds to it,
+// on one publish committer's goroutine, under s.mu.
 type directBudget struct {
 	toRun, toQueue   map[string]int
 	allRun, allQueue int
 }
 
+// reserve registers the budget of direct until unreserve.
+func (s *slots) reserve(direct *store.DirectClaim, b *directBudget) {
+	s.mu.Lock()
+	s.reserved[direct] = b
+	s.mu.Unlock()
+}
+
+// unreserve ends what direct's takes reserved (its batch was delivered,
+// or did not commit). Unknown or nil direct: nothing.
+func (s *slots) unreserve(direct *store.DirectClaim) {
+	if direct == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.reserved[direct]
+	if !ok {
+		return
+	}
+	delete(s.reserved, direct)
+	for ep, n := range b.toRun {
+		if s.resRun[ep] -= n; s.resRun[ep] <= 0 {
+			delete(s.resRun, ep)
+		}
+	}
+	for ep, n := range b.toQueue {
+		if s.resQueue[ep] -= n; s.resQueue[ep] <= 0 {
+			delete(s.resQueue, ep)
+		}
+	}
+	s.resAllRun -= b.allRun
+	s.resAllQueue -= b.allQueue
+}
+
 // admit tells Direct's Take whether to claim a delivery of ep (see
-// Engine.Direct), counting it in b when it does.
+// Engine.Direct), counting it in b and in the reservations when it does.
 func (s *slots) admit(ep string, b *directBudget) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
+	if s.stopping || s.recRoom() <= 0 {
 		return false
 	}
 	if _, ok := s.gone[ep]; ok {
 		return false // let Claim and the 410 mark deal with it
 	}
-	running := s.running[ep] + b.toRun[ep]
-	if running < s.perEndpoint && s.busy+b.allRun < s.workers {
+	running := s.running[ep] + s.resRun[ep]
+	if running < s.perEndpoint && s.busy+s.resAllRun < s.workers {
 		b.toRun[ep]++
 		b.allRun++
+		s.resRun[ep]++
+		s.resAllRun++
 		return true
 	}
-	if running > 0 && len(s.queued[ep])+b.toQueue[ep] < s.queueCap()/2 && s.waiting+b.allQueue < s.maxWaiting() {
+	if running > 0 && len(s.queued[ep])+s.resQueue[ep] < s.queueCap()/2 && s.waiting+s.resAllQueue < s.maxWaiting() {
 		b.toQueue[ep]++
 		b.allQueue++
+		s.resQueue[ep]++
+		s.resAllQueue++
 		return true
 	}
 	return false
+}
+
+// oldestQueued is when the oldest delivery waiting for a worker was
+// claimed (as lease, see Engine.lease, tells).
+func (s *slots) oldestQueued(lease func(store.Claimed) (time.Time, time.Time)) (since time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.queued {
+		if len(q) == 0 {
+			continue
+		}
+		if t, _ := lease(q[0]); !ok || t.Before(since) {
+			since, ok = t, true
+		}
+	}
+	return since, ok
 }

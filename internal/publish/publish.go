@@ -59,12 +59,16 @@ type Config struct {
 	// makes for this node's delivery engine (store.DirectClaim; nil: none),
 	// and Deliver receives what the committed batch claimed. Fresh events
 	// then reach the workers without a claim transaction of their own.
-	// Deliver runs on the committer before the batch's publishers are
-	// answered (sent first, their outcomes are ready to ride along with
-	// the next batch), so it must only hand the claims over: no I/O, no
-	// waiting. The delivery engine's Deliver does exactly that.
+	// Deliver is called once for every DirectClaim that Direct returned,
+	// with it, also when the batch claimed nothing or did not commit (no
+	// claims then): the engine counts what a DirectClaim's Take accepted
+	// against every other committer's until then. Deliver runs on the
+	// committer before the batch's publishers are answered (sent first,
+	// their outcomes are ready to ride along with the next batch), so it
+	// must only hand the claims over: no I/O, no waiting. The delivery
+	// engine's Deliver does exactly that.
 	Direct  func(now time.Time) *store.DirectClaim
-	Deliver func([]store.Claimed)
+	Deliver func(direct *store.DirectClaim, claimed []store.Claimed)
 	// Metrics, when set, records each group commit.
 	Metrics *Metrics
 	// Timeout bounds how long Publish waits for the commit, on Clock
@@ -338,6 +342,9 @@ func (b *Batcher) commitOnce(batch []*request, events []store.Event) error {
 	// publishers waited, whatever time the tests pretend it is.
 	b.cfg.Metrics.committed(len(batch), time.Since(started), err)
 	if err != nil {
+		if direct != nil {
+			b.cfg.Deliver(direct, nil)
+		}
 		return err
 	}
 	// Claimed deliveries go to the workers first: they are leased to this
@@ -353,8 +360,8 @@ func (b *Batcher) commitOnce(batch []*request, events []store.Event) error {
 			unclaimed = true
 		}
 	}
-	if len(claimed) > 0 {
-		b.cfg.Deliver(claimed)
+	if direct != nil {
+		b.cfg.Deliver(direct, claimed)
 	}
 	for i, r := range batch {
 		// The caller sees what was stored, not the claims.

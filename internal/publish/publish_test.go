@@ -173,7 +173,8 @@ type engineSide struct {
 	mu        sync.Mutex
 	directs   []time.Time // now of each Direct call
 	delivered []store.Claimed
-	delivers  int // Deliver calls
+	delivers  int // Deliver calls with claims
+	releases  int // Deliver calls with none (nothing claimed, or no commit)
 	wakes     atomic.Int32
 }
 
@@ -187,7 +188,16 @@ func (e *engineSide) direct(now time.Time) *store.DirectClaim {
 	return &store.DirectClaim{Now: now, Lease: time.Minute, Owner: "node-1", Take: e.take}
 }
 
-func (e *engineSide) deliver(cs []store.Claimed) {
+func (e *engineSide) deliver(direct *store.DirectClaim, cs []store.Claimed) {
+	if direct == nil {
+		e.t.Error("Deliver got no DirectClaim")
+	}
+	if len(cs) == 0 {
+		e.mu.Lock()
+		e.releases++
+		e.mu.Unlock()
+		return
+	}
 	for _, c := range cs {
 		// Runs on the committer's goroutine while the publisher waits, so
 		// reporting through e.t is safe.
@@ -339,6 +349,9 @@ func TestDirectClaimOnCommit(t *testing.T) {
 			if len(sent) == 0 && e.delivers != 0 {
 				t.Errorf("Deliver called %d times with nothing claimed", e.delivers)
 			}
+			if directs := len(e.directs); !tc.stopping && e.delivers+e.releases != directs {
+				t.Errorf("%d DirectClaims, %d Deliver calls: want one each, to end what it reserved", directs, e.delivers+e.releases)
+			}
 			e.mu.Unlock()
 			if w := e.wakes.Load(); w != tc.wantWakes {
 				t.Errorf("OnCommit called %d times, want %d", w, tc.wantWakes)
@@ -416,10 +429,13 @@ func TestDirectClaimStoreFails(t *testing.T) {
 			}
 			b.Close()
 			e.mu.Lock()
-			delivers := e.delivers
+			delivers, releases, directs := e.delivers, e.releases, len(e.directs)
 			e.mu.Unlock()
 			if delivers != 0 {
-				t.Errorf("Deliver called %d times after a failed commit", delivers)
+				t.Errorf("Deliver called %d times with claims after a failed commit", delivers)
+			}
+			if releases != directs {
+				t.Errorf("%d DirectClaims, %d Deliver calls without claims after the failed commit: want one each", directs, releases)
 			}
 			if w := e.wakes.Load(); w != 0 {
 				t.Errorf("OnCommit called %d times after a failed commit", w)
