@@ -101,6 +101,7 @@ func (s *server) routes() {
 	s.handle("GET "+p+"/endpoints/{eid}/stats", inProject, s.endpointStats)
 
 	s.handle("POST "+p+"/events", inProject, s.publishEvent)
+	s.handle("POST "+p+"/events/batch", inProject, s.publishBatch)
 	s.handle("GET "+p+"/events", inProject, s.listEvents)
 	s.handle("GET "+p+"/events/stream", inProject, s.streamEvents)
 	s.handle("GET "+p+"/events/{evid}", inProject, s.getEvent)

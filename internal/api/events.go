@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -43,15 +44,7 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request, c call) er
 	if err != nil {
 		return err
 	}
-	out := publishResponse{
-		ID:         res.Event.ID,
-		Type:       res.Event.Type,
-		CreatedAt:  res.Event.CreatedAt.UTC(),
-		Deliveries: make([]deliveryRefJSON, 0, len(res.Deliveries)),
-	}
-	for _, d := range res.Deliveries {
-		out.Deliveries = append(out.Deliveries, deliveryRefJSON{ID: d.ID, EndpointID: d.EndpointID})
-	}
+	out := renderPublished(res)
 	if res.Existing {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -102,4 +95,124 @@ func (s *server) getEvent(w http.ResponseWriter, r *http.Request, c call) error 
 	}
 	writeJSON(w, http.StatusOK, renderEvent(e))
 	return nil
+}
+
+// batchBodyFactor: a batch body may be this many times the largest body
+// of a single publish (1 MiB by default): room for 100 events of
+// typical size, while one request still holds a bounded amount of memory.
+// Each event within it is held to the single publish's limit.
+const batchBodyFactor = 4
+
+type batchRequest struct {
+	// Each event is decoded on its own, so one malformed event is that
+	// event's error, not the batch's.
+	Events []json.RawMessage `json:"events"`
+}
+
+type batchEvent struct {
+	Type           string          `json:"type"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey *string         `json:"idempotency_key"`
+}
+
+// batchItemJSON answers one event of a batch: status is what a single
+// publish of it would have answered (202, or the error's status), with the
+// event or the error.
+type batchItemJSON struct {
+	Status   int              `json:"status"`
+	Event    *publishResponse `json:"event,omitempty"`
+	Replayed bool             `json:"replayed,omitempty"`
+	Error    *errorJSON       `json:"error,omitempty"`
+}
+
+type batchResponse struct {
+	Items []batchItemJSON `json:"items"`
+}
+
+// publishBatch takes up to service.MaxBatchEvents events in one request,
+// commits those that are valid together, and answers 200 with one item per
+// event, in order. A client retries only the items answered 429 or 503,
+// with their idempotency keys.
+func (s *server) publishBatch(w http.ResponseWriter, r *http.Request, c call) error {
+	var in batchRequest
+	if err := decodeBody(w, r, batchBodyFactor*s.maxBody, bodyRequired, &in); err != nil {
+		return err
+	}
+	if len(in.Events) == 0 {
+		return service.Invalid("events", "must hold at least one event")
+	}
+	if len(in.Events) > service.MaxBatchEvents {
+		return service.Invalid("events", fmt.Sprintf("must hold at most %d events (got %d); split the batch", service.MaxBatchEvents, len(in.Events)))
+	}
+	items := make([]batchItemJSON, len(in.Events))
+	pubs := make([]service.PublishEvent, 0, len(in.Events))
+	at := make([]int, 0, len(in.Events))
+	for i, raw := range in.Events {
+		pe, err := s.decodeBatchEvent(raw)
+		if err != nil {
+			items[i] = s.batchError(r, err)
+			continue
+		}
+		pubs = append(pubs, pe)
+		at = append(at, i)
+	}
+	if len(pubs) > 0 {
+		res, err := s.svc.Events.PublishBatch(r.Context(), c.projectID, pubs)
+		if err != nil {
+			return err
+		}
+		for j, i := range at {
+			if res[j].Err != nil {
+				items[i] = s.batchError(r, res[j].Err)
+				continue
+			}
+			out := renderPublished(res[j].Published)
+			items[i] = batchItemJSON{Status: http.StatusAccepted, Event: &out, Replayed: res[j].Existing}
+		}
+	}
+	writeJSON(w, http.StatusOK, batchResponse{Items: items})
+	return nil
+}
+
+// decodeBatchEvent decodes one event of a batch with the checks a single
+// publish makes of its body and Idempotency-Key header.
+func (s *server) decodeBatchEvent(raw json.RawMessage) (service.PublishEvent, error) {
+	if int64(len(raw)) > s.maxBody {
+		return service.PublishEvent{}, tooLarge(s.maxBody)
+	}
+	var ev batchEvent
+	if err := decodeJSON(raw, bodyRequired, &ev); err != nil {
+		return service.PublishEvent{}, err
+	}
+	pe := service.PublishEvent{Type: ev.Type, Data: ev.Data}
+	if ev.IdempotencyKey != nil {
+		if *ev.IdempotencyKey == "" {
+			return service.PublishEvent{}, service.Invalid("idempotency_key", service.IdempotencyKeyRule)
+		}
+		pe.IdempotencyKey = *ev.IdempotencyKey
+	}
+	return pe, nil
+}
+
+// batchError is err as one item of a batch answer.
+func (s *server) batchError(r *http.Request, err error) batchItemJSON {
+	e, internal := service.AsError(err)
+	if internal {
+		s.log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "route", r.Pattern, "err", err)
+	}
+	return batchItemJSON{Status: statusOf(e.Code), Error: &errorJSON{Code: string(e.Code), Message: e.Error()}}
+}
+
+// renderPublished is the answer to an accepted publish.
+func renderPublished(p service.Published) publishResponse {
+	out := publishResponse{
+		ID:         p.Event.ID,
+		Type:       p.Event.Type,
+		CreatedAt:  p.Event.CreatedAt.UTC(),
+		Deliveries: make([]deliveryRefJSON, 0, len(p.Deliveries)),
+	}
+	for _, d := range p.Deliveries {
+		out.Deliveries = append(out.Deliveries, deliveryRefJSON{ID: d.ID, EndpointID: d.EndpointID})
+	}
+	return out
 }

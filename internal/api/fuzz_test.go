@@ -85,6 +85,18 @@ func FuzzPublishEvent(f *testing.F) {
 		`{"type":"a","data":{}, "type":"b"}`, `{"data":{},"type":"a"}`)...)
 }
 
+func FuzzPublishBatch(f *testing.F) {
+	fuzzBody(f, "POST", func(e *env, pid, key string) string {
+		e.endpoint(pid, key, map[string]any{"url": "https://example.com/hook"})
+		return "/v1/projects/" + pid + "/events/batch"
+	}, append(commonSeeds,
+		`{"events":[{"type":"order.created","data":{"id":1}}]}`, `{"events":[]}`, `{"events":null}`,
+		`{"events":[{"type":"a","data":{},"idempotency_key":"k"},{"type":"a","data":{"x":1},"idempotency_key":"k"}]}`,
+		`{"events":[1,"x",null,[],{}]}`, `{"events":[{"type":"a","data":{"s":"\ud800"}}]}`,
+		`{"events":[{"type":"hookd.x","data":{}},{"type":"a","data":{},"ordering_key":"o"}]}`,
+		`{"events":[{"type":"a","data":{},"idempotency_key":""}],"more":1}`)...)
+}
+
 func FuzzTestEndpoint(f *testing.F) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	f.Cleanup(receiver.Close)

@@ -360,6 +360,11 @@ func (w *walk) successes() {
 
 	w.call("POST /v1/projects/{pid}/events", P+"/events", K, map[string]any{"type": "invoice.paid", "data": map[string]any{"a": 1}}, "Idempotency-Key", "walk-1")
 	w.call("POST /v1/projects/{pid}/events", P+"/events", K, map[string]any{"type": "invoice.paid", "data": map[string]any{"a": 2}}, "Idempotency-Key", "walk-1") // 422
+	w.call("POST /v1/projects/{pid}/events/batch", P+"/events/batch", K, map[string]any{"events": []any{
+		map[string]any{"type": "invoice.paid", "data": map[string]any{"a": 3}, "idempotency_key": "walk-1"}, // 422 within a 200
+		map[string]any{"type": "invoice.paid", "data": map[string]any{"a": 4}},
+	}})
+	w.call("POST /v1/projects/{pid}/events/batch", P+"/events/batch", K, `{"events":[`+strings.Repeat(`{"type":"a.b","data":{}},`, len(w.oversized)/6)+`{}]}`) // 413
 	w.call("GET /v1/projects/{pid}/events", P+"/events?type=invoice.paid", K, nil)
 	w.call("GET /v1/projects/{pid}/events/{evid}", P+"/events/"+w.evt, K, nil)
 	w.stream(P + "/events/stream?types=invoice.*")

@@ -42,7 +42,8 @@ type Options struct {
 	Nodes int
 	// Scenarios to run, in order; default steady, latency, fanout, isolation.
 	// Also: breaker (healthy endpoints beside a dead and a rate-limited
-	// one), backlog, logquery (long; they fill the database directly) and
+	// one), batch (steady through the batch route at 1, 10 and 100 events
+	// a request), backlog, logquery (long; they fill the database directly) and
 	// soak (long: run by hand).
 	Scenarios []string
 	// Events per throughput scenario; default 20000.
@@ -247,8 +248,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			res, err = r.soak(ctx)
 		case "breaker":
 			res, err = r.breaker(ctx)
+		case "batch":
+			// One result per batch size: all but the last go in here.
+			var all []Result
+			all, err = r.batch(ctx)
+			if len(all) > 0 {
+				rep.Results = append(rep.Results, all[:len(all)-1]...)
+				res = all[len(all)-1]
+			}
 		default:
-			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, breaker, backlog, logquery, soak)", sc)
+			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, breaker, batch, backlog, logquery, soak)", sc)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", sc, err)

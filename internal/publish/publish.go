@@ -84,6 +84,10 @@ type request struct {
 	// publisher stopped waiting first: only then can a publisher that
 	// stopped waiting be told the event was not stored.
 	state atomic.Int32
+	// rest are the other events of a PublishBatch call. They travel as one
+	// entry of the queue, so the commit that takes the first takes them
+	// all: n events cost one place in the queue and one transaction.
+	rest []*request
 }
 
 // States of a request.
@@ -190,6 +194,75 @@ func (b *Batcher) Publish(ctx context.Context, e store.Event) (store.PublishResu
 	}
 }
 
+// PublishBatch stores events as Publish stores each, under the same bound
+// and with the same meaning of its errors, but as one entry of the queue:
+// the commit that takes them takes them all. It returns, in the order
+// given, each event's result or error: when the database refuses one
+// event's data the commit is split as for separate publishes, so only that
+// event fails and the others are stored.
+func (b *Batcher) PublishBatch(ctx context.Context, events []store.Event) ([]store.PublishResult, []error) {
+	results := make([]store.PublishResult, len(events))
+	errs := make([]error, len(events))
+	if len(events) == 0 {
+		return results, errs
+	}
+	reqs := make([]*request, len(events))
+	for i := range events {
+		reqs[i] = &request{event: events[i], done: make(chan response, 1)}
+	}
+	reqs[0].rest = reqs[1:]
+	failAll := func(err error) ([]store.PublishResult, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return results, errs
+	}
+	select {
+	case <-b.quit:
+		return failAll(ErrClosed)
+	default:
+	}
+	timeout := b.cfg.Clock.After(b.cfg.Timeout)
+	select {
+	case b.requests <- reqs[0]:
+	case <-b.quit:
+		return failAll(ErrClosed)
+	case <-timeout:
+		for range reqs {
+			b.cfg.Metrics.timedOut(false)
+		}
+		return failAll(ErrQueueTimeout)
+	case <-ctx.Done():
+		return failAll(ctx.Err())
+	}
+	// The timer fires once: after it (or ctx) ends the wait, every event
+	// not answered yet is left at once.
+	var gaveUp error
+	for i, r := range reqs {
+		if gaveUp == nil {
+			select {
+			case resp := <-r.done:
+				results[i], errs[i] = resp.res, resp.err
+				continue
+			case <-b.closed:
+				select {
+				case resp := <-r.done:
+					results[i], errs[i] = resp.res, resp.err
+				default:
+					errs[i] = ErrClosed
+				}
+				continue
+			case <-timeout:
+				gaveUp = ErrCommitTimeout
+			case <-ctx.Done():
+				gaveUp = ctx.Err()
+			}
+		}
+		results[i], errs[i] = b.leave(r, gaveUp)
+	}
+	return results, errs
+}
+
 // leave is Publish giving up on r with err: an answer that came meanwhile
 // wins; a request no commit has taken yet is abandoned, so that it is
 // never stored and the caller can be told so.
@@ -235,8 +308,10 @@ func (b *Batcher) Close() {
 		for {
 			select {
 			case r := <-b.requests:
-				if r.state.CompareAndSwap(waiting, taken) {
-					r.done <- response{err: ErrClosed}
+				for _, m := range append([]*request{r}, r.rest...) {
+					if m.state.CompareAndSwap(waiting, taken) {
+						m.done <- response{err: ErrClosed}
+					}
 				}
 			default:
 				close(b.closed)
@@ -281,10 +356,17 @@ func (b *Batcher) commitLoop(started *atomic.Int64) {
 	}
 }
 
-// take adds r to batch unless its publisher has left (Publish's leave).
+// take adds r, and the rest of its PublishBatch, to batch unless their
+// publisher has left (Publish's leave). A PublishBatch is taken whole, so a
+// batch may hold up to one PublishBatch more than Config.MaxBatch.
 func take(batch []*request, r *request) []*request {
 	if r.state.CompareAndSwap(waiting, taken) {
 		batch = append(batch, r)
+	}
+	for _, m := range r.rest {
+		if m.state.CompareAndSwap(waiting, taken) {
+			batch = append(batch, m)
+		}
 	}
 	return batch
 }

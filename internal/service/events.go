@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -110,6 +111,75 @@ func (s *Events) Publish(ctx context.Context, projectID string, in PublishEvent)
 		return Published{}, errKeyReused
 	}
 	return Published{Event: res.Event, Deliveries: res.Deliveries, Existing: res.Existing}, nil
+}
+
+// MaxBatchEvents is how many events one Events.PublishBatch takes: enough
+// to share a commit's fixed cost among many (at 100 it is a few µs per
+// event), few enough that one request holds the queue only briefly.
+const MaxBatchEvents = 100
+
+// BatchItem is one event's answer within PublishBatch: its Published, or
+// Err when this event was not accepted (the others of the batch may be).
+type BatchItem struct {
+	Published
+	Err error
+}
+
+// PublishBatch publishes up to MaxBatchEvents events of project projectID
+// together and answers each on its own, in the order given: each event is
+// checked as Publish checks it, those that pass are committed together,
+// and one event's error (invalid, a reused key, refused by the database)
+// never fails the others. Only an empty or too large batch is an error of
+// the whole call.
+func (s *Events) PublishBatch(ctx context.Context, projectID string, in []PublishEvent) ([]BatchItem, error) {
+	if len(in) == 0 {
+		return nil, Invalid("events", "must hold at least one event")
+	}
+	if len(in) > MaxBatchEvents {
+		return nil, Invalid("events", fmt.Sprintf("must hold at most %d events (got %d); split the batch", MaxBatchEvents, len(in)))
+	}
+	out := make([]BatchItem, len(in))
+	events := make([]store.Event, 0, len(in))
+	at := make([]int, 0, len(in)) // at[j]: the index in in of events[j]
+	for i, pe := range in {
+		e, err := s.c.newEvent(projectID, pe)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		events = append(events, e)
+		at = append(at, i)
+	}
+	if len(events) == 0 {
+		return out, nil
+	}
+	results, errs := s.c.publishMany(ctx, events)
+	for j, i := range at {
+		res, err := results[j], errs[j]
+		switch {
+		case err != nil:
+			out[i].Err = translate(err, "project")
+		case res.Existing && !samePublish(res.Event, events[j]):
+			out[i].Err = errKeyReused
+		default:
+			out[i].Published = Published{Event: res.Event, Deliveries: res.Deliveries, Existing: res.Existing}
+		}
+	}
+	return out, nil
+}
+
+// publishMany hands events to the publisher in one request when it takes
+// batches, and one by one otherwise.
+func (c *core) publishMany(ctx context.Context, events []store.Event) ([]store.PublishResult, []error) {
+	if bp, ok := c.publisher.(BatchPublisher); ok {
+		return bp.PublishBatch(ctx, events)
+	}
+	results := make([]store.PublishResult, len(events))
+	errs := make([]error, len(events))
+	for i, e := range events {
+		results[i], errs[i] = c.publisher.Publish(ctx, e)
+	}
+	return results, errs
 }
 
 // OperationalPrefix starts the types of the events hookd publishes itself

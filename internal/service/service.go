@@ -23,6 +23,13 @@ type Publisher interface {
 	Publish(ctx context.Context, e store.Event) (store.PublishResult, error)
 }
 
+// BatchPublisher is a Publisher that can take several events as one
+// request (publish.Batcher: one place in its queue, one commit), each with
+// its own result or error, in the order given.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, events []store.Event) ([]store.PublishResult, []error)
+}
+
 // StallReporter is a Publisher that can tell when its commits have
 // stalled (publish.Batcher): readiness then fails, so that a load balancer
 // sends publishes to a node whose database is keeping up.
