@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,7 +286,9 @@ func TestGoneEndpointAnnouncedOnce(t *testing.T) {
 		t.Fatalf("endpoint after answering 410: %+v", h)
 	}
 	waitFor(t, "the disabled event", func() bool { return len(watcher.received()) > 0 })
-	time.Sleep(200 * time.Millisecond) // room for a second event that must not come
+	// Every 410 is recorded; once the engine has settled, every disabling
+	// Complete reported has been published: the log below is final.
+	waitFor(t, "the engine settled", s.settled)
 
 	if got := operational(t, watcher.received(), p.Secret, clk.Now()); !slices.Equal(got, []string{"hookd.endpoint.disabled"}) {
 		t.Fatalf("the other endpoint received %v, want one hookd.endpoint.disabled", got)
@@ -338,7 +341,14 @@ func TestBreakerProbesOnce(t *testing.T) {
 		h := s.endpointHealth(p, deadID)
 		clk.Set(*h.NextProbeAt)
 		waitFor(t, "a failed probe", func() bool { return s.endpointHealth(p, deadID).ConsecutiveFailures > h.ConsecutiveFailures })
-		time.Sleep(100 * time.Millisecond) // room for requests that must not come
+		// Requests that must not come would come from a claim made at this
+		// probe time after the failure was written: wait for one to have
+		// begun after it (the second from now) and for what it took to
+		// be sent and recorded.
+		claims := s.metric("hookd_delivery_claims_total")
+		waitFor(t, "a claim after the failed probe, and the engine settled", func() bool {
+			return s.metric("hookd_delivery_claims_total") >= claims+2 && s.settled()
+		})
 		if got := dead.count(); got != before+probe {
 			t.Fatalf("after %d probe times the endpoint got %d requests, want %d", probe, got-before, probe)
 		}
@@ -358,6 +368,39 @@ func TestBreakerProbesOnce(t *testing.T) {
 	// Held deliveries were never attempted while held: the attempts the
 	// log shows are the requests the endpoint got.
 	waitFor(t, "every outcome recorded", func() bool { return logAttempts(s, p) == dead.count() })
+}
+
+// metric sums the samples of the metric name in hookd's /metrics.
+func (s *server) metric(name string) float64 {
+	s.t.Helper()
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				s.t.Fatalf("metric line %q: %v", line, err)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
+
+// settled reports whether the delivery engine holds nothing: no delivery
+// claimed and not yet recorded, no health observation or operational
+// event still to write or publish.
+func (s *server) settled() bool {
+	return s.metric("hookd_inflight_deliveries") == 0 && s.metric("hookd_health_watch_backlog") == 0
 }
 
 // logAttempts sums the attempt counts of the project's deliveries.

@@ -291,6 +291,9 @@ func TestOldestInflightGauge(t *testing.T) {
 	if got := gauge(t, reg); len(got) != len(want) || got["queued"] != 30 || got["sending"] != 30 || got["paced"] != 0 || got["recording"] != 0 {
 		t.Errorf("hookd_oldest_inflight_seconds = %v, want %v", got, want)
 	}
+	if got := byLabel(t, reg, "hookd_inflight_deliveries"); got["queued"] != 1 || got["sending"] != 1 || got["paced"] != 0 || got["recording"] != 0 {
+		t.Errorf("hookd_inflight_deliveries = %v, want 1 queued, 1 sending", got)
+	}
 	recv.unblock()
 	f.waitFor("both recorded", func() bool {
 		return f.delivery(claimed[0].Delivery.ID).Status == store.StatusSucceeded &&

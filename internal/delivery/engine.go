@@ -195,7 +195,7 @@ func New(cfg Config) (*Engine, error) {
 	e.watch = newHealthWatch(cfg.Store, cfg.Health, cfg.Logger, cfg.Notify)
 	e.pacer = newPacer(e)
 	e.pool = newWorkers(e)
-	cfg.Metrics.watchInflight(e.oldestInflight)
+	cfg.Metrics.watchInflight(e.oldestInflight, e.inflight)
 	return e, nil
 }
 
@@ -285,6 +285,10 @@ func (w *workers) Start() {
 				since, until := e.lease(c)
 				w.sending[i].Store(since.UnixNano())
 				out := e.attempt(w.ctx, c)
+				// Queued before the slot is released, so that the
+				// in-flight counts never miss it between the two.
+				e.rec.AddLeased(since, until, out)
+				w.sending[i].Store(0)
 				// The endpoint's slot is free as soon as its response is
 				// in: the limit is on concurrent requests to the receiver.
 				// The lease covers the delivery until its outcome is
@@ -293,8 +297,6 @@ func (w *workers) Start() {
 				if limited(c) {
 					e.pacer.done(c, out.UpdatedAt())
 				}
-				e.rec.AddLeased(since, until, out)
-				w.sending[i].Store(0)
 			}
 		})
 	}
@@ -368,6 +370,24 @@ func (e *Engine) oldestInflight(stage string) float64 {
 		return 0
 	}
 	return max(e.cfg.Clock.Now().Sub(since).Seconds(), 0)
+}
+
+// inflight counts the deliveries in stage (see inflightStages), and
+// "health" the health watch's backlog.
+func (e *Engine) inflight(stage string) int {
+	switch stage {
+	case "queued":
+		return e.slots.counts().waiting
+	case "paced":
+		return e.pacer.count()
+	case "sending":
+		return e.slots.counts().busy
+	case "recording":
+		return int(e.rec.backlog.Load())
+	case "health":
+		return e.watch.backlog()
+	}
+	return 0
 }
 
 // DefaultShutdownTimeout is Config.ShutdownTimeout's default for requests
@@ -447,6 +467,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 			starved = 0
 		}
 		e.place(claimed)
+		e.cfg.Metrics.claimed()
 		if len(claimed) > 0 {
 			continue
 		}

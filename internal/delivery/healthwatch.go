@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/internal/health"
@@ -54,6 +55,8 @@ type healthWatch struct {
 	// progress is cut short.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// flushing: observations and events taken by the flush in progress.
+	flushing atomic.Int64
 }
 
 func newHealthWatch(st store.Store, p health.Policy, logger *slog.Logger, notify Notify) *healthWatch {
@@ -196,7 +199,9 @@ func (h *healthWatch) flush() {
 	h.mu.Lock()
 	obs, events := h.queue, h.events
 	h.queue, h.events = nil, nil
+	h.flushing.Store(int64(len(obs) + len(events)))
 	h.mu.Unlock()
+	defer h.flushing.Store(0)
 	ctx := h.ctx
 	if len(obs) > 0 {
 		changes, err := h.store.ObserveHealth(ctx, obs, h.policy.Next)
@@ -221,6 +226,14 @@ func (h *healthWatch) flush() {
 	for _, ev := range events {
 		h.publish(ctx, ev)
 	}
+}
+
+// backlog counts the observations and operational events not yet written
+// or published.
+func (h *healthWatch) backlog() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.queue) + len(h.events) + int(h.flushing.Load())
 }
 
 // publish notifies ev, and logs a disabling.

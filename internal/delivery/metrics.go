@@ -18,6 +18,8 @@ type Metrics struct {
 	// inflight answers hookd_oldest_inflight_seconds: the engine's
 	// oldestInflight, once New has made it.
 	inflight atomic.Pointer[func(stage string) float64]
+	counts   atomic.Pointer[func(stage string) int]
+	claims   prometheus.Counter
 }
 
 // Stages of a delivery in flight, the stage label of
@@ -45,7 +47,20 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		Name: "hookd_deliveries_taken_total",
 		Help: "Deliveries this node took to send, by how: claimed by the publish that created them, or by a claim of due work (retries, backlog, expired leases).",
 	}, []string{"via"})
-	r.MustRegister(m.attempts, m.duration, m.claimErrors, m.taken)
+	m.claims = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookd_delivery_claims_total",
+		Help: "Claims of due deliveries this node's dispatcher made (each a write transaction), whatever they found.",
+	})
+	r.MustRegister(m.attempts, m.duration, m.claimErrors, m.taken, m.claims)
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_health_watch_backlog",
+		Help: "Endpoint health observations and operational events this node has yet to write or publish.",
+	}, func() float64 {
+		if f := m.counts.Load(); f != nil {
+			return float64((*f)("health"))
+		}
+		return 0
+	}))
 	for _, stage := range inflightStages {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "hookd_oldest_inflight_seconds",
@@ -57,14 +72,32 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			}
 			return 0
 		}))
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hookd_inflight_deliveries",
+			Help:        "Deliveries this node has claimed and not yet recorded, by stage (as hookd_oldest_inflight_seconds).",
+			ConstLabels: prometheus.Labels{"stage": stage},
+		}, func() float64 {
+			if f := m.counts.Load(); f != nil {
+				return float64((*f)(stage))
+			}
+			return 0
+		}))
 	}
 	return m
 }
 
-// watchInflight makes f answer hookd_oldest_inflight_seconds.
-func (m *Metrics) watchInflight(f func(stage string) float64) {
+// watchInflight makes oldest answer hookd_oldest_inflight_seconds and
+// count hookd_inflight_deliveries and hookd_health_watch_backlog.
+func (m *Metrics) watchInflight(oldest func(stage string) float64, count func(stage string) int) {
 	if m != nil {
-		m.inflight.Store(&f)
+		m.inflight.Store(&oldest)
+		m.counts.Store(&count)
+	}
+}
+
+func (m *Metrics) claimed() {
+	if m != nil {
+		m.claims.Inc()
 	}
 }
 

@@ -289,6 +289,17 @@ func (p *pacer) Stop(ctx context.Context) error {
 	return fmt.Errorf("send slots left taken until their leases end: %w", ctx.Err())
 }
 
+// count is how many deliveries wait in the pacer.
+func (p *pacer) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, q := range p.queues {
+		n += len(q.waiting)
+	}
+	return n
+}
+
 // oldest is when the oldest delivery waiting in the pacer was claimed.
 func (p *pacer) oldest() (since time.Time, ok bool) {
 	p.mu.Lock()

@@ -178,6 +178,15 @@ func (s *slots) stopped() bool {
 	return s.stopping
 }
 
+// counts returns the deliveries handed to workers (running or about to)
+// and those queued behind them.
+func (s *slots) counts() (c struct{ busy, waiting int }) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.busy, c.waiting = s.busy, s.waiting
+	return c
+}
+
 // markGone records that endpoint ep answered 410 at at.
 func (s *slots) markGone(ep string, at time.Time) {
 	s.mu.Lock()
