@@ -109,6 +109,7 @@ func (s *server) routes() {
 	s.handle("GET "+p+"/deliveries", inProject, s.listDeliveries)
 	s.handle("GET "+p+"/deliveries/{did}", inProject, s.getDelivery)
 	s.handle("POST "+p+"/deliveries/{did}/retry", inProject, s.retryDelivery)
+	s.handle("POST "+p+"/deliveries/retry", inProject, s.retryDeliveries)
 
 	s.handle("GET "+p+"/secret", inProject, s.getSecret)
 	s.handle("POST "+p+"/secret/rotate", inProject, s.rotateSecret)

@@ -104,3 +104,41 @@ func (s *server) retryDelivery(w http.ResponseWriter, r *http.Request, c call) e
 	writeJSON(w, http.StatusAccepted, renderDelivery(d))
 	return nil
 }
+
+// bulkRetryRequest is POST …/deliveries/retry: the list's filters.
+type bulkRetryRequest struct {
+	Status     string     `json:"status"`
+	EndpointID string     `json:"endpoint_id"`
+	EventType  string     `json:"event_type"`
+	Since      *time.Time `json:"since"`
+	Until      *time.Time `json:"until"`
+	DryRun     bool       `json:"dry_run"`
+}
+
+type bulkRetryResponse struct {
+	Matched   int  `json:"matched"`
+	Resent    int  `json:"resent"`
+	Truncated bool `json:"truncated"`
+}
+
+// retryDeliveries resends what the filters match, at most
+// service.MaxBulkRetry per call; dry_run only counts.
+func (s *server) retryDeliveries(w http.ResponseWriter, r *http.Request, c call) error {
+	var in bulkRetryRequest
+	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
+		return err
+	}
+	b := service.BulkRetry{Status: in.Status, EndpointID: in.EndpointID, EventType: in.EventType, DryRun: in.DryRun}
+	if in.Since != nil {
+		b.Since = *in.Since
+	}
+	if in.Until != nil {
+		b.Until = *in.Until
+	}
+	res, err := s.svc.Deliveries.RetryMatching(r.Context(), c.projectID, b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, bulkRetryResponse{Matched: res.Matched, Resent: res.Resent, Truncated: res.Truncated})
+	return nil
+}

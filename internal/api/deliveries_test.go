@@ -181,3 +181,63 @@ func TestRetryDelivery(t *testing.T) {
 	e.do("POST", "/v1/projects/"+pid+"/deliveries/"+ids.New(ids.Delivery, start)+"/retry", key, nil).wantError(t, 404, "not_found", "delivery not found")
 	e.do("POST", "/v1/projects/"+pid+"/deliveries/x/retry", key, nil).wantError(t, 404, "not_found", "delivery not found")
 }
+
+// TestBulkRetry: POST …/deliveries/retry counts what the list's filters
+// match on a dry run and resends it otherwise; refused filters name the
+// field.
+func TestBulkRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pid, key := e.project("acme")
+	epA := e.endpoint(pid, key, map[string]any{"url": "https://example.com/a"})
+	e.endpoint(pid, key, map[string]any{"url": "https://example.com/b", "event_types": []string{"order.*"}})
+	e.publish(pid, key, "order.created", map[string]any{}) // → A and B
+	e.publish(pid, key, "user.created", map[string]any{})  // → A
+	e.attempt(200, "")                                     // all succeeded
+	e.clock.Advance(time.Minute)
+	e.publish(pid, key, "Order.Paid", map[string]any{}) // → A, pending (B's filter is case-sensitive)
+
+	type result struct {
+		Matched   int  `json:"matched"`
+		Resent    int  `json:"resent"`
+		Truncated bool `json:"truncated"`
+	}
+	bulk := func(body map[string]any) result {
+		t.Helper()
+		var r result
+		e.do("POST", "/v1/projects/"+pid+"/deliveries/retry", key, body).decode(t, 200, &r)
+		return r
+	}
+	succeededOfA := map[string]any{"status": "succeeded", "endpoint_id": epA.ID}
+	if r := bulk(map[string]any{"status": "succeeded", "endpoint_id": epA.ID, "dry_run": true}); r != (result{2, 0, false}) {
+		t.Errorf("dry run: %+v", r)
+	}
+	if r := bulk(map[string]any{"event_type": "ORDER.*", "dry_run": true}); r != (result{3, 0, false}) {
+		t.Errorf("dry run by type prefix: %+v", r)
+	}
+	if r := bulk(map[string]any{"until": start.Add(30 * time.Second).Format(time.RFC3339), "dry_run": true}); r.Matched != 3 {
+		t.Errorf("dry run until: %+v", r)
+	}
+	if r := bulk(succeededOfA); r != (result{2, 2, false}) {
+		t.Errorf("resend: %+v", r)
+	}
+	var list page[deliveryOut]
+	e.do("GET", "/v1/projects/"+pid+"/deliveries?status=pending&endpoint_id="+epA.ID, key, nil).decode(t, 200, &list)
+	if len(list.Items) != 3 {
+		t.Errorf("after the resend %d of A's deliveries are pending, want 3", len(list.Items))
+	}
+	if r := bulk(succeededOfA); r != (result{0, 0, false}) {
+		t.Errorf("a second resend: %+v", r)
+	}
+	for _, tc := range []struct {
+		body map[string]any
+		msg  string
+	}{
+		{map[string]any{"status": "delivering"}, "status:"},
+		{map[string]any{"status": "lost"}, "status:"},
+		{map[string]any{"event_type": "a b"}, "event_type:"},
+		{map[string]any{"endpoint_id": "nope"}, "endpoint_id:"},
+	} {
+		e.do("POST", "/v1/projects/"+pid+"/deliveries/retry", key, tc.body).wantError(t, 400, "invalid_argument", tc.msg)
+	}
+}

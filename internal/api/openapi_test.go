@@ -376,6 +376,9 @@ func (w *walk) successes() {
 	w.call("GET /v1/projects/{pid}/deliveries/{did}", P+"/deliveries/"+w.inFlight, K, nil)
 	w.call("POST /v1/projects/{pid}/deliveries/{did}/retry", P+"/deliveries/"+w.waiting+"/retry", K, nil)
 	w.call("POST /v1/projects/{pid}/deliveries/{did}/retry", P+"/deliveries/"+w.inFlight+"/retry", K, nil) // 409
+	w.call("POST /v1/projects/{pid}/deliveries/retry", P+"/deliveries/retry", K, map[string]any{"status": "failed", "event_type": "invoice.*", "dry_run": true})
+	w.call("POST /v1/projects/{pid}/deliveries/retry", P+"/deliveries/retry", K, map[string]any{"status": "delivering"}) // 400
+	w.call("GET /v1/projects/{pid}/events", P+"/events?idempotency_key=walk-1", K, nil)
 
 	w.call("GET /v1/projects/{pid}/secret", P+"/secret", K, nil)
 	w.call("POST /v1/projects/{pid}/secret/rotate", P+"/secret/rotate", K, map[string]any{"grace_period_seconds": 60})

@@ -95,3 +95,60 @@ func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery,
 	s.c.wake()
 	return d, nil
 }
+
+// MaxBulkRetry is the most deliveries one bulk resend takes: the newest
+// that match; the rest wait for the next call.
+const MaxBulkRetry = 10000
+
+// BulkRetry asks RetryMatching to resend what the event log's filters
+// match (the fields as DeliveryFilter's).
+type BulkRetry struct {
+	Status     string
+	EndpointID string
+	EventType  string
+	Since      time.Time
+	Until      time.Time
+	// DryRun only counts: the preview.
+	DryRun bool
+}
+
+// Validate checks the filters, naming the field at fault.
+func (in BulkRetry) Validate() error {
+	if in.Status == store.StatusDelivering {
+		return Invalid("status", "cannot be delivering: a delivery is resent once its attempt has finished")
+	}
+	return in.filter().Validate()
+}
+
+func (in BulkRetry) filter() DeliveryFilter {
+	return DeliveryFilter{Status: in.Status, EndpointID: in.EndpointID, EventType: in.EventType, Since: in.Since, Until: in.Until}
+}
+
+// BulkRetried is what a bulk resend did.
+type BulkRetried struct {
+	// Matched is how many deliveries it took, at most MaxBulkRetry;
+	// Truncated says more match: resend again (what was resent no longer
+	// matches a failed or cancelled filter) or narrow the time range.
+	Matched   int
+	Resent    int // 0 on a dry run
+	Truncated bool
+}
+
+// RetryMatching resends, as Retry does each, the newest deliveries of
+// project projectID that the filters match, at most MaxBulkRetry, passing
+// over those being delivered right now. A dry run only counts them.
+func (s *Deliveries) RetryMatching(ctx context.Context, projectID string, in BulkRetry) (BulkRetried, error) {
+	if err := in.Validate(); err != nil {
+		return BulkRetried{}, err
+	}
+	sf := store.DeliveryFilter(in.filter())
+	sf.EventType = typeFilter(sf.EventType)
+	matched, resent, err := s.c.store.RetryDeliveries(ctx, projectID, sf, MaxBulkRetry, s.c.now(), in.DryRun)
+	if err != nil {
+		return BulkRetried{}, translate(err, "delivery")
+	}
+	if resent > 0 {
+		s.c.wake()
+	}
+	return BulkRetried{Matched: min(matched, MaxBulkRetry), Resent: resent, Truncated: matched > MaxBulkRetry}, nil
+}

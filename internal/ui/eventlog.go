@@ -53,6 +53,8 @@ type logData struct {
 	// Query is this page's filters and cursor, for the links to a
 	// delivery, whose "← Event Log" comes back to them.
 	Query string
+	// BulkURL previews resending what the filters match ("" unfiltered).
+	BulkURL string
 }
 
 // logFilters are the Event Log's query parameters, named as the API's.
@@ -114,6 +116,7 @@ func (u *UI) eventLog(w http.ResponseWriter, r *http.Request, c *request) error 
 	if len(d.Form.Errors) == 0 || d.Form.Errors["q"] != "" && len(d.Form.Errors) == 1 {
 		cursor := q.Get("cursor")
 		d.Query = logQuery(d.Form.Values, cursor)
+		d.BulkURL = u.bulkURL(c, d.Form.Values)
 		list, err := u.svc.Deliveries.List(r.Context(), c.project.ID, f, service.Page{Cursor: cursor, Limit: logPageSize})
 		switch {
 		case err == nil:

@@ -119,6 +119,8 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST "+p+"/secret/rotate", u.signedIn(u.inProject(u.rotateSecret)))
 
 	u.mux.HandleFunc("GET "+p+"/events", u.signedIn(u.inProject(u.eventLog)))
+	u.mux.HandleFunc("GET "+p+"/events/resend", u.signedIn(u.inProject(u.resendPreview)))
+	u.mux.HandleFunc("POST "+p+"/events/resend", u.signedIn(u.inProject(u.resendMatching)))
 	u.mux.HandleFunc("GET "+p+"/deliveries/{did}", u.signedIn(u.inProject(u.delivery)))
 	u.mux.HandleFunc("POST "+p+"/deliveries/{did}/resend", u.signedIn(u.inProject(u.resend)))
 }
