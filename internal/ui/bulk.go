@@ -138,4 +138,3 @@ func (u *UI) bulkURL(c *request, filters map[string]string) string {
 	}
 	return u.projectPath(c, "/events/resend?"+q.Encode())
 }
-
