@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/eventfeed"
 	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/maintenance"
 	"github.com/hookd/hookd/internal/outbound"
@@ -98,6 +99,10 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "failed attempts in a row after which an endpoint's deliveries are held and single probes sent")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
 	fs.DurationVar(&cfg.PublishTimeout, "publish-timeout", publish.DefaultTimeout, "longest a publish waits for its database commit before it is answered 503 (retry with the same Idempotency-Key)")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", eventfeed.DefaultMaxStreams, "event streams open at once on this node; more are answered 429")
+	fs.IntVar(&cfg.MaxProjectStreams, "max-project-streams", eventfeed.DefaultMaxProjectStreams, "event streams open at once per project on this node; more are answered 429")
+	fs.IntVar(&cfg.StreamPageBytes, "stream-page-bytes", eventfeed.DefaultPageBytes, "bytes of events an event stream reads ahead from the database (at least one event)")
+	fs.DurationVar(&cfg.StreamStall, "stream-stall", api.DefaultStreamStall, "an event stream whose client takes no event for this long is dropped (it resumes with Last-Event-ID)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/service"
 )
 
@@ -29,17 +31,25 @@ type Config struct {
 	// Registerer, when set, receives a request counter and a latency
 	// histogram labelled by route pattern and status code.
 	Registerer prometheus.Registerer
+	// Clock times event streams' stalls; default clock.Real.
+	Clock clock.Clock
+	// StreamStall is how long an event stream waits for its client to
+	// take an event (or a heartbeat) before it drops the client, which
+	// resumes with Last-Event-ID. Default DefaultStreamStall.
+	StreamStall time.Duration
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes's default.
 const DefaultMaxBodyBytes = 256 << 10
 
 type server struct {
-	svc     *service.Service
-	log     *slog.Logger
-	maxBody int64
-	metrics *metrics
-	mux     *http.ServeMux
+	svc         *service.Service
+	log         *slog.Logger
+	clock       clock.Clock
+	streamStall time.Duration
+	maxBody     int64
+	metrics     *metrics
+	mux         *http.ServeMux
 	// patterns are the routes registered, in order (Patterns).
 	patterns []string
 }
@@ -55,6 +65,12 @@ func New(cfg Config) (http.Handler, error) {
 		log:     cmp.Or(cfg.Logger, slog.Default()),
 		maxBody: cmp.Or(max(cfg.MaxBodyBytes, 0), DefaultMaxBodyBytes),
 		mux:     http.NewServeMux(),
+		clock:   cfg.Clock,
+		// The stall decides when a client is dropped.
+		streamStall: cmp.Or(max(cfg.StreamStall, 0), DefaultStreamStall),
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
 	}
 	if cfg.Registerer != nil {
 		m, err := newMetrics(cfg.Registerer)
@@ -293,6 +309,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Publishers should come back soon, not hammer a database that
 		// is restarting; with the same Idempotency-Key a retry is safe.
 		w.Header().Set("Retry-After", "1")
+	case service.CodeRateLimited:
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
 	}
 	writeJSON(w, statusOf(e.Code), errorBody{Error: errorJSON{Code: string(e.Code), Message: e.Error()}})
 }

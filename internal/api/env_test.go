@@ -121,6 +121,7 @@ func (e *env) newHandler(opts ...func(*service.Config)) http.Handler {
 		Service:    e.newService(opts...),
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registerer: prometheus.NewRegistry(),
+		Clock:      e.clock,
 	}
 	if e.reg != nil && e.handler == nil {
 		cfg.Registerer = e.reg

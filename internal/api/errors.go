@@ -9,7 +9,6 @@ import (
 // Codes only the API answers with; the others are service.Code's.
 const (
 	codeMethodNotAllowed service.Code = "method_not_allowed"
-	codeRateLimited      service.Code = "rate_limited"
 )
 
 // statuses maps each error code to its one HTTP status.
@@ -23,7 +22,7 @@ var statuses = map[service.Code]int{
 	service.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	service.CodeUnprocessable:        http.StatusUnprocessableEntity,
 	service.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
-	codeRateLimited:                  http.StatusTooManyRequests,
+	service.CodeRateLimited:          http.StatusTooManyRequests,
 	service.CodeUnavailable:          http.StatusServiceUnavailable,
 	service.CodeInternal:             http.StatusInternalServerError,
 	codeHeadersTooLarge:              http.StatusRequestHeaderFieldsTooLarge,

@@ -71,7 +71,8 @@ var statusesNotProvoked = []int{http.StatusInternalServerError, http.StatusServi
 // or documented and gone, fails here.
 func TestOpenAPI(t *testing.T) {
 	e := newEnv(t, func(c *service.Config) {
-		hub, err := eventfeed.New(eventfeed.Config{Store: c.Store, Clock: c.Clock})
+		// One stream per project, so the walk provokes the 429.
+		hub, err := eventfeed.New(eventfeed.Config{Store: c.Store, Clock: c.Clock, MaxProjectStreams: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,6 +369,7 @@ func (w *walk) successes() {
 	w.call("GET /v1/projects/{pid}/events", P+"/events?type=invoice.paid", K, nil)
 	w.call("GET /v1/projects/{pid}/events/{evid}", P+"/events/"+w.evt, K, nil)
 	w.stream(P + "/events/stream?types=invoice.*")
+	w.streamsToTheLimit(P + "/events/stream")
 	w.call("GET /v1/projects/{pid}/events/stream", P+"/events/stream?types=not%20a%20type", K, nil)                // 400
 	w.call("GET /v1/projects/{pid}/events/stream", P+"/events/stream", K, nil, "Last-Event-ID", "not-an-event-id") // 400
 
@@ -383,6 +385,34 @@ func (w *walk) successes() {
 	w.call("GET /v1/projects/{pid}/secret", P+"/secret", K, nil)
 	w.call("POST /v1/projects/{pid}/secret/rotate", P+"/secret/rotate", K, map[string]any{"grace_period_seconds": 60})
 	w.call("POST /v1/projects/{pid}/secret/rotate", P+"/secret/rotate", K, map[string]any{"grace_period_seconds": -1}) // 400
+}
+
+// streamsToTheLimit opens streams until one is refused (429), then
+// leaves them all.
+func (w *walk) streamsToTheLimit(path string) {
+	w.t.Helper()
+	const pattern = "GET /v1/projects/{pid}/events/stream"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 10 {
+		req := w.e.request("GET", w.e.srv.URL+path, w.key, nil).WithContext(ctx)
+		res, err := w.e.srv.Client().Do(req)
+		if err != nil {
+			w.t.Fatalf("stream: %v", err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode == 200 {
+			continue
+		}
+		body, _ := io.ReadAll(res.Body)
+		w.seen[pattern][res.StatusCode] = true
+		w.check(pattern, "GET", path, resp{status: res.StatusCode, header: res.Header, body: body})
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+			w.t.Fatalf("a stream beyond the limit answered %d %s (Retry-After %q)", res.StatusCode, body, res.Header.Get("Retry-After"))
+		}
+		return
+	}
+	w.t.Fatal("no stream was refused")
 }
 
 // stream opens the event stream, checks it starts as documented, and

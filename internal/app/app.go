@@ -106,6 +106,16 @@ type Config struct {
 	// before it is answered 503 (the database is stalled); default
 	// publish.DefaultTimeout. There is no unbounded wait.
 	PublishTimeout time.Duration
+	// Event streams (GET …/events/stream): MaxStreams and
+	// MaxProjectStreams bound the streams open on this node and per
+	// project (429 beyond), StreamPageBytes what one stream reads ahead,
+	// StreamStall how long a stream waits for its client to take an event
+	// before dropping it. Defaults eventfeed.DefaultMaxStreams,
+	// eventfeed.DefaultMaxProjectStreams, eventfeed.DefaultPageBytes and
+	// api.DefaultStreamStall.
+	MaxStreams, MaxProjectStreams int
+	StreamPageBytes               int
+	StreamStall                   time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof  bool
@@ -133,6 +143,10 @@ func (c Config) withDefaults() Config {
 	c.DisableAfter = max(c.DisableAfter, 0)
 	c.BreakerAfter = cmp.Or(max(c.BreakerAfter, 0), health.DefaultThreshold)
 	c.PublishTimeout = cmp.Or(max(c.PublishTimeout, 0), publish.DefaultTimeout)
+	c.MaxStreams = cmp.Or(max(c.MaxStreams, 0), eventfeed.DefaultMaxStreams)
+	c.MaxProjectStreams = cmp.Or(max(c.MaxProjectStreams, 0), eventfeed.DefaultMaxProjectStreams)
+	c.StreamPageBytes = cmp.Or(max(c.StreamPageBytes, 0), eventfeed.DefaultPageBytes)
+	c.StreamStall = cmp.Or(max(c.StreamStall, 0), api.DefaultStreamStall)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -301,7 +315,8 @@ func (a *App) buildPublisher(context.Context) error {
 	if c, ok := a.store.(store.ConcurrentCommitter); ok {
 		committers = c.Committers()
 	}
-	feed, err := eventfeed.New(eventfeed.Config{Store: a.store, Clock: a.cfg.Clock})
+	feed, err := eventfeed.New(eventfeed.Config{Store: a.store, Clock: a.cfg.Clock,
+		PageBytes: a.cfg.StreamPageBytes, MaxStreams: a.cfg.MaxStreams, MaxProjectStreams: a.cfg.MaxProjectStreams})
 	if err != nil {
 		return err
 	}
@@ -359,6 +374,8 @@ func (a *App) buildHTTP(context.Context) error {
 		Logger:       a.cfg.Logger,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
 		Registerer:   a.metrics,
+		Clock:        a.cfg.Clock,
+		StreamStall:  a.cfg.StreamStall,
 	})
 	if err != nil {
 		return err

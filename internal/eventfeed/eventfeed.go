@@ -13,6 +13,7 @@
 package eventfeed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -28,7 +29,18 @@ const (
 	DefaultPoll      = time.Second
 	DefaultSettle    = 5 * time.Second
 	DefaultHeartbeat = 15 * time.Second
-	readPage         = 500
+	// DefaultPageBytes is a feed's read-ahead: the bodies of one page
+	// read from the store (a page holds at least one event, however
+	// large). It is what one stream holds in memory at most, besides
+	// the event its client is being sent.
+	DefaultPageBytes = 256 << 10
+	// DefaultMaxStreams bounds the feeds of a node, and so (with
+	// PageBytes) the memory its streams take.
+	DefaultMaxStreams = 1000
+	// DefaultMaxProjectStreams bounds the feeds of one project on a node:
+	// one tenant cannot take every stream.
+	DefaultMaxProjectStreams = 50
+	readPage                 = 500
 )
 
 // Config configures a Hub. Zero values take the defaults.
@@ -45,14 +57,23 @@ type Config struct {
 	// Heartbeat is how often an idle stream gets a comment, so proxies
 	// do not close it. DefaultHeartbeat.
 	Heartbeat time.Duration
+	// PageBytes bounds the bodies of a page read from the store.
+	// DefaultPageBytes.
+	PageBytes int
+	// MaxStreams and MaxProjectStreams bound the feeds Acquire lets
+	// open, on this node and per project. DefaultMaxStreams,
+	// DefaultMaxProjectStreams.
+	MaxStreams, MaxProjectStreams int
 }
 
 // Sink receives what a feed sends.
 type Sink interface {
-	// Event sends one event; an error ends the feed (the client left).
-	Event(e store.Event) error
+	// Event sends one event; an error ends the feed (the client left, or
+	// fell behind). ctx ends when the feed must stop, the Hub's Close
+	// included: a sink that waits on its client waits on ctx too.
+	Event(ctx context.Context, e store.Event) error
 	// Heartbeat sends a keep-alive.
-	Heartbeat() error
+	Heartbeat(ctx context.Context) error
 }
 
 // Hub runs the feeds of one node and wakes them when this node commits
@@ -60,7 +81,9 @@ type Sink interface {
 type Hub struct {
 	cfg    Config
 	mu     sync.Mutex
-	wakes  map[chan struct{}]struct{}
+	wakes  map[chan struct{}]context.CancelCauseFunc
+	open   int            // feeds acquired
+	opened map[string]int // feeds acquired, by project
 	closed chan struct{}
 	once   sync.Once
 }
@@ -86,7 +109,56 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
-	return &Hub{cfg: cfg, wakes: map[chan struct{}]struct{}{}, closed: make(chan struct{})}, nil
+	cfg.PageBytes = cmp.Or(max(cfg.PageBytes, 0), DefaultPageBytes)
+	cfg.MaxStreams = cmp.Or(max(cfg.MaxStreams, 0), DefaultMaxStreams)
+	cfg.MaxProjectStreams = cmp.Or(max(cfg.MaxProjectStreams, 0), DefaultMaxProjectStreams)
+	return &Hub{cfg: cfg, wakes: map[chan struct{}]context.CancelCauseFunc{}, opened: map[string]int{},
+		closed: make(chan struct{})}, nil
+}
+
+// Errors of Acquire: the node or the project has as many feeds open as
+// its limit allows.
+var (
+	ErrTooManyStreams        = errors.New("eventfeed: too many streams on this node")
+	ErrTooManyProjectStreams = errors.New("eventfeed: too many streams of this project")
+)
+
+// Limits returns MaxStreams and MaxProjectStreams as configured.
+func (h *Hub) Limits() (node, project int) { return h.cfg.MaxStreams, h.cfg.MaxProjectStreams }
+
+// Acquire takes one of the node's and the project's stream slots, or
+// fails with ErrTooManyStreams or ErrTooManyProjectStreams; release gives
+// it back (once; more calls do nothing). A front end acquires before it
+// answers, so a stream beyond the limits is refused with a status.
+func (h *Hub) Acquire(projectID string) (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.opened[projectID] >= h.cfg.MaxProjectStreams:
+		return nil, ErrTooManyProjectStreams
+	case h.open >= h.cfg.MaxStreams:
+		return nil, ErrTooManyStreams
+	}
+	h.open++
+	h.opened[projectID]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.open--
+			if h.opened[projectID]--; h.opened[projectID] == 0 {
+				delete(h.opened, projectID)
+			}
+		})
+	}, nil
+}
+
+// Open tells how many feeds are acquired, on the node and of projectID.
+func (h *Hub) Open(projectID string) (node, project int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open, h.opened[projectID]
 }
 
 // Notify wakes every feed to read new events now; call it after a publish
@@ -103,8 +175,19 @@ func (h *Hub) Notify() {
 }
 
 // Close ends every feed, now and later, with ErrClosed: long-lived
-// streams must not hold up a graceful shutdown.
-func (h *Hub) Close() { h.once.Do(func() { close(h.closed) }) }
+// streams must not hold up a graceful shutdown. The context a feed passes
+// its sink ends too, so a sink blocked on a client that reads nothing
+// gives up at once.
+func (h *Hub) Close() {
+	h.once.Do(func() {
+		close(h.closed)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, cancel := range h.wakes {
+			cancel(ErrClosed)
+		}
+	})
+}
 
 // Params says what one feed follows.
 type Params struct {
@@ -114,20 +197,31 @@ type Params struct {
 	LastID string
 	// Accept filters by event type; nil accepts every type.
 	Accept func(eventType string) bool
+	// Check, when set, is asked before every read of the store (every
+	// local commit and every Poll) and before each heartbeat; an error
+	// ends the feed with it. The stream's key is re-checked this way.
+	Check func(ctx context.Context) error
 }
 
 // Follow sends the project's events to sink as they commit, until ctx
-// ends, the Hub closes or sink fails.
+// ends, the Hub closes, Check fails or sink fails.
 func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	wake := make(chan struct{}, 1)
 	h.mu.Lock()
-	h.wakes[wake] = struct{}{}
+	h.wakes[wake] = cancel
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		delete(h.wakes, wake)
 		h.mu.Unlock()
 	}()
+	select {
+	case <-h.closed:
+		return ErrClosed
+	default:
+	}
 
 	f := &feed{h: h, p: p, sink: sink, sent: map[string]time.Time{}}
 	if t, ok := ids.Time(ids.Event, p.LastID); ok {
@@ -149,6 +243,9 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 	full := true // the first read looks back Settle
 	for {
 		if err := f.read(ctx, full); err != nil {
+			if context.Cause(ctx) == ErrClosed {
+				return ErrClosed
+			}
 			return err
 		}
 		if poll == nil {
@@ -169,7 +266,13 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 		case <-poll:
 			poll, full = nil, true
 		case <-heartbeat:
-			if err := sink.Heartbeat(); err != nil {
+			if err := f.check(ctx); err != nil {
+				return err
+			}
+			if err := sink.Heartbeat(ctx); err != nil {
+				if context.Cause(ctx) == ErrClosed {
+					return ErrClosed
+				}
 				return err
 			}
 			heartbeat, full = nil, false
@@ -187,6 +290,13 @@ type feed struct {
 	last   string               // the largest id seen
 }
 
+func (f *feed) check(ctx context.Context) error {
+	if f.p.Check == nil {
+		return nil
+	}
+	return f.p.Check(ctx)
+}
+
 // read sends what committed since the last read: from the newest id seen
 // when woken by a local commit, from Settle before it on a full read.
 func (f *feed) read(ctx context.Context, full bool) error {
@@ -195,11 +305,20 @@ func (f *feed) read(ctx context.Context, full bool) error {
 		from = max(f.floor, ids.Floor(ids.Event, f.newest.Add(-f.h.cfg.Settle)))
 	}
 	for {
-		events, err := f.h.cfg.Store.EventsAfter(ctx, f.p.ProjectID, from, readPage)
+		if err := f.check(ctx); err != nil {
+			return err
+		}
+		// One page at a time, bounded by bytes: a backlog of large
+		// events is never held whole, and an event sent is let go.
+		events, err := f.h.cfg.Store.EventsAfter(ctx, f.p.ProjectID, from, readPage, f.h.cfg.PageBytes)
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
+		n, size := len(events), 0
+		for i := range events {
+			e := events[i]
+			events[i] = store.Event{}
+			size += len(e.Body)
 			from = e.ID
 			if _, ok := f.sent[e.ID]; ok {
 				continue
@@ -213,13 +332,13 @@ func (f *feed) read(ctx context.Context, full bool) error {
 				f.newest = t
 			}
 			if f.p.Accept == nil || f.p.Accept(e.Type) {
-				if err := f.sink.Event(e); err != nil {
+				if err := f.sink.Event(ctx, e); err != nil {
 					return err
 				}
 			}
 		}
-		if len(events) < readPage {
-			break
+		if n < readPage && size < f.h.cfg.PageBytes {
+			break // short of both limits: the last page there is
 		}
 	}
 	// Ids of a millisecond before the next full read's start are never

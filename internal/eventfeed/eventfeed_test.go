@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +25,8 @@ type sink struct {
 	heartbeats chan struct{}
 }
 
-func (s *sink) Event(e store.Event) error { s.events <- e; return nil }
-func (s *sink) Heartbeat() error          { s.heartbeats <- struct{}{}; return nil }
+func (s *sink) Event(_ context.Context, e store.Event) error { s.events <- e; return nil }
+func (s *sink) Heartbeat(context.Context) error              { s.heartbeats <- struct{}{}; return nil }
 
 type env struct {
 	t     *testing.T
@@ -32,14 +36,18 @@ type env struct {
 	pid   string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "feed.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	e := &env{t: t, s: s, clock: clock.NewFake(base)}
-	e.hub, err = New(Config{Store: s, Clock: e.clock})
+	cfg := Config{Store: s, Clock: e.clock}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.hub, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,4 +233,175 @@ func TestWakesDoNotPutOffTheFullRead(t *testing.T) {
 	}
 	e.clock.Advance(DefaultPoll)
 	e.expect(sk, early)
+}
+
+// pages is a store that tells what each page a feed read held.
+type pages struct {
+	store.Store
+	mu   sync.Mutex
+	read []int // events per page
+	max  []int // the maxBytes asked for
+}
+
+func (p *pages) EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]store.Event, error) {
+	evs, err := p.Store.EventsAfter(ctx, projectID, after, limit, maxBytes)
+	p.mu.Lock()
+	p.read, p.max = append(p.read, len(evs)), append(p.max, maxBytes)
+	p.mu.Unlock()
+	return evs, err
+}
+
+func (p *pages) events() (n int, max []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.read {
+		n += r
+	}
+	return n, slices.Clone(p.max)
+}
+
+// stalled is a sink whose client reads nothing: Event waits until ctx
+// ends, as a write to a full socket would until the stream gives up.
+type stalled struct{ got chan store.Event }
+
+func (s *stalled) Event(ctx context.Context, e store.Event) error {
+	s.got <- e
+	<-ctx.Done()
+	return context.Cause(ctx)
+}
+func (s *stalled) Heartbeat(ctx context.Context) error { <-ctx.Done(); return context.Cause(ctx) }
+
+// TestABacklogIsReadAPageAtATime: a client resuming far back while it
+// reads nothing makes the feed hold one page of PageBytes, not the
+// backlog; a reading client gets all of it, page by page.
+func TestABacklogIsReadAPageAtATime(t *testing.T) {
+	st := &pages{}
+	const pageBytes = 100 << 10
+	e := newEnv(t, func(c *Config) { st.Store = c.Store; c.Store = st; c.PageBytes = pageBytes })
+	first := e.publish("t.first", base.Add(-time.Minute))
+	var want []store.Event
+	for i := range 20 {
+		ev := store.Event{ID: ids.New(ids.Event, base.Add(time.Duration(i)*time.Millisecond)), ProjectID: e.pid, Type: "t.big", CreatedAt: base}
+		ev.Body = fmt.Appendf(nil, `{"id":%q,"data":%q}`, ev.ID, strings.Repeat("x", 40<<10))
+		if _, err := e.s.Publish(t.Context(), []store.Event{ev}, time.Time{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev)
+	}
+
+	sk := &stalled{got: make(chan store.Event, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.hub.Follow(ctx, Params{ProjectID: e.pid, LastID: first.ID}, sk) }()
+	<-sk.got
+	n, max := st.events()
+	// The last id read again, then 40 KB events to a 100 KB page: three
+	// of them reach it.
+	if n > 4 || len(max) != 1 || max[0] != pageBytes {
+		t.Errorf("a stalled client's feed read %d events in pages of at most %v bytes, want one page of at most 4 (%d bytes)", n, max, pageBytes)
+	}
+	cancel()
+	<-done
+
+	sk2, _, _ := e.follow(Params{LastID: first.ID})
+	e.expect(sk2, want...)
+	if n, max := st.events(); len(max) < 8 {
+		t.Errorf("a reading client got 20 events of 40 KB in %d pages (%d events read), want one per 100 KB", len(max), n)
+	}
+}
+
+func TestAcquireLimits(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxStreams, c.MaxProjectStreams = 3, 2 })
+	r1, err := e.hub.Acquire("p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.hub.Acquire("p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.Acquire("p1"); !errors.Is(err, ErrTooManyProjectStreams) {
+		t.Fatalf("a third stream of p1: %v, want ErrTooManyProjectStreams", err)
+	}
+	r3, err := e.hub.Acquire("p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.Acquire("p3"); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("a fourth stream on the node: %v, want ErrTooManyStreams", err)
+	}
+	r1()
+	r1() // a second release gives back nothing more
+	if node, proj := e.hub.Open("p1"); node != 2 || proj != 1 {
+		t.Fatalf("after one release: %d open, %d of p1; want 2 and 1", node, proj)
+	}
+	if _, err := e.hub.Acquire("p3"); err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	r2()
+	r3()
+}
+
+// TestCloseEndsAStalledSink: a sink blocked on a client that reads
+// nothing does not hold up shutdown: Close ends its context.
+func TestCloseEndsAStalledSink(t *testing.T) {
+	e := newEnv(t)
+	first := e.publish("t.first", base.Add(-time.Second))
+	e.publish("t.second", base)
+	sk := &stalled{got: make(chan store.Event, 1)}
+	done := make(chan error, 1)
+	go func() { done <- e.hub.Follow(t.Context(), Params{ProjectID: e.pid, LastID: first.ID}, sk) }()
+	<-sk.got
+	e.hub.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Follow after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled sink held Follow up after Close")
+	}
+}
+
+// TestCheckEndsTheFeed: the check (a revoked key) ends a quiet feed at
+// its next poll, and comes before any event is sent.
+func TestCheckEndsTheFeed(t *testing.T) {
+	e := newEnv(t)
+	var revoked atomic.Bool
+	errRevoked := errors.New("revoked")
+	sk, _, wait := e.follow(Params{Check: func(context.Context) error {
+		if revoked.Load() {
+			return errRevoked
+		}
+		return nil
+	}})
+	e.idle()
+	a := e.publish("t.a", e.clock.Now().Add(time.Millisecond))
+	e.hub.Notify()
+	e.expect(sk, a)
+	revoked.Store(true)
+	e.publish("t.b", e.clock.Now().Add(2*time.Millisecond))
+	e.hub.Notify()
+	if err := wait(); !errors.Is(err, errRevoked) {
+		t.Fatalf("Follow after the check failed: %v", err)
+	}
+	select {
+	case got := <-sk.events:
+		t.Fatalf("event %s sent after the check failed", got.Type)
+	default:
+	}
+
+	revoked.Store(false)
+	sk, _, wait = e.follow(Params{Check: func(context.Context) error {
+		if revoked.Load() {
+			return errRevoked
+		}
+		return nil
+	}})
+	e.idle()
+	revoked.Store(true)
+	e.clock.Advance(DefaultPoll) // nothing published: the poll checks
+	if err := wait(); !errors.Is(err, errRevoked) {
+		t.Fatalf("a quiet Follow after the check failed: %v", err)
+	}
 }

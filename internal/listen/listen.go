@@ -229,6 +229,15 @@ func (l *listener) session(ctx context.Context, again bool) (connected bool, err
 			}
 			return true, err
 		}
+		if ev.Type == streamClosed {
+			// The server's last word before it ends the stream (the
+			// client fell behind, the key was revoked, a shutdown).
+			var last struct{ Message string }
+			if json.Unmarshal(ev.Data, &last) == nil && last.Message != "" {
+				fmt.Fprintf(l.cfg.Log, "the server ended the stream: %s\n", last.Message)
+			}
+			continue
+		}
 		if ev.ID == "" || !l.remember(ev.ID) {
 			continue // seen before a reconnect
 		}
@@ -236,6 +245,10 @@ func (l *listener) session(ctx context.Context, again bool) (connected bool, err
 		l.deliver(ctx, ev)
 	}
 }
+
+// streamClosed is the type of the last message of a stream the server
+// ends (api.StreamClosedType).
+const streamClosed = "hookd.stream.closed"
 
 // remember records id and reports whether it is new.
 func (l *listener) remember(id string) bool {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/store"
@@ -28,6 +29,9 @@ const (
 	CodeUnauthenticated  Code = "unauthenticated"   // missing, wrong or revoked key
 	CodePermissionDenied Code = "permission_denied" // the key may not do this
 	CodePayloadTooLarge  Code = "payload_too_large" // request body over the limit
+	// CodeRateLimited: over a limit of the server; Error.RetryAfter says
+	// when to come back.
+	CodeRateLimited Code = "rate_limited"
 )
 
 // Error is an error whose Message is safe to show a user. Field, when set,
@@ -38,6 +42,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Field   string
+	// RetryAfter, with CodeRateLimited, is how long the client should
+	// wait before it tries again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -59,7 +66,7 @@ func NotFound(what string) *Error {
 
 var (
 	errUnavailable  = &Error{Code: CodeUnavailable, Message: "the database is unavailable; try again"}
-	errShuttingDown = &Error{Code: CodeUnavailable, Message: "this node is shutting down; try again"}
+	errShuttingDown = ErrShuttingDown
 	// A publish past the publish timeout: the two answers say what the
 	// publisher needs to know, whether the event can be stored already.
 	errCommitTimeout = &Error{Code: CodeUnavailable, Message: "the database did not commit the event in time (it is slow or stalled); " +
@@ -70,6 +77,10 @@ var (
 	errInternal = &Error{Code: CodeInternal, Message: "internal error"}
 	errRefused  = &Error{Code: CodeInvalidArgument, Message: "the input holds a value that cannot be stored"}
 )
+
+// ErrShuttingDown is the error of a call the node refused or ended
+// because it is shutting down.
+var ErrShuttingDown = &Error{Code: CodeUnavailable, Message: "this node is shutting down; try again"}
 
 // AsError is what a user may see of err. internal is true when err is not
 // one the service understood: the caller logs it and shows only

@@ -3,13 +3,15 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/hookd/hookd/internal/eventfeed"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
 )
 
-// FollowEvents is the input of Events.Follow.
+// FollowEvents is the input of Events.OpenFollow.
 type FollowEvents struct {
 	// LastID resumes after this event id ("" follows from now on). Events
 	// within a few seconds before it come again; the client drops the
@@ -18,6 +20,11 @@ type FollowEvents struct {
 	// Types filters like an endpoint's event_types: exact types,
 	// prefixes such as "invoice.*", or "*"; empty means every type.
 	Types []string
+	// Key is the key the stream was opened with. The stream re-reads it
+	// from the store before each read and at least every poll, and ends
+	// when it is revoked (on any node, directly or not). A zero Key is
+	// not checked.
+	Key APIKey
 }
 
 // Validate checks the input, naming the field at fault.
@@ -31,35 +38,66 @@ func (in FollowEvents) Validate() error {
 	return nil
 }
 
-// CheckFollow tells whether Follow would start with in: nil, or the error
-// it would return before sending anything. A front end asks before it
-// commits to a streaming answer.
-func (s *Events) CheckFollow(in FollowEvents) error {
-	if err := in.Validate(); err != nil {
-		return err
-	}
-	if s.c.feed == nil {
-		return errNoFeed
-	}
-	return nil
-}
-
 // EventSink receives followed events (eventfeed.Sink).
 type EventSink = eventfeed.Sink
 
 var errNoFeed = &Error{Code: CodeNotFound, Message: "event streams are not served here"}
 
-// Follow sends project projectID's events to sink as they are published,
-// on any node, until ctx ends or sink fails. It returns a validation
-// error before sending anything; once following, it returns nil when the
-// client or the server ends the stream.
-func (s *Events) Follow(ctx context.Context, projectID string, in FollowEvents, sink EventSink) error {
-	if err := s.CheckFollow(in); err != nil {
-		return err
+// StreamRetryAfter is what a stream refused for the open-stream limits
+// asks the client to wait.
+const StreamRetryAfter = 5 * time.Second
+
+// Following is a stream OpenFollow opened: it holds one of the node's and
+// the project's stream slots until Close.
+type Following struct {
+	s         *Events
+	projectID string
+	in        FollowEvents
+	release   func()
+}
+
+// OpenFollow checks in and takes one of the node's and the project's
+// stream slots: nil and the error a front end answers with before it
+// commits to a streaming answer (CodeRateLimited beyond the limits).
+// The caller runs Follow on the result, then Closes it.
+func (s *Events) OpenFollow(projectID string, in FollowEvents) (*Following, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
 	}
-	accept := store.Endpoint{EventTypes: in.Types}.Accepts
-	err := s.c.feed.Follow(ctx, eventfeed.Params{ProjectID: projectID, LastID: in.LastID, Accept: accept}, sink)
-	if ctx.Err() != nil || errors.Is(err, eventfeed.ErrClosed) {
+	if s.c.feed == nil {
+		return nil, errNoFeed
+	}
+	release, err := s.c.feed.Acquire(projectID)
+	if err != nil {
+		node, project := s.c.feed.Limits()
+		msg := fmt.Sprintf("too many open event streams on this server (its limit is %d); try again later", node)
+		if errors.Is(err, eventfeed.ErrTooManyProjectStreams) {
+			msg = fmt.Sprintf("too many open event streams for this project (its limit is %d); close one or try again later", project)
+		}
+		return nil, &Error{Code: CodeRateLimited, Message: msg, RetryAfter: StreamRetryAfter}
+	}
+	return &Following{s: s, projectID: projectID, in: in, release: release}, nil
+}
+
+// Close gives the stream's slot back.
+func (f *Following) Close() { f.release() }
+
+// Follow sends the project's events to sink as they are published, on
+// any node, until ctx ends or sink fails. It returns nil when the client
+// left (ctx ended), the sink's error when it failed, CodeUnauthenticated
+// when the stream's key was revoked, and CodeUnavailable when the server
+// is shutting down.
+func (f *Following) Follow(ctx context.Context, sink EventSink) error {
+	accept := store.Endpoint{EventTypes: f.in.Types}.Accepts
+	p := eventfeed.Params{ProjectID: f.projectID, LastID: f.in.LastID, Accept: accept}
+	if len(f.in.Key.Hash) > 0 {
+		p.Check = func(ctx context.Context) error { return f.s.c.recheckKey(ctx, f.in.Key) }
+	}
+	err := f.s.c.feed.Follow(ctx, p, sink)
+	switch {
+	case errors.Is(err, eventfeed.ErrClosed):
+		return errShuttingDown
+	case ctx.Err() != nil:
 		return nil
 	}
 	return translate(err, "project")

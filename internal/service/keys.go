@@ -140,15 +140,36 @@ func (s *Keys) Authenticate(ctx context.Context, key string) (APIKey, error) {
 			return APIKey{}, translate(err, "api key")
 		}
 	}
-	// The lookup was by hash already; comparing again in constant time
-	// guards against a driver that matched loosely.
-	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
+	if !usable(k, h) {
 		return APIKey{}, errUnauthenticated
 	}
 	if !cached {
 		s.cache.put(hk, k, now, gen)
 	}
 	return k, nil
+}
+
+// usable tells whether key k, found by hash h, may be used. The lookup
+// was by hash already; comparing again in constant time guards against a
+// driver that matched loosely.
+func usable(k APIKey, h []byte) bool {
+	return subtle.ConstantTimeCompare(k.Hash, h) == 1 && k.RevokedAt.IsZero()
+}
+
+// recheckKey reads key k from the store again, past the cache, and fails
+// with CodeUnauthenticated unless it may still be used: what a long-lived
+// stream asks, so a revocation on any node ends it.
+func (c *core) recheckKey(ctx context.Context, k APIKey) error {
+	got, err := c.store.GetAPIKeyByHash(ctx, k.Hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errUnauthenticated
+	case err != nil:
+		return translate(err, "api key")
+	case !usable(got, k.Hash):
+		return errUnauthenticated
+	}
+	return nil
 }
 
 // EnsureAdmin makes sure an admin key exists. With key set, that key is

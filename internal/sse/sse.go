@@ -38,7 +38,8 @@ var ErrField = errors.New("sse: id and event type must not contain CR, LF or NUL
 
 // Event writes one event. Data may hold any bytes but CR: it is split into
 // one "data:" line per LF, which the reader joins again. (A CR ends a line
-// in this format, so data with CRs would not come back the same.)
+// in this format, so data with CRs would not come back the same.) Data is
+// written as it is, not copied: an event costs no memory of its own.
 func (w *Writer) Event(id, typ string, data []byte) error {
 	if strings.ContainsAny(id, "\r\n\x00") || strings.ContainsAny(typ, "\r\n") {
 		return ErrField
@@ -46,20 +47,24 @@ func (w *Writer) Event(id, typ string, data []byte) error {
 	if bytes.IndexByte(data, '\r') >= 0 {
 		return errors.New("sse: data must not contain CR")
 	}
-	var b bytes.Buffer
+	var head []byte
 	if id != "" {
-		b.WriteString("id: " + id + "\n")
+		head = append(head, "id: "+id+"\n"...)
 	}
 	if typ != "" {
-		b.WriteString("event: " + typ + "\n")
+		head = append(head, "event: "+typ+"\n"...)
 	}
 	for line := range bytes.SplitSeq(data, []byte("\n")) {
-		b.WriteString("data: ")
-		b.Write(line)
-		b.WriteByte('\n')
+		head = append(head, "data: "...)
+		if _, err := w.w.Write(head); err != nil {
+			return err
+		}
+		if _, err := w.w.Write(line); err != nil {
+			return err
+		}
+		head = append(head[:0], '\n')
 	}
-	b.WriteByte('\n')
-	_, err := w.w.Write(b.Bytes())
+	_, err := w.w.Write(append(head, '\n'))
 	return err
 }
 

@@ -152,8 +152,12 @@ type Store interface {
 	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
 	// EventsAfter lists the events of projectID whose id sorts after
 	// after ("" for the first), oldest first (id ascending), at most limit:
-	// what a stream that resumes from an event id reads next.
-	EventsAfter(ctx context.Context, projectID, after string, limit int) ([]Event, error)
+	// what a stream that resumes from an event id reads next. With
+	// maxBytes > 0 it ends with the event whose body takes the bodies
+	// returned to maxBytes or past it: a stream holds a page, so its
+	// memory is bounded by bytes (maxBytes and one event), not count, and
+	// a page short of both limits is the last there is.
+	EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]Event, error)
 
 	// Deliveries: the event log.
 	GetDelivery(ctx context.Context, projectID, id string) (Delivery, error)

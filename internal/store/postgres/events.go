@@ -355,12 +355,21 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 }
 
 // EventsAfter lists the events of projectID after the id after, oldest
-// first (events_project_idx, read backwards).
-func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit int) ([]store.Event, error) {
+// first (events_project_idx, read backwards). A page bounded by bytes is
+// cut in the query, so the rows over it are not sent: octet_length of a
+// stored body is read from its header.
+func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]store.Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM events WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3`
+	args := []any{projectID, after, max(limit, 1)}
+	if maxBytes > 0 {
+		q = `SELECT ` + eventColumns + ` FROM (
+			SELECT *, sum(octet_length(body)) OVER (ORDER BY id) AS upto FROM (` + q + `) page
+		) sized WHERE upto - octet_length(body) < $4 ORDER BY id`
+		args = append(args, maxBytes)
+	}
 	var out []store.Event
 	err := db.read(ctx, func() error {
-		rows, _ := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-			projectID, after, max(limit, 1))
+		rows, _ := db.pool.Query(ctx, q, args...)
 		var err error
 		out, err = pgx.CollectRows(rows, scanEvent)
 		return err

@@ -361,8 +361,9 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 }
 
 // EventsAfter lists the events of projectID after the id after, oldest
-// first (the events_by_project index, read forwards).
-func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit int) ([]store.Event, error) {
+// first (the events_by_project index, read forwards). Rows come one at a
+// time, so a page bounded by bytes stops reading at the event that fills it.
+func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]store.Event, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		projectID, after, max(limit, 1))
 	if err != nil {
@@ -370,12 +371,16 @@ func (db *DB) EventsAfter(ctx context.Context, projectID, after string, limit in
 	}
 	defer rows.Close()
 	var out []store.Event
+	size := 0
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, translate(err)
 		}
 		out = append(out, e)
+		if size += len(e.Body); maxBytes > 0 && size >= maxBytes {
+			break
+		}
 	}
 	return out, translate(rows.Err())
 }

@@ -20,6 +20,7 @@ var eventCases = []testCase{
 	{"Events", testEvents},
 	{"ListEvents", testListEvents},
 	{"EventsAfter", testEventsAfter},
+	{"EventsAfterBytes", testEventsAfterBytes},
 }
 
 func refEndpoints(refs []store.DeliveryRef) []string {
@@ -424,18 +425,69 @@ func testEventsAfter(t *testing.T, f *fixture) {
 	f.publish(evs[0], evs[1], evs[2])
 	f.publish(event(q.ID, "t.a", Base.Add(2*time.Second)))
 
-	got, err := f.s.EventsAfter(f.ctx, p.ID, "", 100)
+	got, err := f.s.EventsAfter(f.ctx, p.ID, "", 100, 0)
 	f.must(err, "EventsAfter")
 	equal(t, "from the start", got, evs)
-	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[1].ID, 2)
+	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[1].ID, 2, 0)
 	f.must(err, "EventsAfter")
 	equal(t, "after the second, two", got, evs[2:4])
-	got, err = f.s.EventsAfter(f.ctx, p.ID, ids.Floor(ids.Event, Base.Add(3*time.Second)), 100)
+	got, err = f.s.EventsAfter(f.ctx, p.ID, ids.Floor(ids.Event, Base.Add(3*time.Second)), 100, 0)
 	f.must(err, "EventsAfter")
 	equal(t, "after a time's floor", got, evs[3:])
-	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[4].ID, 100)
+	got, err = f.s.EventsAfter(f.ctx, p.ID, evs[4].ID, 100, 0)
 	f.must(err, "EventsAfter")
 	if len(got) != 0 {
 		t.Fatalf("after the newest: %d events, want none", len(got))
+	}
+}
+
+// testEventsAfterBytes: a stream's page is bounded by the bytes of its
+// bodies, so a backlog of large events is read a few at a time: it ends
+// with the event that reaches maxBytes, so a page short of maxBytes (and
+// of limit) is the last there is.
+func testEventsAfterBytes(t *testing.T, f *fixture) {
+	p := f.project()
+	var evs []store.Event
+	for i := range 6 {
+		ev := event(p.ID, "t.big", Base.Add(time.Duration(i)*time.Second))
+		ev.Body = fmt.Appendf(nil, `{"id":%q,"data":%q}`, ev.ID, strings.Repeat("x", 1000*(i+1)))
+		evs = append(evs, ev)
+	}
+	f.publish(evs...)
+	size := func(evs []store.Event) (n int) {
+		for _, e := range evs {
+			n += len(e.Body)
+		}
+		return n
+	}
+	ids := func(evs []store.Event) (out []string) {
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		after    string
+		limit    int
+		maxBytes int
+		want     []store.Event
+	}{
+		{"no byte limit", "", 100, 0, evs},
+		{"the second reaches it", "", 100, size(evs[:2]), evs[:2]},
+		{"the second passes it", "", 100, size(evs[:1]) + 1, evs[:2]},
+		{"the first reaches it", "", 100, size(evs[:1]), evs[:1]},
+		{"the first alone is over", evs[2].ID, 100, 10, evs[3:4]},
+		{"the count limit first", "", 2, 1 << 20, evs[:2]},
+		{"all of them, short of it", "", 100, size(evs) + 1, evs},
+		{"after some", evs[1].ID, 100, size(evs[2:4]), evs[2:4]},
+	} {
+		got, err := f.s.EventsAfter(f.ctx, p.ID, tc.after, tc.limit, tc.maxBytes)
+		f.must(err, "EventsAfter")
+		if !slices.Equal(ids(got), ids(tc.want)) {
+			t.Errorf("%s: got %d events %v, want %d %v", tc.name, len(got), ids(got), len(tc.want), ids(tc.want))
+			continue
+		}
+		equal(t, tc.name, got, tc.want)
 	}
 }
