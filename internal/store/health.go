@@ -85,6 +85,30 @@ func HealthDiffers(a, b Endpoint) bool {
 		a.Health.Failures != b.Health.Failures || !a.Health.ProbeAt.Equal(b.Health.ProbeAt) || a.Enabled != b.Enabled
 }
 
+// FoldHealth applies an enabled endpoint's observations, in order, with
+// next, stopping once one disables it: the endpoint after them and each
+// step. changed is false when the stored health would not change (a
+// driver then writes nothing); a disabled before is never changed. Both
+// drivers' ObserveHealth fold with it, under their own locking.
+func FoldHealth(before Endpoint, obs []HealthObservation, next HealthFunc) (ch HealthChange, changed bool) {
+	if !before.Enabled {
+		return HealthChange{}, false
+	}
+	after := before
+	var steps []Endpoint
+	for _, o := range obs {
+		if !after.Enabled {
+			break
+		}
+		after = next(after, o)
+		steps = append(steps, after)
+	}
+	if !HealthDiffers(before, after) {
+		return HealthChange{}, false
+	}
+	return HealthChange{Before: before, After: after, Steps: steps}, true
+}
+
 // GroupObservations orders observations by endpoint: the endpoints in the
 // order they first appear, each one's observations in their order.
 func GroupObservations(obs []HealthObservation) (order []string, by map[string][]HealthObservation) {

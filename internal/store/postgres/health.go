@@ -42,19 +42,11 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 				if !ok {
 					continue
 				}
-				after := before
-				var steps []store.Endpoint
-				for _, o := range by[id] {
-					if !after.Enabled {
-						break
-					}
-					after = next(after, o)
-					steps = append(steps, after)
-				}
-				if !store.HealthDiffers(before, after) {
+				ch, changed := store.FoldHealth(before, by[id], next)
+				if !changed {
 					continue
 				}
-				h := after.Health
+				after, h := ch.After, ch.After.Health
 				b.Queue(`UPDATE endpoints SET failing_since = $2, last_success_at = $3, failures = $4, probe_at = $5
 					WHERE id = $1`, id, tz(h.FailingSince), tz(h.LastSuccessAt), h.Failures, tz(h.ProbeAt))
 				if !after.Enabled {
@@ -66,7 +58,7 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 						WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'retrying')`,
 						before.ProjectID, id, cleanText("endpoint disabled: "+after.DisabledReason), at)
 				}
-				changes = append(changes, store.HealthChange{Before: before, After: after, Steps: steps})
+				changes = append(changes, ch)
 			}
 			if b.Len() == 0 {
 				return nil

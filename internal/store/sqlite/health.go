@@ -29,19 +29,11 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 			if err != nil {
 				return err
 			}
-			after := before
-			var steps []store.Endpoint
-			for _, o := range by[id] {
-				if !after.Enabled {
-					break
-				}
-				after = next(after, o)
-				steps = append(steps, after)
-			}
-			if !before.Enabled || !store.HealthDiffers(before, after) {
+			ch, changed := store.FoldHealth(before, by[id], next)
+			if !changed {
 				continue
 			}
-			h := after.Health
+			after, h := ch.After, ch.After.Health
 			if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET failing_since = ?, last_success_at = ?, failures = ?, probe_at = ?
 				WHERE id = ?`, micros(h.FailingSince), micros(h.LastSuccessAt), h.Failures, micros(h.ProbeAt), id); err != nil {
 				return err
@@ -54,7 +46,7 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 					return err
 				}
 			}
-			changes = append(changes, store.HealthChange{Before: before, After: after, Steps: steps})
+			changes = append(changes, ch)
 		}
 		return nil
 	})
