@@ -17,8 +17,11 @@ type deliveryJSON struct {
 	LastStatusCode int        `json:"last_status_code"`
 	LastError      string     `json:"last_error"`
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// HeldReason and HeldUntil are set while status is held.
+	HeldReason *string    `json:"held_reason"`
+	HeldUntil  *time.Time `json:"held_until"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // deliveryDetailJSON is one delivery with its attempts.
@@ -37,7 +40,13 @@ type attemptJSON struct {
 }
 
 func renderDelivery(d service.Delivery) deliveryJSON {
+	var reason *string
+	if d.Hold.Reason != "" {
+		reason = &d.Hold.Reason
+	}
 	return deliveryJSON{
+		HeldReason:     reason,
+		HeldUntil:      optionalTime(d.Hold.Until),
 		ID:             d.ID,
 		EventID:        d.EventID,
 		EndpointID:     d.EndpointID,

@@ -363,6 +363,8 @@ type deliveryOut struct {
 	LastStatusCode int        `json:"last_status_code"`
 	LastError      string     `json:"last_error"`
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	HeldReason     *string    `json:"held_reason"`
+	HeldUntil      *time.Time `json:"held_until"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	Attempts       []struct {

@@ -16,7 +16,10 @@ type Deliveries struct {
 
 // DeliveryFilter narrows Deliveries.List; zero fields match everything.
 type DeliveryFilter struct {
-	Status     string    // one of store's statuses: pending, delivering, succeeded, retrying, failed, cancelled
+	// Status is one of store's statuses (pending, delivering, succeeded,
+	// retrying, failed, cancelled) or held. Held and the waiting statuses
+	// (pending, retrying) exclude each other, as the log shows them.
+	Status     string
 	EndpointID string    // deliveries to this endpoint
 	EventID    string    // deliveries of this event
 	EventType  string    // deliveries of events of this type or prefix ("invoice.*"), any case
@@ -26,8 +29,8 @@ type DeliveryFilter struct {
 
 // Validate checks the filter, naming the field at fault.
 func (f DeliveryFilter) Validate() error {
-	if f.Status != "" && !store.ValidStatus(f.Status) {
-		return Invalid("status", "must be one of pending, delivering, succeeded, retrying, failed, cancelled")
+	if f.Status != "" && f.Status != store.StatusHeld && !store.ValidStatus(f.Status) {
+		return Invalid("status", "must be one of pending, held, delivering, succeeded, retrying, failed, cancelled")
 	}
 	if err := checkID("endpoint_id", f.EndpointID, ids.Endpoint); err != nil {
 		return err
@@ -39,16 +42,70 @@ func (f DeliveryFilter) Validate() error {
 }
 
 // List lists the deliveries of project projectID, newest first: the
-// event log.
+// event log. Each is shown as it is now (see show): held while its
+// endpoint keeps it back.
 func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilter, p Page) (List[Delivery], error) {
 	if err := f.Validate(); err != nil {
 		return List[Delivery]{}, err
 	}
-	sf := store.DeliveryFilter(f)
-	sf.EventType = typeFilter(f.EventType)
+	now := s.c.now()
+	sf := store.DeliveryFilter{Status: f.Status, EndpointID: f.EndpointID, EventID: f.EventID, EventType: typeFilter(f.EventType),
+		Since: f.Since, Until: f.Until}
+	switch f.Status {
+	case store.StatusHeld:
+		sf.Status, sf.Hold = "", store.HoldFilter{At: now, Held: true}
+	case store.StatusPending, store.StatusRetrying:
+		sf.Hold = store.HoldFilter{At: now}
+	}
+	eps := endpointsOf{c: s.c, projectID: projectID}
 	return list(p, ids.Delivery, func(d Delivery) string { return d.ID }, func(sp store.Page) ([]Delivery, error) {
-		return s.c.store.ListDeliveries(ctx, projectID, sf, sp)
+		ds, err := s.c.store.ListDeliveries(ctx, projectID, sf, sp)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ds {
+			if ds[i], err = eps.show(ctx, ds[i], now); err != nil {
+				return nil, err
+			}
+		}
+		return ds, nil
 	})
+}
+
+// endpointsOf reads a project's endpoints once each, to show deliveries.
+type endpointsOf struct {
+	c         *core
+	projectID string
+	seen      map[string]*store.Endpoint // nil: deleted
+}
+
+// show is d as the log shows it at now: held, with why and until when,
+// while its endpoint keeps it back (store.Shown). Held is worked out here,
+// when the log is read, from the endpoint's health and limits, rather than
+// stored on each delivery: it is the same on both backends, costs no write
+// when a breaker opens or closes, and is never stale.
+func (e *endpointsOf) show(ctx context.Context, d Delivery, now time.Time) (Delivery, error) {
+	if d.Status != store.StatusPending && d.Status != store.StatusRetrying {
+		return d, nil
+	}
+	ep, ok := e.seen[d.EndpointID]
+	if !ok {
+		got, err := e.c.store.GetEndpoint(ctx, e.projectID, d.EndpointID)
+		switch {
+		case err == nil:
+			ep = &got
+		case !errors.Is(err, store.ErrNotFound):
+			return d, err
+		}
+		if e.seen == nil {
+			e.seen = make(map[string]*store.Endpoint)
+		}
+		e.seen[d.EndpointID] = ep
+	}
+	if ep == nil {
+		return d, nil
+	}
+	return store.Shown(d, *ep, true, now), nil
 }
 
 // DeliveryDetail is one delivery with every attempt, oldest first.
@@ -73,6 +130,10 @@ func (s *Deliveries) Get(ctx context.Context, projectID, id string) (DeliveryDet
 	if attempts == nil {
 		attempts = []Attempt{}
 	}
+	eps := endpointsOf{c: s.c, projectID: projectID}
+	if d, err = eps.show(ctx, d, s.c.now()); err != nil {
+		return DeliveryDetail{}, translate(err, "delivery")
+	}
 	return DeliveryDetail{Delivery: d, Attempts: attempts}, nil
 }
 
@@ -80,7 +141,9 @@ var errDeliveryInFlight = &Error{Code: CodeConflict, Message: "delivery: is bein
 
 // Retry sends delivery id of project projectID again now, whatever its
 // state, unless an attempt is in flight (CodeConflict). The delivery
-// engine is woken so it does not wait for its next poll.
+// engine is woken so it does not wait for its next poll. The delivery
+// comes back as shown: held (and until when) when its endpoint keeps it
+// back, so the caller can say truthfully when it goes.
 func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery, error) {
 	if !ids.Valid(ids.Delivery, id) {
 		return Delivery{}, NotFound("delivery")
@@ -93,6 +156,10 @@ func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery,
 		return Delivery{}, translate(err, "delivery")
 	}
 	s.c.wake()
+	eps := endpointsOf{c: s.c, projectID: projectID}
+	if shown, err := eps.show(ctx, d, s.c.now()); err == nil {
+		d = shown
+	}
 	return d, nil
 }
 

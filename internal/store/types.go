@@ -204,6 +204,9 @@ type Delivery struct {
 	// delivering; zero/empty otherwise.
 	LeaseExpiresAt time.Time
 	LeaseToken     string
+	// Hold is set by Shown when the log is read, while the delivery is
+	// held (Status is then StatusHeld); never stored (see lifecycle.go).
+	Hold Hold
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -236,6 +239,9 @@ type DeliveryFilter struct {
 	EventType  string    // a type filter: see TypeLikePattern
 	Since      time.Time // CreatedAt >= Since
 	Until      time.Time // CreatedAt < Until
+	// Hold keeps only deliveries held (or not held) at Hold.At, by the
+	// rule of Held. Status is then a stored status or "".
+	Hold HoldFilter
 }
 
 // TypeLikePattern is a filter on event types as a LIKE pattern (escape

@@ -16,7 +16,7 @@ const logPageSize = 50
 
 // statuses are the delivery statuses in the order the filter offers them.
 var statuses = []string{
-	store.StatusFailed, store.StatusRetrying, store.StatusPending, store.StatusDelivering,
+	store.StatusFailed, store.StatusRetrying, store.StatusPending, store.StatusHeld, store.StatusDelivering,
 	store.StatusSucceeded, store.StatusCancelled,
 }
 
@@ -248,7 +248,7 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 // resend makes the delivery due now; one being sent right now cannot be.
 func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
 	did := r.PathValue("did")
-	_, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
+	d, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
 	to := u.projectPath(c, "/deliveries/"+did)
 	if back := backQuery(r.PostFormValue("back")); back != "" {
 		to += "?" + url.Values{"back": {back}}.Encode()
@@ -258,6 +258,10 @@ func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if d.Status == store.StatusHeld {
+		// Not due now: its endpoint holds it; say until when.
+		return u.done(w, r, c, to, flash{Message: "Resent, but not now. " + heldWhy(u.clock.Now(), d.Hold) + "."})
 	}
 	return u.done(w, r, c, to, flash{Message: "Resent: the delivery is due now."})
 }

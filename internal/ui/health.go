@@ -50,7 +50,14 @@ type healthData struct {
 	// enables a disabled endpoint (field recover_since).
 	Recover, Enable form
 	FlashErr        string
+	// Held are the endpoint's deliveries held right now (the first
+	// heldShown), with HeldMore when there are more.
+	Held     []service.Delivery
+	HeldMore bool
 }
+
+// heldShown is how many held deliveries the health page counts.
+const heldShown = 100
 
 // endpointPage is an endpoint's health: its state, its attempts by hour
 // and outcome over a window, its limits, and Recover.
@@ -84,6 +91,12 @@ func (u *UI) showEndpoint(w http.ResponseWriter, r *http.Request, c *request, st
 		d.Windows = append(d.Windows, tab)
 	}
 	d.Chart = newChart(st, d.Window)
+	held, err := u.svc.Deliveries.List(ctx, c.project.ID, service.DeliveryFilter{Status: store.StatusHeld, EndpointID: e.ID},
+		service.Page{Limit: heldShown})
+	if err != nil {
+		return err
+	}
+	d.Held, d.HeldMore = held.Items, held.NextCursor != ""
 	// Recover offers to resend since the endpoint began failing, or
 	// else the start of the window shown.
 	since := e.Health.FailingSince

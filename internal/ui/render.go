@@ -169,6 +169,7 @@ var funcs = template.FuncMap{
 	"pluralize":   pluralize,
 	"percent":     percent,
 	"health":      endpointHealth,
+	"heldWhy":     heldWhy,
 	"projectPath": func(p store.Project) string { return Prefix + "projects/" + p.ID },
 }
 
@@ -215,6 +216,8 @@ func statusWord(status string) string {
 	switch status {
 	case store.StatusPending:
 		return "Pending"
+	case store.StatusHeld:
+		return "Held"
 	case store.StatusDelivering:
 		return "Sending"
 	case store.StatusSucceeded:
@@ -227,6 +230,27 @@ func statusWord(status string) string {
 		return "Cancelled"
 	}
 	return status
+}
+
+// heldWhy says why a held delivery waits and when it goes, as the log,
+// the delivery page and the health page all say it: "Held: breaker open,
+// next probe in 12 s".
+func heldWhy(now time.Time, h store.Hold) string {
+	switch h.Reason {
+	case store.HeldBreakerOpen:
+		switch d := h.Until.Sub(now); {
+		case d <= 0:
+			return "Held: breaker open, next probe now"
+		case d < 5*time.Second:
+			return fmt.Sprintf("Held: breaker open, next probe in %d s", int((d+time.Second-1)/time.Second))
+		}
+		return "Held: breaker open, next probe " + ago(now, h.Until)
+	case store.HeldRateLimit:
+		return "Held: rate limit, waiting for a send slot"
+	case store.HeldConcurrencyLimit:
+		return "Held: concurrency limit, waiting for a request to finish"
+	}
+	return ""
 }
 
 // codeClass colours an HTTP status code: 2xx good, anything else bad, no

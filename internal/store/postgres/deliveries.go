@@ -139,6 +139,18 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 	if !f.Until.IsZero() {
 		w.add("created_at < ?", ts(f.Until))
 	}
+	if !f.Hold.At.IsZero() {
+		// store.Held, in SQL.
+		held := `(deliveries.status IN ('pending', 'retrying') AND EXISTS (SELECT 1 FROM endpoints e
+			WHERE e.id = deliveries.endpoint_id AND e.enabled AND CASE WHEN e.probe_at IS NOT NULL
+				THEN deliveries.next_attempt_at <= ` + w.arg(ts(f.Hold.At)) + ` OR deliveries.next_attempt_at <= e.probe_at
+				ELSE (e.rate_limit_per_second > 0 OR e.max_concurrency > 0)
+					AND deliveries.next_attempt_at <= ` + w.arg(ts(f.Hold.At.Add(-store.HeldLimitGrace))) + ` END))`
+		if !f.Hold.Held {
+			held = `NOT ` + held
+		}
+		w.conds = append(w.conds, held)
+	}
 	return w
 }
 

@@ -146,6 +146,18 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 	if !f.Until.IsZero() {
 		add(`d.created_at < ?`, f.Until.UnixMicro())
 	}
+	if !f.Hold.At.IsZero() {
+		// store.Held, in SQL.
+		held := `((d.status = 'pending' OR d.status = 'retrying') AND EXISTS (SELECT 1 FROM endpoints e
+			WHERE e.id = d.endpoint_id AND e.enabled = 1 AND CASE WHEN e.probe_at IS NOT NULL
+				THEN d.next_attempt_at <= ? OR d.next_attempt_at <= e.probe_at
+				ELSE (e.rate_limit_per_second > 0 OR e.max_concurrency > 0) AND d.next_attempt_at <= ? END))`
+		if !f.Hold.Held {
+			held = `NOT ` + held
+		}
+		where.WriteString(` AND ` + held)
+		args = append(args, f.Hold.At.UnixMicro(), f.Hold.At.Add(-store.HeldLimitGrace).UnixMicro())
+	}
 	return where.String(), args, indexedBy
 }
 

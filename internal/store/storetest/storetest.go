@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		ruleCases,
 		nodeCases,
 		healthCases,
+		heldCases,
 	} {
 		cases = append(cases, group...)
 	}

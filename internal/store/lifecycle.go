@@ -1,0 +1,100 @@
+package store
+
+import "time"
+
+// A delivery's life, in one place. It is stored as one of the Status
+// constants and moves only by these steps:
+//
+//	pending ──Claim/DirectClaim──▶ delivering
+//	retrying ─Claim──────────────▶ delivering
+//	delivering ──Outcome─────────▶ succeeded | retrying | failed | cancelled
+//	                               | pending/retrying (GiveBack, expired lease,
+//	                                 silent node)
+//	pending | retrying ──disable/delete of its endpoint──▶ cancelled
+//	failed | cancelled ──RetryDelivery, RecoverDeliveries──▶ pending
+//
+// Outcomes are made only by the constructors of outcome.go and checked by
+// CheckOutcomes; the drivers store and select. succeeded is final.
+//
+// Held is not stored: it is what a waiting delivery (pending or retrying)
+// is while its endpoint keeps it back — its breaker is open, or it is due
+// and waits for one of its endpoint's send slots. It is worked out when the
+// log is read, from the delivery and its endpoint as they are then (Held),
+// rather than written on every delivery when a breaker opens: opening and
+// closing a breaker stays one write of the endpoint row, both drivers
+// agree by construction (the same rule, and the same rule in SQL for
+// DeliveryFilter.Hold, checked by storetest), and a delivery never shows a
+// hold its endpoint has already lifted.
+const StatusHeld = "held"
+
+// Why a delivery is held (Hold.Reason).
+const (
+	HeldBreakerOpen      = "breaker_open"
+	HeldRateLimit        = "rate_limit"
+	HeldConcurrencyLimit = "concurrency_limit"
+)
+
+// HeldLimitGrace is how long a due delivery of a limited endpoint waits
+// before it counts as held by the limit: a delivery due this instant is
+// about to be claimed, not held.
+const HeldLimitGrace = time.Second
+
+// Hold says why a waiting delivery is held, and until when.
+type Hold struct {
+	Reason string // HeldBreakerOpen, HeldRateLimit or HeldConcurrencyLimit
+	// Until is when it may go: the endpoint's next probe for a breaker
+	// (the probe is one delivery; the others go when it succeeds); zero
+	// for a limit (when a slot frees is not known ahead).
+	Until time.Time
+}
+
+// Held reports whether delivery d, of endpoint ep (as read now), is held
+// at now, and why. Only a waiting delivery (pending or retrying) of an
+// enabled endpoint is held:
+//
+//   - by its open breaker when it is due by the next probe (NextAttemptAt
+//     at or before now or ProbeAt): it goes with a probe or once the
+//     endpoint answers again;
+//   - by its endpoint's limits when the endpoint is limited and the
+//     delivery has been due for HeldLimitGrace: it waits for a send slot.
+//
+// DeliveryFilter.Hold selects by exactly this rule in each driver.
+func Held(d Delivery, ep Endpoint, now time.Time) (Hold, bool) {
+	if d.Status != StatusPending && d.Status != StatusRetrying || !ep.Enabled || ep.ID != d.EndpointID {
+		return Hold{}, false
+	}
+	if ep.Health.BreakerOpen() {
+		if !d.NextAttemptAt.After(now) || !d.NextAttemptAt.After(ep.Health.ProbeAt) {
+			return Hold{Reason: HeldBreakerOpen, Until: ep.Health.ProbeAt}, true
+		}
+		return Hold{}, false
+	}
+	if ep.Limited() && !d.NextAttemptAt.After(now.Add(-HeldLimitGrace)) {
+		if ep.RateLimitPerSecond > 0 {
+			return Hold{Reason: HeldRateLimit}, true
+		}
+		return Hold{Reason: HeldConcurrencyLimit}, true
+	}
+	return Hold{}, false
+}
+
+// Shown is d as the log shows it at now, its endpoint being ep: status
+// held with its Hold while Held says so, otherwise d unchanged. found:
+// the endpoint still exists (a delivery of a deleted endpoint is never
+// held).
+func Shown(d Delivery, ep Endpoint, found bool, now time.Time) Delivery {
+	if !found {
+		return d
+	}
+	if h, ok := Held(d, ep, now); ok {
+		d.Status = StatusHeld
+		d.Hold = h
+	}
+	return d
+}
+
+// HoldFilter narrows ListDeliveries by Held. Zero At: no filter.
+type HoldFilter struct {
+	At   time.Time
+	Held bool // true: only deliveries held at At; false: only those not held
+}
