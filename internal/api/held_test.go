@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -22,13 +21,9 @@ func TestHeldDeliveries(t *testing.T) {
 	_ = e.endpoint(pid, key, map[string]any{"url": "https://example.com/slow", "event_types": []string{"slow.*"}, "rate_limit_per_second": 1})
 	fine := e.endpoint(pid, key, map[string]any{"url": "https://example.com/fine", "event_types": []string{"fine.*"}})
 
-	// The dead endpoint fails until its breaker opens.
-	var obs []store.HealthObservation
-	now := e.clock.Now()
-	for i := range health.DefaultThreshold * 4 {
-		obs = append(obs, store.HealthObservation{EndpointID: dead.ID, At: now.Add(time.Duration(i) * time.Millisecond)})
-	}
-	if _, err := e.db.ObserveHealth(context.Background(), obs, health.Default().Next); err != nil {
+	// The dead endpoint's breaker opens.
+	obs := []store.HealthObservation{{EndpointID: dead.ID, At: e.clock.Now()}}
+	if _, err := e.db.ObserveHealth(context.Background(), obs, breaker); err != nil {
 		t.Fatal(err)
 	}
 	ep, err := e.db.GetEndpoint(context.Background(), pid, dead.ID)
@@ -96,10 +91,23 @@ func TestHeldDeliveries(t *testing.T) {
 	}
 
 	// Once the endpoint answers again, nothing is held.
-	if _, err := e.db.ObserveHealth(context.Background(), []store.HealthObservation{{EndpointID: dead.ID, At: e.clock.Now(), OK: true, Probe: true}}, health.Default().Next); err != nil {
+	if _, err := e.db.ObserveHealth(context.Background(), []store.HealthObservation{{EndpointID: dead.ID, At: e.clock.Now(), OK: true, Probe: true}}, breaker); err != nil {
 		t.Fatal(err)
 	}
 	if d := get(held); d.Status != "pending" || d.HeldReason != nil {
 		t.Errorf("after the endpoint recovered: status %q, held_reason %v", d.Status, d.HeldReason)
 	}
+}
+
+// breaker is a store.HealthFunc for the test: a failure opens the breaker
+// for 30 s, a success closes it.
+func breaker(e store.Endpoint, o store.HealthObservation) store.Endpoint {
+	if o.OK {
+		e.Health = store.EndpointHealth{LastSuccessAt: o.At}
+		return e
+	}
+	e.Health.Failures++
+	e.Health.FailingSince = o.At
+	e.Health.ProbeAt = o.At.Add(30 * time.Second)
+	return e
 }
