@@ -41,14 +41,9 @@ func (f DeliveryFilter) Validate() error {
 	return checkTypeFilter("event_type", f.EventType)
 }
 
-// List lists the deliveries of project projectID, newest first: the
-// event log. Each is shown as it is now (see show): held while its
-// endpoint keeps it back.
-func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilter, p Page) (List[Delivery], error) {
-	if err := f.Validate(); err != nil {
-		return List[Delivery]{}, err
-	}
-	now := s.c.now()
+// store is f as the store takes it at now: held, and the waiting
+// statuses that exclude held, by store.Held.
+func (f DeliveryFilter) store(now time.Time) store.DeliveryFilter {
 	sf := store.DeliveryFilter{Status: f.Status, EndpointID: f.EndpointID, EventID: f.EventID, EventType: typeFilter(f.EventType),
 		Since: f.Since, Until: f.Until}
 	switch f.Status {
@@ -57,6 +52,18 @@ func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilte
 	case store.StatusPending, store.StatusRetrying:
 		sf.Hold = store.HoldFilter{At: now}
 	}
+	return sf
+}
+
+// List lists the deliveries of project projectID, newest first: the
+// event log. Each is shown as it is now (see show): held while its
+// endpoint keeps it back.
+func (s *Deliveries) List(ctx context.Context, projectID string, f DeliveryFilter, p Page) (List[Delivery], error) {
+	if err := f.Validate(); err != nil {
+		return List[Delivery]{}, err
+	}
+	now := s.c.now()
+	sf := f.store(now)
 	eps := endpointsOf{c: s.c, projectID: projectID}
 	return list(p, ids.Delivery, func(d Delivery) string { return d.ID }, func(sp store.Page) ([]Delivery, error) {
 		ds, err := s.c.store.ListDeliveries(ctx, projectID, sf, sp)
@@ -208,9 +215,8 @@ func (s *Deliveries) RetryMatching(ctx context.Context, projectID string, in Bul
 	if err := in.Validate(); err != nil {
 		return BulkRetried{}, err
 	}
-	sf := store.DeliveryFilter(in.filter())
-	sf.EventType = typeFilter(sf.EventType)
-	matched, resent, err := s.c.store.RetryDeliveries(ctx, projectID, sf, MaxBulkRetry, s.c.now(), in.DryRun)
+	now := s.c.now()
+	matched, resent, err := s.c.store.RetryDeliveries(ctx, projectID, in.filter().store(now), MaxBulkRetry, now, in.DryRun)
 	if err != nil {
 		return BulkRetried{}, translate(err, "delivery")
 	}
