@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/publish"
 	"github.com/hookd/hookd/internal/retry"
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/webhook"
 )
 
@@ -37,6 +38,8 @@ usage:
   hookd verify [flags]   verify a webhook signature (body on stdin)
   hookd listen [flags]   forward a project's events to a local URL (development)
   hookd bench  [flags]   measure end-to-end delivery on this machine
+  hookd keys rotate-admin [flags]
+                         issue a new admin key and revoke the old one
   hookd version
 
 Run "hookd <command> -h" for the flags of a command.
@@ -60,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return listenCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "hookd", app.Version)
 		return 0
@@ -97,6 +102,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Retention, "retention", maintenance.DefaultRetention, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
 	fs.DurationVar(&cfg.DisableAfter, "disable-after", health.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long; 0 never disables")
 	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "failed attempts in a row after which an endpoint's deliveries are held and single probes sent")
+	fs.Float64Var(&cfg.TestRate, "test-rate", service.DefaultTestRate, "Test sends a project may make a second on one node (the endpoint's own limits apply too); negative: no limit of its own")
+	fs.IntVar(&cfg.TestBurst, "test-burst", service.DefaultTestBurst, "Test sends a project may make at once before --test-rate applies")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")
 	fs.DurationVar(&cfg.PublishTimeout, "publish-timeout", publish.DefaultTimeout, "longest a publish waits for its database commit before it is answered 503 (retry with the same Idempotency-Key)")
 	fs.IntVar(&cfg.MaxStreams, "max-streams", eventfeed.DefaultMaxStreams, "event streams open at once on this node; more are answered 429")

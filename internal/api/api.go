@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -52,6 +54,8 @@ type server struct {
 	mux         *http.ServeMux
 	// patterns are the routes registered, in order (Patterns).
 	patterns []string
+	// unscoped are routes registered without a scope (New fails).
+	unscoped []string
 }
 
 // New returns the API handler. It serves /v1/…, /healthz and /readyz;
@@ -80,16 +84,20 @@ func New(cfg Config) (http.Handler, error) {
 		s.metrics = m
 	}
 	s.routes()
+	if len(s.unscoped) > 0 {
+		return nil, fmt.Errorf("api: routes without a scope in routeScopes: %v", s.unscoped)
+	}
 	return s, nil
 }
 
-// access says who may call a route.
+// access says who may call a route. Authenticated routes also need the
+// scope routeScopes gives them.
 type access int
 
 const (
 	public    access = iota // no key (health checks)
-	adminOnly               // the admin key; project keys get 403
-	anyKey                  // any valid key; the handler scopes by it
+	adminOnly               // no project in the path; routeScopes says admin
+	anyKey                  // any valid key of the route's scope; the handler scopes by it
 	inProject               // admin, or a key of the {pid} in the path
 )
 
@@ -102,6 +110,11 @@ func (s *server) routes() {
 	s.handle("POST /v1/projects", adminOnly, s.createProject)
 	s.handle("GET /v1/projects", anyKey, s.listProjects)
 	s.handle("GET "+p, inProject, s.getProject)
+
+	s.handle("POST /v1/api-keys", adminOnly, s.createAPIKey)
+	s.handle("GET /v1/api-keys", adminOnly, s.listAPIKeys)
+	s.handle("DELETE /v1/api-keys/{kid}", adminOnly, s.revokeAPIKey)
+	s.handle("POST /v1/api-keys/{kid}/rotate", adminOnly, s.rotateAPIKey)
 
 	s.handle("POST "+p+"/api-keys", inProject, s.createAPIKey)
 	s.handle("GET "+p+"/api-keys", inProject, s.listAPIKeys)
@@ -143,11 +156,22 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
 // …), for the test that holds the OpenAPI document to the router.
 func (s *server) Patterns() []string { return slices.Clone(s.patterns) }
 
+// Scopes gives the scope each authenticated route needs, by pattern, for
+// the test that probes every route with every scope.
+func (s *server) Scopes() map[string]service.Scope { return maps.Clone(routeScopes) }
+
 func (s *server) handle(pattern string, a access, h handlerFunc) {
 	s.patterns = append(s.patterns, pattern)
+	need, ok := routeScopes[pattern]
+	if a != public && !ok {
+		s.unscoped = append(s.unscoped, pattern)
+	}
+	if a == adminOnly && need != service.ScopeAdmin {
+		s.unscoped = append(s.unscoped, pattern+" (adminOnly, but its scope is not admin)")
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var c call
-		err := s.authorize(r, a, &c)
+		err := s.authorize(r, a, need, &c)
 		if err == nil {
 			err = h(w, r, c)
 		}
@@ -157,7 +181,7 @@ func (s *server) handle(pattern string, a access, h handlerFunc) {
 	})
 }
 
-func (s *server) authorize(r *http.Request, a access, c *call) error {
+func (s *server) authorize(r *http.Request, a access, need service.Scope, c *call) error {
 	if a == public {
 		return nil
 	}
@@ -167,10 +191,13 @@ func (s *server) authorize(r *http.Request, a access, c *call) error {
 		return err
 	}
 	c.key = k
+	if err := service.Require(k, need); err != nil {
+		return err
+	}
 	switch a {
 	case adminOnly:
 		if k.ProjectID != "" {
-			return errAdminOnly
+			return errAdminOnly // an admin-scoped key of a project: none is made
 		}
 	case inProject:
 		pid := r.PathValue("pid")

@@ -148,7 +148,7 @@ func TestProjectKeyCannotCreateProjects(t *testing.T) {
 	e := newEnv(t)
 	pid, key := e.project("acme")
 	before := e.state(pid)
-	e.do("POST", "/v1/projects", key, `{"name":"mine"}`).wantError(t, 403, "permission_denied", "admin key")
+	e.do("POST", "/v1/projects", key, `{"name":"mine"}`).wantError(t, 403, "insufficient_scope", "scope admin")
 	if after := e.state(pid); !reflect.DeepEqual(before, after) {
 		t.Fatal("a refused project was stored")
 	}

@@ -80,7 +80,7 @@ func newEnv(t testing.TB, opts ...func(*service.Config)) *env {
 		logs:    &syncBuffer{},
 	}
 	err = db.CreateAPIKey(ctx, store.APIKey{
-		ID: ids.New(ids.APIKey, start), Hash: service.HashKey(e.admin), Prefix: "hk_adm_", CreatedAt: start,
+		ID: ids.New(ids.APIKey, start), Hash: service.HashKey(e.admin), Prefix: "hk_adm_", Scope: "admin", CreatedAt: start,
 	})
 	if err != nil {
 		t.Fatalf("seed admin key: %v", err)
@@ -309,11 +309,15 @@ type projectOut struct {
 }
 
 type keyOut struct {
-	ID        string     `json:"id"`
-	Key       string     `json:"key"`
-	Prefix    string     `json:"prefix"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
+	ID         string     `json:"id"`
+	Key        string     `json:"key"`
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	Prefix     string     `json:"prefix"`
+	CreatedBy  *string    `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 type endpointOut struct {
@@ -453,6 +457,7 @@ func (e *env) state(pid string, keys ...string) state {
 		var got store.APIKey
 		got, err = e.db.GetAPIKeyByHash(ctx, service.HashKey(k))
 		check("key")
+		got.LastUsedAt = time.Time{} // using a key is no change of state
 		s.Keys = append(s.Keys, got)
 	}
 	return s

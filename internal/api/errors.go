@@ -16,6 +16,7 @@ var statuses = map[service.Code]int{
 	service.CodeInvalidArgument:      http.StatusBadRequest,
 	service.CodeUnauthenticated:      http.StatusUnauthorized,
 	service.CodePermissionDenied:     http.StatusForbidden,
+	service.CodeInsufficientScope:    http.StatusForbidden,
 	service.CodeNotFound:             http.StatusNotFound,
 	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
 	service.CodeConflict:             http.StatusConflict,

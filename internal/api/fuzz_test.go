@@ -10,7 +10,7 @@ import (
 
 // statusOfCode is the API's code → status table, as clients rely on it.
 var statusOfCode = map[string]int{
-	"invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403, "not_found": 404,
+	"invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403, "insufficient_scope": 403, "not_found": 404,
 	"method_not_allowed": 405, "conflict": 409, "payload_too_large": 413, "unprocessable": 422,
 	"rate_limited": 429, "unavailable": 503, "internal": 500,
 }
@@ -125,7 +125,9 @@ func FuzzCreateProject(f *testing.F) {
 }
 
 func FuzzCreateAPIKey(f *testing.F) {
-	fuzzBody(f, "POST", func(e *env, pid, key string) string { return "/v1/projects/" + pid + "/api-keys" }, commonSeeds...)
+	seeds := append([]string{`{"name":"billing service","scope":"publish"}`, `{"scope":"admin"}`, `{"scope":"Read"}`,
+		`{"name":"\u0000"}`, `{"scope":7}`}, commonSeeds...)
+	fuzzBody(f, "POST", func(e *env, pid, key string) string { return "/v1/projects/" + pid + "/api-keys" }, seeds...)
 }
 
 // FuzzListQueries feeds query strings to every list.

@@ -206,6 +206,8 @@ type walk struct {
 	seen map[string]map[int]bool // pattern → statuses answered
 
 	pid, key   string // a project and its key
+	readKey    string // a key of the project with scope read
+	pubKey     string // a key of the project with scope publish
 	qkey       string // another project's key
 	ep         string // an enabled endpoint
 	disabled   string // a disabled endpoint
@@ -223,6 +225,8 @@ func (w *walk) setUp() {
 	w.receiver = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(200) }))
 	w.t.Cleanup(w.receiver.Close)
 	w.pid, w.key = e.project("walk")
+	w.readKey = e.scopedKey(w.pid, w.key, "read").Key
+	w.pubKey = e.scopedKey(w.pid, w.key, "publish").Key
 	_, w.qkey = e.project("other")
 	var ep endpointOut
 	e.do("POST", "/v1/projects/"+w.pid+"/endpoints", w.key, map[string]any{"url": w.receiver.URL + "/hook"}).decode(w.t, 201, &ep)
@@ -304,19 +308,25 @@ func (w *walk) probe(pattern string, op openAPIOp) {
 	if strings.Contains(pattern, "{pid}") {
 		w.call(pattern, path, w.qkey, body) // another project's key
 		w.call(pattern, w.path(pattern, map[string]string{"pid": ids.New(ids.Project, w.e.clock.Now())}), w.e.admin, body)
+		// A key of the project whose scope does not cover the route.
+		narrow := w.readKey
+		if w.e.handler.(scoped).Scopes()[pattern] == service.ScopeRead {
+			narrow = w.pubKey
+		}
+		w.call(pattern, path, narrow, body)
 	} else {
 		w.call(pattern, path, w.key, body) // a project key
-	}
-	for _, name := range []string{"eid", "evid", "did", "kid"} {
-		if strings.Contains(pattern, "{"+name+"}") {
-			prefix := map[string]string{"eid": ids.Endpoint, "evid": ids.Event, "did": ids.Delivery, "kid": ids.APIKey}[name]
-			w.call(pattern, w.path(pattern, map[string]string{name: ids.New(prefix, w.e.clock.Now())}), w.key, body)
-			w.call(pattern, w.path(pattern, map[string]string{name: "nope"}), w.key, body)
-		}
 	}
 	key := w.key
 	if !strings.Contains(pattern, "{pid}") {
 		key = w.e.admin
+	}
+	for _, name := range []string{"eid", "evid", "did", "kid"} {
+		if strings.Contains(pattern, "{"+name+"}") {
+			prefix := map[string]string{"eid": ids.Endpoint, "evid": ids.Event, "did": ids.Delivery, "kid": ids.APIKey}[name]
+			w.call(pattern, w.path(pattern, map[string]string{name: ids.New(prefix, w.e.clock.Now())}), key, body)
+			w.call(pattern, w.path(pattern, map[string]string{name: "nope"}), key, body)
+		}
 	}
 	if hasBody {
 		w.call(pattern, path, key, "{")         // malformed JSON
@@ -338,12 +348,22 @@ func (w *walk) successes() {
 	since := e.clock.Now().Add(-time.Hour).Format(time.RFC3339)
 	w.call("POST /v1/projects", "/v1/projects", e.admin, map[string]any{"name": "made by the walk"})
 	w.call("GET /v1/projects", "/v1/projects", e.admin, nil)
+	w.call("GET /v1/projects", "/v1/projects", w.pubKey, nil) // 403: a publish key only publishes
 	w.call("GET /v1/projects/{pid}", P, K, nil)
 
 	var k keyOut
-	w.call("POST /v1/projects/{pid}/api-keys", P+"/api-keys", K, nil).decode(w.t, 201, &k)
+	w.call("POST /v1/projects/{pid}/api-keys", P+"/api-keys", K, map[string]any{"name": "walk", "scope": "read"}).decode(w.t, 201, &k)
 	w.call("GET /v1/projects/{pid}/api-keys", P+"/api-keys", K, nil)
 	w.call("DELETE /v1/projects/{pid}/api-keys/{kid}", P+"/api-keys/"+k.ID, K, nil)
+	w.call("DELETE /v1/projects/{pid}/api-keys/{kid}", P+"/api-keys/"+keyID(w.t, e, K), K, nil) // 409: the last manager key
+
+	var adm keyOut
+	w.call("POST /v1/api-keys", "/v1/api-keys", e.admin, map[string]any{"name": "walk admin"}).decode(w.t, 201, &adm)
+	w.call("GET /v1/api-keys", "/v1/api-keys", e.admin, nil)
+	var rotated keyOut
+	w.call("POST /v1/api-keys/{kid}/rotate", "/v1/api-keys/"+adm.ID+"/rotate", e.admin, nil).decode(w.t, 201, &rotated)
+	w.call("POST /v1/api-keys/{kid}/rotate", "/v1/api-keys/"+adm.ID+"/rotate", e.admin, nil) // 409: revoked
+	w.call("DELETE /v1/api-keys/{kid}", "/v1/api-keys/"+rotated.ID, e.admin, nil)
 
 	var made endpointOut
 	w.call("POST /v1/projects/{pid}/endpoints", P+"/endpoints", K, map[string]any{"url": w.receiver.URL + "/x"}).decode(w.t, 201, &made)
@@ -354,6 +374,10 @@ func (w *walk) successes() {
 	w.call("PATCH /v1/projects/{pid}/endpoints/{eid}", P+"/endpoints/"+w.ep, K, map[string]any{"enabled": true, "recover_since": since})
 	w.call("DELETE /v1/projects/{pid}/endpoints/{eid}", P+"/endpoints/"+made.ID, K, nil)
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/test", P+"/endpoints/"+w.ep+"/test", K, nil)
+	var limited endpointOut
+	w.call("POST /v1/projects/{pid}/endpoints", P+"/endpoints", K, map[string]any{"url": w.receiver.URL + "/slow", "rate_limit_per_second": 1}).decode(w.t, 201, &limited)
+	w.call("POST /v1/projects/{pid}/endpoints/{eid}/test", P+"/endpoints/"+limited.ID+"/test", K, nil)
+	w.call("POST /v1/projects/{pid}/endpoints/{eid}/test", P+"/endpoints/"+limited.ID+"/test", K, nil) // 429
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/recover", P+"/endpoints/"+w.ep+"/recover", K, map[string]any{"since": since})
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/recover", P+"/endpoints/"+w.disabled+"/recover", K, map[string]any{"since": since}) // 409
 	w.call("GET /v1/projects/{pid}/endpoints/{eid}/stats", P+"/endpoints/"+w.ep+"/stats?window=7d", K, nil)

@@ -54,33 +54,54 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c call) erro
 	return nil
 }
 
-// API keys of a project.
+// API keys: a project's (/v1/projects/{pid}/api-keys, c.projectID set)
+// and admin keys (/v1/api-keys, c.projectID "").
 
 type apiKeyJSON struct {
-	ID        string     `json:"id"`
-	Key       string     `json:"key,omitempty"` // only in the answer that creates it
-	Prefix    string     `json:"prefix"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
+	ID         string     `json:"id"`
+	Key        string     `json:"key,omitempty"` // only in the answer that creates it
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	Prefix     string     `json:"prefix"`
+	CreatedBy  *string    `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 func renderAPIKey(k service.APIKey) apiKeyJSON {
-	return apiKeyJSON{ID: k.ID, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(), RevokedAt: optionalTime(k.RevokedAt)}
+	out := apiKeyJSON{
+		ID: k.ID, Name: k.Name, Scope: k.Scope, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(),
+		LastUsedAt: optionalTime(k.LastUsedAt), RevokedAt: optionalTime(k.RevokedAt),
+	}
+	if k.CreatedBy != "" {
+		out.CreatedBy = &k.CreatedBy
+	}
+	return out
+}
+
+type createAPIKeyRequest struct {
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
 }
 
 func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, c call) error {
-	var in struct{}
+	var in createAPIKeyRequest
 	if err := decodeBody(w, r, s.maxBody, bodyOptional, &in); err != nil {
 		return err
 	}
-	k, err := s.svc.Keys.Create(r.Context(), c.projectID)
+	k, err := s.svc.Keys.Create(r.Context(), c.key, c.projectID, service.CreateKey(in))
 	if err != nil {
 		return err
 	}
+	writeNewKey(w, k)
+	return nil
+}
+
+func writeNewKey(w http.ResponseWriter, k service.NewAPIKey) {
 	out := renderAPIKey(k.APIKey)
 	out.Key = k.Key
 	writeJSON(w, http.StatusCreated, out)
-	return nil
 }
 
 func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request, c call) error {
@@ -93,9 +114,24 @@ func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request, c call) error {
-	if err := s.svc.Keys.Revoke(r.Context(), c.projectID, r.PathValue("kid")); err != nil {
+	if _, err := s.svc.Keys.Revoke(r.Context(), c.key, c.projectID, r.PathValue("kid")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// rotateAPIKey replaces an admin key with a new one (returned once): the
+// keys the old one created pass to it, and the old one is revoked.
+func (s *server) rotateAPIKey(w http.ResponseWriter, r *http.Request, c call) error {
+	var in struct{}
+	if err := decodeBody(w, r, s.maxBody, bodyOptional, &in); err != nil {
+		return err
+	}
+	k, err := s.svc.Keys.Rotate(r.Context(), c.key, c.projectID, r.PathValue("kid"))
+	if err != nil {
+		return err
+	}
+	writeNewKey(w, k)
 	return nil
 }

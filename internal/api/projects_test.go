@@ -179,7 +179,7 @@ func TestAPIKeys(t *testing.T) {
 
 	// An empty object is a fine body too; fields are not.
 	e.do("POST", "/v1/projects/"+pid+"/api-keys", key, `{}`).decode(t, 201, nil)
-	e.do("POST", "/v1/projects/"+pid+"/api-keys", key, `{"name":"x"}`).wantError(t, 400, "invalid_argument", "name: unknown field")
+	e.do("POST", "/v1/projects/"+pid+"/api-keys", key, `{"owner":"x"}`).wantError(t, 400, "invalid_argument", "owner: unknown field")
 
 	// Revoking takes effect at once, although the key was just used and
 	// is in the lookup cache.
@@ -193,8 +193,10 @@ func TestAPIKeys(t *testing.T) {
 	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/"+k.ID, key, nil).decode(t, 204, nil)
 	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/"+ids.New(ids.APIKey, start), key, nil).wantError(t, 404, "not_found", "api key not found")
 	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/nope", key, nil).wantError(t, 404, "not_found", "api key not found")
-	// A key may revoke itself.
-	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/"+keyID(t, e, key), key, nil).decode(t, 204, nil)
+	// The project's last manager key cannot revoke itself (nor can the
+	// keys it made revoke it); the admin key can.
+	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/"+keyID(t, e, key), key, nil).wantError(t, 409, "conflict", "last key of scope project")
+	e.do("DELETE", "/v1/projects/"+pid+"/api-keys/"+keyID(t, e, key), e.admin, nil).decode(t, 204, nil)
 	e.do("GET", "/v1/projects/"+pid, key, nil).wantError(t, 401, "unauthenticated", "")
 }
 

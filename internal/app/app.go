@@ -59,9 +59,10 @@ type Config struct {
 	// DB is a SQLite file path (default DefaultDB) or a postgres:// URL;
 	// store.Open picks the driver.
 	DB string
-	// AdminKey, when set, is accepted as an admin key (its hash is stored).
-	// When unset and no admin key exists yet, one is generated and written
-	// once to AdminKeyOut.
+	// AdminKey, when set, is accepted as an admin key (its hash is stored)
+	// and replaces the admin key of an earlier AdminKey (revoked). When
+	// unset and no admin key exists yet, one is generated and written once
+	// to AdminKeyOut.
 	AdminKey    string
 	AdminKeyOut io.Writer // default os.Stderr
 	// RetrySchedule: delays after each failed attempt; default
@@ -102,6 +103,12 @@ type Config struct {
 	// BreakerAfter is how many failed attempts in a row open an
 	// endpoint's circuit breaker; default health.DefaultThreshold.
 	BreakerAfter int
+	// TestRate and TestBurst limit the Test sends of one project on this
+	// node (service.Config.TestRate); defaults service.DefaultTestRate and
+	// DefaultTestBurst, a negative TestRate leaves only the endpoints'
+	// limits.
+	TestRate  float64
+	TestBurst int
 	// PublishTimeout bounds how long a publish waits for its commit
 	// before it is answered 503 (the database is stalled); default
 	// publish.DefaultTimeout. There is no unbounded wait.
@@ -354,11 +361,17 @@ func (a *App) buildService(ctx context.Context) error {
 		Seal:         a.box.Seal,
 		Open:         a.box.Open,
 		Feed:         a.feed,
+		TestRate:     a.cfg.TestRate,
+		TestBurst:    a.cfg.TestBurst,
 	})
 	if err != nil {
 		return err
 	}
 	key, err := a.service.Keys.EnsureAdmin(ctx, a.cfg.AdminKey)
+	if errors.Is(err, service.ErrAdminKeyRevoked) {
+		a.log.WarnContext(ctx, "hookd: "+err.Error())
+		return nil
+	}
 	if err != nil || key == "" {
 		return err
 	}

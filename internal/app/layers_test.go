@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"client":                   {},
 	"examples/publish":         {"client"},
 	"examples/receiver":        {"webhook"},
-	"cmd/hookd":                {"internal/api", "internal/app", "internal/bench", "internal/delivery", "internal/eventfeed", "internal/health", "internal/listen", "internal/maintenance", "internal/outbound", "internal/publish", "internal/retry", "webhook"},
+	"cmd/hookd":                {"internal/api", "internal/app", "internal/bench", "internal/delivery", "internal/eventfeed", "internal/health", "internal/listen", "internal/maintenance", "internal/outbound", "internal/publish", "internal/retry", "internal/service", "webhook"},
 	"internal/api":             {"internal/clock", "internal/service", "internal/sse"},
 	"internal/app":             {"internal/api", "internal/clock", "internal/delivery", "internal/eventfeed", "internal/health", "internal/heartbeat", "internal/ids", "internal/maintenance", "internal/outbound", "internal/publish", "internal/retry", "internal/secretbox", "internal/service", "internal/store", "internal/store/drivers", "internal/ui"},
 	"internal/app/apptest":     {"internal/app"},

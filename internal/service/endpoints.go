@@ -281,7 +281,9 @@ type TestResult struct {
 // Test sends a signed test event to endpoint id of project projectID now,
 // whether or not the endpoint is enabled or accepts the type. Nothing is
 // stored: test events are not part of the event log. The body is built
-// like a published event's.
+// like a published event's. A Test honours the endpoint's rate and
+// concurrency limits and the project's Test rate (Config.TestRate):
+// beyond them it is CodeRateLimited with a RetryAfter.
 func (s *Endpoints) Test(ctx context.Context, projectID, id string, in TestSend) (TestResult, error) {
 	e, err := s.Get(ctx, projectID, id)
 	if err != nil {
@@ -295,7 +297,12 @@ func (s *Endpoints) Test(ctx context.Context, projectID, id string, in TestSend)
 	if typ == "" {
 		typ = TestEventType
 	}
+	done, err := s.takeTestSlot(ctx, e)
+	if err != nil {
+		return TestResult{}, err
+	}
 	r, err := s.c.tester.Test(ctx, projectID, e.URL, typ, data)
+	done(s.c.clock.Now())
 	if err != nil {
 		return TestResult{}, translate(err, "secret")
 	}

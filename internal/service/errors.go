@@ -32,6 +32,9 @@ const (
 	// CodeRateLimited: over a limit of the server; Error.RetryAfter says
 	// when to come back.
 	CodeRateLimited Code = "rate_limited"
+	// CodeInsufficientScope: the key is valid but its scope does not
+	// cover the request; the message names the scope needed.
+	CodeInsufficientScope Code = "insufficient_scope"
 )
 
 // Error is an error whose Message is safe to show a user. Field, when set,

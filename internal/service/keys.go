@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
@@ -79,15 +81,69 @@ type NewAPIKey struct {
 	Key string
 }
 
-// Create makes a new key for project projectID.
-func (s *Keys) Create(ctx context.Context, projectID string) (NewAPIKey, error) {
+// CreateKey is the input of Keys.Create.
+type CreateKey struct {
+	// Name says what the key is for ("billing service"): at most
+	// MaxNameLen characters, may be empty.
+	Name string
+	// Scope is what the key may do (ParseScope); "" is ScopeProject for a
+	// project's key and ScopeAdmin for an admin key.
+	Scope string
+}
+
+// Validate checks the input, naming the field at fault.
+func (in CreateKey) Validate() error {
+	if utf8.RuneCountInString(strings.TrimSpace(in.Name)) > MaxNameLen {
+		return Invalid("name", "must be at most "+strconv.Itoa(MaxNameLen)+" characters")
+	}
+	if err := checkText("name", in.Name, false); err != nil {
+		return err
+	}
+	if in.Scope == "" {
+		return nil
+	}
+	_, err := ParseScope(in.Scope)
+	return err
+}
+
+// Create makes a key of project projectID ("" for an admin key), on
+// behalf of key by, which must be allowed to manage keys there and may
+// create only keys of its own scope or narrower.
+func (s *Keys) Create(ctx context.Context, by APIKey, projectID string, in CreateKey) (NewAPIKey, error) {
+	if err := in.Validate(); err != nil {
+		return NewAPIKey{}, err
+	}
+	scope, prefix := Scope(in.Scope), ProjectKeyPrefix
+	switch {
+	case projectID == "" && scope == "":
+		scope = ScopeAdmin
+	case projectID == "" && scope != ScopeAdmin:
+		return NewAPIKey{}, Invalid("scope", "a key of no project is an admin key: its scope is admin")
+	case projectID == "":
+	case scope == "":
+		scope = ScopeProject
+	case scope == ScopeAdmin:
+		return NewAPIKey{}, Invalid("scope", "an admin key belongs to no project; make it as an admin key")
+	}
+	if scope == ScopeAdmin {
+		prefix = AdminKeyPrefix
+	}
+	if err := s.authorizeManage(by, projectID); err != nil {
+		return NewAPIKey{}, err
+	}
+	if err := Require(by, scope); err != nil {
+		return NewAPIKey{}, err
+	}
 	now := s.c.now()
-	key := NewKey(ProjectKeyPrefix)
+	key := NewKey(prefix)
 	k := APIKey{
 		ID:        ids.New(ids.APIKey, now),
 		ProjectID: projectID,
 		Hash:      HashKey(key),
 		Prefix:    displayPrefix(key),
+		Name:      strings.TrimSpace(in.Name),
+		Scope:     string(scope),
+		CreatedBy: by.ID,
 		CreatedAt: now,
 	}
 	if err := s.c.store.CreateAPIKey(ctx, k); err != nil {
@@ -96,32 +152,138 @@ func (s *Keys) Create(ctx context.Context, projectID string) (NewAPIKey, error) 
 	return NewAPIKey{APIKey: k, Key: key}, nil
 }
 
-// List lists the keys of project projectID, revoked ones included, oldest
-// first.
+// authorizeManage checks that key by may manage the keys of projectID
+// ("" for admin keys). Front ends check this too; the service does not
+// rely on them.
+func (s *Keys) authorizeManage(by APIKey, projectID string) error {
+	need := ScopeProject
+	if projectID == "" {
+		need = ScopeAdmin
+	}
+	if err := Require(by, need); err != nil {
+		return err
+	}
+	if by.ProjectID != "" && by.ProjectID != projectID {
+		return NotFound("project")
+	}
+	return nil
+}
+
+// List lists the keys of project projectID ("" for admin keys), revoked
+// ones included, oldest first.
 func (s *Keys) List(ctx context.Context, projectID string, p Page) (List[APIKey], error) {
 	return list(p, ids.APIKey, func(k APIKey) string { return k.ID }, func(sp store.Page) ([]APIKey, error) {
 		return s.c.store.ListAPIKeys(ctx, projectID, sp)
 	})
 }
 
-// Revoke revokes key id of project projectID. This node stops accepting it
-// at once; other nodes sharing the database within KeyCacheTTL.
-func (s *Keys) Revoke(ctx context.Context, projectID, id string) error {
+// errLastManager: a key other than an admin key would leave its project
+// with no key that can manage it.
+var errLastManager = &Error{Code: CodeConflict, Message: "this would revoke the project's last key of scope project " +
+	"(revoking a key revokes the keys it created); only an admin key can do that"}
+
+// Revoke revokes key id of project projectID ("" for admin keys) on
+// behalf of key by, and with it every key it created, transitively; their
+// UI sessions end in the same transaction. A key may revoke only keys of
+// its own scope or narrower, and only an admin key may leave a project
+// without a key of scope project. This node stops accepting the keys at
+// once, other nodes sharing the database within KeyCacheTTL. It returns
+// the ids of the keys it revoked.
+func (s *Keys) Revoke(ctx context.Context, by APIKey, projectID, id string) ([]string, error) {
 	if !ids.Valid(ids.APIKey, id) {
-		return NotFound("api key")
+		return nil, NotFound("api key")
 	}
-	if err := s.c.store.RevokeAPIKey(ctx, projectID, id, s.c.now()); err != nil {
-		return translate(err, "api key")
+	if err := s.authorizeManage(by, projectID); err != nil {
+		return nil, err
 	}
-	s.cache.forget(id)
-	return nil
+	k, err := s.c.store.GetAPIKey(ctx, projectID, id)
+	if err != nil {
+		return nil, translate(err, "api key")
+	}
+	if err := Require(by, Scope(k.Scope)); err != nil {
+		return nil, err
+	}
+	r := store.KeyRevocation{ProjectID: projectID, ID: id, At: s.c.now()}
+	if Scope(by.Scope) != ScopeAdmin {
+		r.KeepScope = string(ScopeProject)
+	}
+	revoked, err := s.c.store.RevokeAPIKey(ctx, r)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, errLastManager
+	}
+	if err != nil {
+		return nil, translate(err, "api key")
+	}
+	s.revoked(revoked)
+	return revoked, nil
+}
+
+// revoked tells the cache and the OnRevoke hook about revoked keys.
+func (s *Keys) revoked(keyIDs []string) {
+	if len(keyIDs) == 0 {
+		return
+	}
+	for _, id := range keyIDs {
+		s.cache.forget(id)
+	}
+	s.c.onRevoke(keyIDs)
+}
+
+// Rotate replaces key id of project projectID ("" for admin keys), on
+// behalf of key by: a new key with the same name, scope and project takes
+// over the keys the old one created, and the old one is revoked. The new
+// key is returned this once.
+func (s *Keys) Rotate(ctx context.Context, by APIKey, projectID, id string) (NewAPIKey, error) {
+	if !ids.Valid(ids.APIKey, id) {
+		return NewAPIKey{}, NotFound("api key")
+	}
+	if err := s.authorizeManage(by, projectID); err != nil {
+		return NewAPIKey{}, err
+	}
+	old, err := s.c.store.GetAPIKey(ctx, projectID, id)
+	if err != nil {
+		return NewAPIKey{}, translate(err, "api key")
+	}
+	if err := Require(by, Scope(old.Scope)); err != nil {
+		return NewAPIKey{}, err
+	}
+	if !old.RevokedAt.IsZero() {
+		return NewAPIKey{}, &Error{Code: CodeConflict, Message: "the key is revoked; create a new one instead"}
+	}
+	return s.replace(ctx, old, []string{old.ID})
+}
+
+// replace stores a key like tmpl (name, scope, project, creator,
+// bootstrap) and revokes the keys old, handing what they created over.
+func (s *Keys) replace(ctx context.Context, tmpl APIKey, old []string) (NewAPIKey, error) {
+	now := s.c.now()
+	prefix := ProjectKeyPrefix
+	if tmpl.ProjectID == "" {
+		prefix = AdminKeyPrefix
+	}
+	key := NewKey(prefix)
+	k := APIKey{
+		ID: ids.New(ids.APIKey, now), ProjectID: tmpl.ProjectID, Hash: HashKey(key), Prefix: displayPrefix(key),
+		Name: tmpl.Name, Scope: tmpl.Scope, CreatedBy: tmpl.CreatedBy, Bootstrap: tmpl.Bootstrap, CreatedAt: now,
+	}
+	if err := s.c.store.ReplaceAPIKeys(ctx, k, old); err != nil {
+		return NewAPIKey{}, translate(err, "api key")
+	}
+	s.revoked(old)
+	return NewAPIKey{APIKey: k, Key: key}, nil
 }
 
 var errUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "missing, invalid or revoked API key"}
 
+// KeyUseResolution is how exactly APIKey.LastUsedAt is kept: a key's use
+// is written at most once per this long, so a busy publisher costs one
+// write a minute, not one per event.
+const KeyUseResolution = time.Minute
+
 // Authenticate finds the valid key whose secret is key, or fails with
 // CodeUnauthenticated. An admin key has ProjectID "". Lookups are cached
-// for KeyCacheTTL, so a busy publisher costs no query per event.
+// for KeyCacheTTL, so a busy publisher costs no query per event; the
+// key's LastUsedAt is written at most once per KeyUseResolution.
 func (s *Keys) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	if key == "" || len(key) > MaxKeyLen {
 		return APIKey{}, errUnauthenticated
@@ -143,8 +305,19 @@ func (s *Keys) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	if !usable(k, h) {
 		return APIKey{}, errUnauthenticated
 	}
-	if !cached {
+	touch := now.Sub(k.LastUsedAt) >= KeyUseResolution
+	if cached {
+		touch = touch && s.cache.used(hk, now)
+	} else {
+		if touch {
+			k.LastUsedAt = now
+		}
 		s.cache.put(hk, k, now, gen)
+	}
+	if touch {
+		at := s.c.now()
+		// A failed write only leaves LastUsedAt older; the request goes on.
+		_ = s.c.store.TouchAPIKey(ctx, k.ID, at, at.Add(-KeyUseResolution))
 	}
 	return k, nil
 }
@@ -172,10 +345,25 @@ func (c *core) recheckKey(ctx context.Context, k APIKey) error {
 	return nil
 }
 
+// Names of the admin keys hookd makes itself.
+const (
+	nameGeneratedAdmin = "admin (generated at first start)"
+	nameFlagAdmin      = "admin (--admin-key)"
+	nameRotatedAdmin   = "admin (hookd keys rotate-admin)"
+)
+
+// ErrAdminKeyRevoked: the admin key hookd was started with was revoked
+// (rotated). It authenticates nothing; hookd starts anyway.
+var ErrAdminKeyRevoked = errors.New("the --admin-key given was revoked (rotated); it authenticates nothing: start with the current admin key")
+
 // EnsureAdmin makes sure an admin key exists. With key set, that key is
-// stored (once; a node starting at the same moment may store it first).
-// Without, a key is generated when none exists yet and returned, for the
-// caller to show once; generated is "" when nothing was made.
+// stored (once; a node starting at the same moment may store it first)
+// and replaces the admin keys hookd made itself before (an earlier
+// --admin-key, one generated, one rotated): those are revoked and the
+// keys they created pass to it. Without, a key is generated when none
+// exists yet and returned, for the caller to show once; generated is ""
+// when nothing was made. A key given that was revoked is
+// ErrAdminKeyRevoked.
 func (s *Keys) EnsureAdmin(ctx context.Context, key string) (generated string, err error) {
 	if key == "" {
 		n, err := s.c.store.CountAdminKeys(ctx)
@@ -183,21 +371,73 @@ func (s *Keys) EnsureAdmin(ctx context.Context, key string) (generated string, e
 			return "", err
 		}
 		generated = NewKey(AdminKeyPrefix)
-		key = generated
-	} else if _, err := s.c.store.GetAPIKeyByHash(ctx, HashKey(key)); !errors.Is(err, store.ErrNotFound) {
+		now := s.c.now()
+		err = s.c.store.CreateAPIKey(ctx, APIKey{
+			ID: ids.New(ids.APIKey, now), Hash: HashKey(generated), Prefix: displayPrefix(generated),
+			Name: nameGeneratedAdmin, Scope: string(ScopeAdmin), Bootstrap: true, CreatedAt: now,
+		})
+		if errors.Is(err, store.ErrConflict) {
+			return "", nil
+		}
+		return generated, err
+	}
+	switch k, err := s.c.store.GetAPIKeyByHash(ctx, HashKey(key)); {
+	case err == nil && !k.RevokedAt.IsZero():
+		return "", ErrAdminKeyRevoked
+	case !errors.Is(err, store.ErrNotFound):
 		return "", err // nil: stored already
 	}
+	old, err := s.bootstrapKeys(ctx)
+	if err != nil {
+		return "", err
+	}
 	now := s.c.now()
-	err = s.c.store.CreateAPIKey(ctx, APIKey{
-		ID: ids.New(ids.APIKey, now), Hash: HashKey(key), Prefix: displayPrefix(key), CreatedAt: now,
-	})
+	k := APIKey{
+		ID: ids.New(ids.APIKey, now), Hash: HashKey(key), Prefix: displayPrefix(key),
+		Name: nameFlagAdmin, Scope: string(ScopeAdmin), Bootstrap: true, CreatedAt: now,
+	}
+	err = s.c.store.ReplaceAPIKeys(ctx, k, old)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return "", nil // another node starting at the same moment stored it
 	case err != nil:
 		return "", err
 	}
-	return generated, nil
+	s.revoked(old)
+	return "", nil
+}
+
+// RotateAdmin issues a new admin key that replaces the ones hookd made
+// itself (the --admin-key's, one generated or rotated before): they are
+// revoked and the keys they created pass to the new one. The key is
+// returned this once.
+func (s *Keys) RotateAdmin(ctx context.Context) (NewAPIKey, error) {
+	old, err := s.bootstrapKeys(ctx)
+	if err != nil {
+		return NewAPIKey{}, err
+	}
+	return s.replace(ctx, APIKey{Name: nameRotatedAdmin, Scope: string(ScopeAdmin), Bootstrap: true}, old)
+}
+
+// bootstrapKeys lists the valid admin keys hookd made itself.
+func (s *Keys) bootstrapKeys(ctx context.Context) ([]string, error) {
+	var out []string
+	page := store.Page{Limit: 500}
+	for {
+		ks, err := s.c.store.ListAPIKeys(ctx, "", page)
+		if err != nil {
+			return nil, translate(err, "api key")
+		}
+		for _, k := range ks {
+			if k.Bootstrap && k.RevokedAt.IsZero() {
+				out = append(out, k.ID)
+			}
+		}
+		if len(ks) < page.Limit {
+			return out, nil
+		}
+		page.After = ks[len(ks)-1].ID
+	}
 }
 
 // keyCache remembers recent key lookups. Only valid keys are cached, so a
@@ -253,6 +493,24 @@ func (c *keyCache) put(h [sha256.Size]byte, k APIKey, now time.Time, gen uint64)
 		clear(c.entries)
 	}
 	c.entries[h] = cachedKey{key: k, expires: now.Add(c.ttl)}
+}
+
+// used notes a use of the cached key at now, and reports whether it is
+// the first in KeyUseResolution (the caller then writes it). A key not
+// cached any more is the caller's to write.
+func (c *keyCache) used(h [sha256.Size]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[h]
+	if !ok {
+		return true
+	}
+	if now.Sub(e.key.LastUsedAt) < KeyUseResolution {
+		return false
+	}
+	e.key.LastUsedAt = now
+	c.entries[h] = e
+	return true
 }
 
 // forget drops the key with this id, so a revocation is effective at once

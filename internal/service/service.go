@@ -75,6 +75,16 @@ type Config struct {
 	// Feed follows projects' events for Events.Follow; nil leaves
 	// following unavailable.
 	Feed *eventfeed.Hub
+	// TestRate is how many Tests (Endpoints.Test) a project may send a
+	// second on this node, in bursts of TestBurst; defaults
+	// DefaultTestRate and DefaultTestBurst, a negative TestRate: no limit
+	// of its own (the endpoint's limits still apply).
+	TestRate  float64
+	TestBurst int
+	// OnRevoke is called with the ids of API keys just revoked (a
+	// revocation, the keys it reached, a rotation), so what they hold
+	// open elsewhere can end. May be nil.
+	OnRevoke func(keyIDs []string)
 }
 
 // DefaultKeyCacheTTL is Config.KeyCacheTTL's default.
@@ -107,6 +117,8 @@ type core struct {
 	seal         func(string) (string, error)
 	open         func(string) (string, error)
 	feed         *eventfeed.Hub
+	onRevoke     func(keyIDs []string)
+	testLimits   *testLimits
 }
 
 // New returns the services over cfg.Store.
@@ -125,12 +137,17 @@ func New(cfg Config) (*Service, error) {
 		seal:         cfg.Seal,
 		open:         cfg.Open,
 		feed:         cfg.Feed,
+		onRevoke:     cfg.OnRevoke,
+		testLimits:   newTestLimits(cmp.Or(cfg.TestRate, DefaultTestRate), cmp.Or(cfg.TestBurst, DefaultTestBurst)),
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}
 	}
 	if c.wake == nil {
 		c.wake = func() {}
+	}
+	if c.onRevoke == nil {
+		c.onRevoke = func([]string) {}
 	}
 	if c.onRotate == nil {
 		c.onRotate = func(string) {}

@@ -352,58 +352,6 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
-func TestAPIKeys(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	pid := e.project("a")
-	k, err := e.svc.Keys.Create(ctx, pid)
-	if err != nil || !strings.HasPrefix(k.Key, service.ProjectKeyPrefix) || !strings.HasPrefix(k.Key, k.Prefix) || len(k.Prefix) != len("hk_")+6 {
-		t.Fatalf("created %+v, %v", k, err)
-	}
-	got, err := e.svc.Keys.Authenticate(ctx, k.Key)
-	if err != nil || got.ID != k.ID || got.ProjectID != pid {
-		t.Fatalf("authenticate %+v, %v", got, err)
-	}
-	for _, bad := range []string{"", "hk_wrong", strings.Repeat("k", service.MaxKeyLen+1)} {
-		_, err := e.svc.Keys.Authenticate(ctx, bad)
-		wantError(t, err, service.CodeUnauthenticated, "")
-	}
-	if err := e.svc.Keys.Revoke(ctx, pid, k.ID); err != nil {
-		t.Fatal(err)
-	}
-	// Revoked on this node: refused at once, whatever the cache held.
-	_, err = e.svc.Keys.Authenticate(ctx, k.Key)
-	wantError(t, err, service.CodeUnauthenticated, "")
-	wantError(t, e.svc.Keys.Revoke(ctx, pid, "key_nope"), service.CodeNotFound, "")
-	l, err := e.svc.Keys.List(ctx, pid, service.Page{})
-	if err != nil || len(l.Items) != 1 || l.Items[0].RevokedAt.IsZero() {
-		t.Fatalf("list %+v, %v", l, err)
-	}
-}
-
-func TestEnsureAdmin(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	gen, err := e.svc.Keys.EnsureAdmin(ctx, "")
-	if err != nil || !strings.HasPrefix(gen, service.AdminKeyPrefix) {
-		t.Fatalf("generated %q, %v", gen, err)
-	}
-	if again, err := e.svc.Keys.EnsureAdmin(ctx, ""); err != nil || again != "" {
-		t.Fatalf("a second key was generated: %q, %v", again, err)
-	}
-	const given = "hk_adm_given_0123456789"
-	for range 2 { // the second time it is there already
-		if gen, err := e.svc.Keys.EnsureAdmin(ctx, given); err != nil || gen != "" {
-			t.Fatalf("EnsureAdmin(given) = %q, %v", gen, err)
-		}
-	}
-	for _, key := range []string{gen, given} {
-		if k, err := e.svc.Keys.Authenticate(ctx, key); err != nil || k.ProjectID != "" {
-			t.Fatalf("admin key %+v, %v", k, err)
-		}
-	}
-}
-
 // TestTestSend: the test event reaches the endpoint signed, with the
 // body a published event would have; refused input never reaches it.
 func TestTestSend(t *testing.T) {

@@ -55,10 +55,25 @@ type Store interface {
 	// API keys, looked up by the hash of the key (never the key itself).
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
-	// RevokeAPIKey sets RevokedAt; projectID scopes it ("" for admin keys).
-	// In the same transaction it deletes the key's web UI sessions, so
-	// revoking a key signs out every browser that signed in with it.
-	RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	// GetAPIKey returns key id of projectID ("" for admin keys), revoked
+	// or not.
+	GetAPIKey(ctx context.Context, projectID, id string) (APIKey, error)
+	// RevokeAPIKey sets RevokedAt of key r.ID (scoped by r.ProjectID) and,
+	// transitively, of every key it created (CreatedBy, whatever their
+	// project), keeping an earlier RevokedAt. In the same transaction it
+	// deletes those keys' web UI sessions, so revoking a key signs out
+	// every browser that signed in with it or a key it created. It returns
+	// the ids of the keys it revoked (those not revoked before), in no
+	// particular order. See KeyRevocation.KeepScope.
+	RevokeAPIKey(ctx context.Context, r KeyRevocation) (revoked []string, err error)
+	// ReplaceAPIKeys stores k and, in the same transaction, moves the keys
+	// that the keys old created to k (CreatedBy) and revokes old at
+	// k.CreatedAt (deleting their sessions) without revoking what they
+	// created: a rotation. Ids in old that are not valid keys are skipped.
+	ReplaceAPIKeys(ctx context.Context, k APIKey, old []string) error
+	// TouchAPIKey sets LastUsedAt of key id to at when it is zero or
+	// before staleBefore; otherwise it writes nothing.
+	TouchAPIKey(ctx context.Context, id string, at, staleBefore time.Time) error
 	// CountAdminKeys tells whether an admin key was ever created.
 	CountAdminKeys(ctx context.Context) (int, error)
 	// ListAPIKeys lists the keys of projectID ("" for admin keys), revoked

@@ -33,8 +33,33 @@ type APIKey struct {
 	ProjectID string // "" for an admin key
 	Hash      []byte // sha256 of the full key; unique
 	Prefix    string // first characters of the key, safe to display
+	Name      string // what the key is for, given by its creator
+	// Scope is what the key may do: "admin", "project", "publish" or
+	// "read" (the rules are the service's; drivers store it as text).
+	Scope string
+	// CreatedBy is the key that created this one; "" for keys hookd made
+	// itself. Revoking a key revokes the keys it created.
+	CreatedBy string
+	// Bootstrap marks an admin key hookd made itself: from --admin-key,
+	// generated at first start, or by hookd keys rotate-admin.
+	Bootstrap bool
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while valid
+	// LastUsedAt is when the key last authenticated a request, to within
+	// the minute the service writes it at most (zero: never).
+	LastUsedAt time.Time
+}
+
+// KeyRevocation asks RevokeAPIKey to revoke one key and the keys it
+// created.
+type KeyRevocation struct {
+	ProjectID string // the key's project; "" for an admin key
+	ID        string
+	At        time.Time
+	// KeepScope, when set, refuses the revocation (ErrConflict, nothing
+	// revoked) when it would leave ProjectID without a valid key of this
+	// scope.
+	KeepScope string
 }
 
 // Session is a browser signed in to the web UI with an API key. The
@@ -44,6 +69,7 @@ type Session struct {
 	Hash      []byte // sha256 of the token; unique
 	APIKeyID  string // the key that signed in
 	ProjectID string // the key's project, "" for an admin key (read only)
+	Scope     string // the key's scope (read only)
 	CreatedAt time.Time
 	ExpiresAt time.Time // the session ends at this instant
 }

@@ -51,6 +51,10 @@ func asPageError(err error) (e *pageError, internal bool) {
 		return &pageError{http.StatusServiceUnavailable, "Try again", capitalize(se.Message) + "."}, false
 	case service.CodeConflict:
 		return &pageError{http.StatusConflict, "Not possible right now", capitalize(se.Error()) + "."}, false
+	case service.CodeRateLimited:
+		return &pageError{http.StatusTooManyRequests, "Slow down", capitalize(se.Message) + "."}, false
+	case service.CodeInsufficientScope:
+		return &pageError{http.StatusForbidden, "Not allowed with this key", capitalize(se.Message) + "."}, false
 	case service.CodeInvalidArgument, service.CodeUnprocessable:
 		return &pageError{http.StatusBadRequest, "Check the input", capitalize(se.Error()) + "."}, false
 	}

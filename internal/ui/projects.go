@@ -70,7 +70,7 @@ func (u *UI) createProject(w http.ResponseWriter, r *http.Request, c *request) e
 // the list the redirect leads to: the key travels in the sealed flash,
 // never in a URL.
 func (u *UI) createKey(w http.ResponseWriter, r *http.Request, c *request) error {
-	k, err := u.svc.Keys.Create(r.Context(), c.project.ID)
+	k, err := u.svc.Keys.Create(r.Context(), c.key(), c.project.ID, service.CreateKey{})
 	if err != nil {
 		return err
 	}

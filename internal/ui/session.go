@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -90,6 +91,12 @@ type request struct {
 // admin reports whether the caller signed in with the admin key.
 func (c *request) admin() bool { return c.session.ProjectID == "" }
 
+// key is the key the caller signed in with, as far as the service needs
+// it to decide what the caller may do.
+func (c *request) key() service.APIKey {
+	return service.APIKey{ID: c.session.APIKeyID, ProjectID: c.session.ProjectID, Scope: c.session.Scope}
+}
+
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *request) error
 
 // public serves a page that needs no session.
@@ -108,8 +115,24 @@ func (u *UI) public(h func(w http.ResponseWriter, r *http.Request) error) http.H
 // signedIn serves a page for a valid session; without one the browser
 // goes to the sign-in page. A POST must carry the session's CSRF token
 // and come from this origin.
+//
+// The key's scope must cover the page: read for a GET, project for a POST
+// (a change); signedInAnyScope serves what every session may do.
 func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
+	return u.signedInAnyScope(func(w http.ResponseWriter, r *http.Request, c *request) error {
+		need := service.ScopeRead
+		if r.Method == http.MethodPost {
+			need = service.ScopeProject
+		}
+		if err := service.Require(c.key(), need); err != nil {
+			return err
+		}
+		return h(w, r, c)
+	})
+}
 
+// signedInAnyScope is signedIn for any scope (signing out).
+func (u *UI) signedInAnyScope(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.session(r)
 		if errors.Is(err, errSignedOut) {

@@ -44,6 +44,9 @@ func (u *UI) showSignin(w http.ResponseWriter, r *http.Request, status int, msg 
 // business.
 const errBadKey = "This key is not valid, or it was revoked."
 
+// errPublishKey: a key that can only publish has no page to see.
+const errPublishKey = "This key can only publish events, so it cannot sign in. Sign in with a key of scope read, project or admin."
+
 // signin turns a valid API key into a session.
 func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 	ck, err := r.Cookie(signinCookie)
@@ -60,6 +63,10 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		u.showSignin(w, r, http.StatusUnauthorized, errBadKey)
+		return nil
+	}
+	if service.Require(k, service.ScopeRead) != nil {
+		u.showSignin(w, r, http.StatusForbidden, errPublishKey)
 		return nil
 	}
 	now := u.clock.Now()

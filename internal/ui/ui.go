@@ -95,7 +95,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("GET /ui/{$}", u.signedIn(u.home))
 	u.mux.HandleFunc("GET /ui/signin", u.public(u.signinForm))
 	u.mux.HandleFunc("POST /ui/signin", u.public(u.signin))
-	u.mux.HandleFunc("POST /ui/signout", u.signedIn(u.signout))
+	u.mux.HandleFunc("POST /ui/signout", u.signedInAnyScope(u.signout))
 
 	u.mux.HandleFunc("GET /ui/projects", u.signedIn(u.projects))
 	u.mux.HandleFunc("POST /ui/projects", u.adminOnly(u.createProject))

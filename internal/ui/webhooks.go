@@ -246,6 +246,16 @@ type testView struct {
 func (u *UI) testEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
 	eid := r.PathValue("eid")
 	res, err := u.svc.Endpoints.Test(r.Context(), c.project.ID, eid, service.TestSend{})
+	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeRateLimited {
+		// Not sent: say so where the result would be.
+		msg := "Not sent: " + e.Message + "."
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(e.RetryAfter.Round(time.Second)/time.Second), 1)))
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+			return nil
+		}
+		return u.done(w, r, c, u.projectPath(c, "/webhooks")+"#ep-"+eid, flash{}.with(webhooksFlash{TestOf: eid, Test: testView{Error: msg}}))
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd/internal/store"
 )
@@ -110,6 +111,24 @@ func (db *DB) ActiveSecrets(ctx context.Context, projectID string, now time.Time
 	return out, err
 }
 
+// keyColumns are the columns scanKey reads, in its order.
+const keyColumns = `id, project_id, hash, prefix, name, scope, created_by, bootstrap, created_at, revoked_at, last_used_at`
+
+func scanKey(row pgx.Row) (store.APIKey, error) {
+	var k store.APIKey
+	var project, createdBy *string
+	var created, revoked, used *time.Time
+	err := row.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &k.Name, &k.Scope, &createdBy, &k.Bootstrap, &created, &revoked, &used)
+	if project != nil {
+		k.ProjectID = *project
+	}
+	if createdBy != nil {
+		k.CreatedBy = *createdBy
+	}
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt = fromTZ(created), fromTZ(revoked), fromTZ(used)
+	return k, err
+}
+
 // ListAPIKeys lists the keys of projectID ("" for admin keys), revoked ones
 // included, by id after page.After.
 func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error) {
@@ -122,23 +141,13 @@ func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page
 	if page.After != "" {
 		w.add("id > ?", page.After)
 	}
-	sql := `SELECT id, project_id, hash, prefix, created_at, revoked_at FROM api_keys` + w.String() +
+	sql := `SELECT ` + keyColumns + ` FROM api_keys` + w.String() +
 		` ORDER BY id LIMIT ` + w.arg(pageLimit(page))
 	var out []store.APIKey
 	err := db.read(ctx, func() error {
 		rows, _ := db.pool.Query(ctx, sql, w.args...)
 		var err error
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.APIKey, error) {
-			var k store.APIKey
-			var project *string
-			var created, revoked *time.Time
-			err := row.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked)
-			if project != nil {
-				k.ProjectID = *project
-			}
-			k.CreatedAt, k.RevokedAt = fromTZ(created), fromTZ(revoked)
-			return k, err
-		})
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.APIKey, error) { return scanKey(row) })
 		return err
 	})
 	return out, err
@@ -152,42 +161,145 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func insertKey(ctx context.Context, x execer, k store.APIKey) error {
+	_, err := x.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		k.ID, nullIfEmpty(k.ProjectID), k.Hash, k.Prefix, k.Name, k.Scope, nullIfEmpty(k.CreatedBy), k.Bootstrap,
+		tz(k.CreatedAt), tz(k.RevokedAt), tz(k.LastUsedAt))
+	return err
+}
+
 // CreateAPIKey inserts k; a duplicate id or hash is store.ErrConflict.
 func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	return db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			k.ID, nullIfEmpty(k.ProjectID), k.Hash, k.Prefix, tz(k.CreatedAt), tz(k.RevokedAt))
-		return err
-	})
+	return db.write(ctx, func() error { return insertKey(ctx, db.pool, k) })
 }
 
 // GetAPIKeyByHash returns the key whose hash is hash, revoked or not.
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, error) {
 	var k store.APIKey
 	err := db.read(ctx, func() error {
-		var project *string
-		var created, revoked *time.Time
-		err := db.pool.QueryRow(ctx, `SELECT id, project_id, hash, prefix, created_at, revoked_at
-			FROM api_keys WHERE hash = $1`, hash).
-			Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked)
-		if project != nil {
-			k.ProjectID = *project
-		}
-		k.CreatedAt, k.RevokedAt = fromTZ(created), fromTZ(revoked)
+		var err error
+		k, err = scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = $1`, hash))
 		return err
 	})
 	return k, err
 }
 
-// RevokeAPIKey sets RevokedAt of key id of projectID ("" for admin keys)
-// and deletes the key's sessions, in one statement. Revoking a revoked key
-// keeps its first revocation time.
-func (db *DB) RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
+// GetAPIKey returns key id of projectID ("" for admin keys).
+func (db *DB) GetAPIKey(ctx context.Context, projectID, id string) (store.APIKey, error) {
+	var k store.APIKey
+	err := db.read(ctx, func() error {
+		var err error
+		k, err = scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2`, id, nullIfEmpty(projectID)))
+		return err
+	})
+	return k, err
+}
+
+// revokeTreeSQL revokes key $1 (of project $2, NULL: admin keys) and every
+// key it created, transitively, at $3, keeping earlier revocations, and
+// returns the ids it revoked.
+const revokeTreeSQL = `WITH RECURSIVE tree(id) AS (
+		SELECT id FROM api_keys WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2
+		UNION
+		SELECT k.id FROM api_keys k JOIN tree t ON k.created_by = t.id
+	), ended AS (
+		DELETE FROM sessions WHERE api_key_id IN (SELECT id FROM tree)
+	)
+	UPDATE api_keys SET revoked_at = $3
+	WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+	RETURNING id`
+
+// RevokeAPIKey revokes the key and the keys it created, transitively, and
+// deletes their sessions, in one transaction. With KeepScope it first
+// locks the project's row, so two revocations of a project's keys cannot
+// both see the other's key still valid.
+func (db *DB) RevokeAPIKey(ctx context.Context, r store.KeyRevocation) ([]string, error) {
+	var revoked []string
+	keep := r.KeepScope != "" && r.ProjectID != ""
+	err := db.write(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			revoked = nil
+			if keep {
+				var id string
+				if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE id = $1 FOR UPDATE`, r.ProjectID).Scan(&id); err != nil {
+					return err
+				}
+			}
+			var exists bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2)`,
+				r.ID, nullIfEmpty(r.ProjectID)).Scan(&exists)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return store.ErrNotFound
+			}
+			rows, _ := tx.Query(ctx, revokeTreeSQL, r.ID, nullIfEmpty(r.ProjectID), ts(r.At))
+			revoked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			if keep && len(revoked) > 0 {
+				var left bool
+				err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys
+					WHERE project_id = $1 AND scope = $2 AND revoked_at IS NULL)`, r.ProjectID, r.KeepScope).Scan(&left)
+				if err != nil {
+					return err
+				}
+				if !left {
+					return store.ErrConflict // rolls the revocation back
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// ReplaceAPIKeys stores k, hands the keys old created over to it and
+// revokes old, in one transaction.
+func (db *DB) ReplaceAPIKeys(ctx context.Context, k store.APIKey, old []string) error {
 	return db.write(ctx, func() error {
-		// No row: the key does not exist in that scope (pgx.ErrNoRows).
-		var got string
-		return db.pool.QueryRow(ctx, revokeKeySQL, id, nullIfEmpty(projectID), ts(at)).Scan(&got)
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if err := insertKey(ctx, tx, k); err != nil {
+				return err
+			}
+			for _, id := range old {
+				tag, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, ts(k.CreatedAt), id)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					continue
+				}
+				if _, err := tx.Exec(ctx, `UPDATE api_keys SET created_by = $1 WHERE created_by = $2`, k.ID, id); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE api_key_id = $1`, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// TouchAPIKey records a use of key id at at, unless one at or after
+// staleBefore is recorded already.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at, staleBefore time.Time) error {
+	return db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $1
+			WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`, ts(at), id, ts(staleBefore))
+		return err
 	})
 }
 

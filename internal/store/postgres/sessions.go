@@ -25,10 +25,10 @@ func (db *DB) GetSession(ctx context.Context, hash []byte, now time.Time) (store
 	err := db.read(ctx, func() error {
 		var project *string
 		var created, expires *time.Time
-		err := db.pool.QueryRow(ctx, `SELECT s.hash, s.api_key_id, k.project_id, s.created_at, s.expires_at
+		err := db.pool.QueryRow(ctx, `SELECT s.hash, s.api_key_id, k.project_id, k.scope, s.created_at, s.expires_at
 			FROM sessions s JOIN api_keys k ON k.id = s.api_key_id
 			WHERE s.hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL`, hash, ts(now)).
-			Scan(&s.Hash, &s.APIKeyID, &project, &created, &expires)
+			Scan(&s.Hash, &s.APIKeyID, &project, &s.Scope, &created, &expires)
 		if project != nil {
 			s.ProjectID = *project
 		}
@@ -61,18 +61,6 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, limit in
 	})
 	return n, err
 }
-
-// revokeKeySQL marks a key revoked and deletes its sessions in one
-// statement (one implicit transaction): $1 key id, $2 project ("" as
-// NULL: admin keys), $3 the time. It returns the key's id when it matched.
-const revokeKeySQL = `WITH revoked AS (
-		UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)
-		WHERE id = $1 AND project_id IS NOT DISTINCT FROM $2
-		RETURNING id
-	), ended AS (
-		DELETE FROM sessions WHERE api_key_id IN (SELECT id FROM revoked)
-	)
-	SELECT id FROM revoked`
 
 // PutFlash stores f and removes its session's expired flashes; an unknown
 // session is store.ErrNotFound (the foreign key).

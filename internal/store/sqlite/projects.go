@@ -106,42 +106,150 @@ func (db *DB) ActiveSecrets(ctx context.Context, projectID string, now time.Time
 	return out, translate(rows.Err())
 }
 
+// keyColumns are the columns scanKey reads, in its order.
+const keyColumns = `id, project_id, hash, prefix, name, scope, created_by, bootstrap, created_at, revoked_at, last_used_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanKey(row rowScanner) (store.APIKey, error) {
+	var k store.APIKey
+	var project, createdBy sql.NullString
+	var created, revoked, used sql.NullInt64
+	err := row.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &k.Name, &k.Scope, &createdBy, &k.Bootstrap, &created, &revoked, &used)
+	if err != nil {
+		return store.APIKey{}, translate(err)
+	}
+	k.ProjectID, k.CreatedBy = project.String, createdBy.String
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt = fromMicros(created), fromMicros(revoked), fromMicros(used)
+	return k, nil
+}
+
+func insertKey(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, k store.APIKey) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, nullString(k.ProjectID), k.Hash, k.Prefix, k.Name, k.Scope, nullString(k.CreatedBy), k.Bootstrap,
+		micros(k.CreatedAt), micros(k.RevokedAt), micros(k.LastUsedAt))
+	return err
+}
+
 // CreateAPIKey inserts k; a duplicate id or hash is store.ErrConflict.
 func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, nullString(k.ProjectID), k.Hash, k.Prefix, micros(k.CreatedAt), micros(k.RevokedAt))
-	return translate(err)
+	return translate(insertKey(ctx, db.w, k))
 }
 
 // GetAPIKeyByHash returns the key with that hash, revoked or not.
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, error) {
-	var k store.APIKey
-	var project sql.NullString
-	var created, revoked sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT id, project_id, hash, prefix, created_at, revoked_at
-		FROM api_keys WHERE hash = ?`, hash).Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked)
-	if err != nil {
-		return store.APIKey{}, translate(err)
-	}
-	k.ProjectID = project.String
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return k, nil
+	return scanKey(db.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, hash))
 }
 
-// RevokeAPIKey marks the key revoked at at and deletes its sessions, in one
-// transaction; revoking it again keeps the first revocation time.
-func (db *DB) RevokeAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
-			WHERE id = ? AND project_id IS ?`, micros(at), id, nullString(projectID))
+// GetAPIKey returns key id of projectID ("" for admin keys).
+func (db *DB) GetAPIKey(ctx context.Context, projectID, id string) (store.APIKey, error) {
+	return scanKey(db.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND project_id IS ?`,
+		id, nullString(projectID)))
+}
+
+// keyTreeSQL selects key ?1 (of project ?2) and every key it created,
+// transitively: what a revocation revokes.
+const keyTreeSQL = `WITH RECURSIVE tree(id) AS (
+		SELECT id FROM api_keys WHERE id = ?1 AND project_id IS ?2
+		UNION
+		SELECT k.id FROM api_keys k JOIN tree t ON k.created_by = t.id
+	)`
+
+// RevokeAPIKey revokes the key and the keys it created, transitively, and
+// deletes their sessions, in one transaction; revoking again keeps the
+// first revocation time.
+func (db *DB) RevokeAPIKey(ctx context.Context, r store.KeyRevocation) ([]string, error) {
+	var revoked []string
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		revoked = nil
+		var exists bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ? AND project_id IS ?)`,
+			r.ID, nullString(r.ProjectID)).Scan(&exists)
 		if err != nil {
 			return err
 		}
-		if err := mustAffect(res); err != nil {
+		if !exists {
+			return store.ErrNotFound
+		}
+		rows, err := tx.QueryContext(ctx, keyTreeSQL+` UPDATE api_keys SET revoked_at = ?3
+			WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
+			r.ID, nullString(r.ProjectID), micros(r.At))
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE api_key_id = ?`, id)
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			revoked = append(revoked, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if r.KeepScope != "" && r.ProjectID != "" && len(revoked) > 0 {
+			var left bool
+			err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys
+				WHERE project_id = ? AND scope = ? AND revoked_at IS NULL)`, r.ProjectID, r.KeepScope).Scan(&left)
+			if err != nil {
+				return err
+			}
+			if !left {
+				return store.ErrConflict // rolls the revocation back
+			}
+		}
+		_, err = tx.ExecContext(ctx, keyTreeSQL+` DELETE FROM sessions WHERE api_key_id IN (SELECT id FROM tree)`,
+			r.ID, nullString(r.ProjectID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// ReplaceAPIKeys stores k, hands the keys old created over to it and
+// revokes old, in one transaction.
+func (db *DB) ReplaceAPIKeys(ctx context.Context, k store.APIKey, old []string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		for _, id := range old {
+			res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+				micros(k.CreatedAt), id)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET created_by = ? WHERE created_by = ?`, k.ID, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE api_key_id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TouchAPIKey records a use of key id at at, unless one at or after
+// staleBefore is recorded already. A lost write only makes LastUsedAt a
+// minute older, so it does not wait for the fsync.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at, staleBefore time.Time) error {
+	return db.writeRelaxed(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, micros(at), id, staleBefore.UnixMicro())
 		return err
 	})
 }
@@ -156,7 +264,7 @@ func (db *DB) CountAdminKeys(ctx context.Context) (int, error) {
 // ListAPIKeys lists the keys of projectID ("" for admin keys), revoked ones
 // included, by id ascending after page.After.
 func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, project_id, hash, prefix, created_at, revoked_at
+	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`
 		FROM api_keys WHERE project_id IS ? AND id > ? ORDER BY id LIMIT ?`,
 		nullString(projectID), page.After, limit(page))
 	if err != nil {
@@ -165,14 +273,10 @@ func (db *DB) ListAPIKeys(ctx context.Context, projectID string, page store.Page
 	defer rows.Close()
 	var out []store.APIKey
 	for rows.Next() {
-		var k store.APIKey
-		var project sql.NullString
-		var created, revoked sql.NullInt64
-		if err := rows.Scan(&k.ID, &project, &k.Hash, &k.Prefix, &created, &revoked); err != nil {
-			return nil, translate(err)
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
 		}
-		k.ProjectID = project.String
-		k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
 		out = append(out, k)
 	}
 	return out, translate(rows.Err())

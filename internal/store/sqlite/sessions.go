@@ -23,10 +23,10 @@ func (db *DB) GetSession(ctx context.Context, hash []byte, now time.Time) (store
 	s := store.Session{Hash: hash}
 	var project sql.NullString
 	var created, expires sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT s.api_key_id, k.project_id, s.created_at, s.expires_at
+	err := db.r.QueryRowContext(ctx, `SELECT s.api_key_id, k.project_id, k.scope, s.created_at, s.expires_at
 		FROM sessions s JOIN api_keys k ON k.id = s.api_key_id
 		WHERE s.hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL`, hash, now.UnixMicro()).
-		Scan(&s.APIKeyID, &project, &created, &expires)
+		Scan(&s.APIKeyID, &project, &s.Scope, &created, &expires)
 	if err != nil {
 		return store.Session{}, translate(err)
 	}

@@ -237,8 +237,8 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) (uint64, e
 	return db.wal.committed(), nil
 }
 
-// writeRelaxed is write without waiting for the fsync. It is for claims
-// and attempt outcomes only: a process crash loses none of them (the OS has
+// writeRelaxed is write without waiting for the fsync. It is for claims,
+// attempt outcomes and API keys' last use only: a process crash loses none of them (the OS has
 // the WAL), and the power loss that could is repaired by at-least-once
 // delivery — a lost claim or outcome means the delivery is sent again after
 // its lease. The next durable commit (an accepted event) fsyncs the WAL,

@@ -224,16 +224,16 @@ func testAPIKeys(t *testing.T, f *fixture) {
 
 	// Revocation is scoped to the project; "" scopes to admin keys.
 	at := Base.Add(time.Hour)
-	wantErr(t, "revoke p's key as q", f.s.RevokeAPIKey(f.ctx, q.ID, kp.ID, at), store.ErrNotFound)
-	wantErr(t, "revoke p's key as admin scope", f.s.RevokeAPIKey(f.ctx, "", kp.ID, at), store.ErrNotFound)
-	wantErr(t, "revoke admin key as p", f.s.RevokeAPIKey(f.ctx, p.ID, admin.ID, at), store.ErrNotFound)
-	wantErr(t, "revoke unknown key", f.s.RevokeAPIKey(f.ctx, p.ID, ids.New(ids.APIKey, Base), at), store.ErrNotFound)
+	wantErr(t, "revoke p's key as q", f.revoke(q.ID, kp.ID, at), store.ErrNotFound)
+	wantErr(t, "revoke p's key as admin scope", f.revoke("", kp.ID, at), store.ErrNotFound)
+	wantErr(t, "revoke admin key as p", f.revoke(p.ID, admin.ID, at), store.ErrNotFound)
+	wantErr(t, "revoke unknown key", f.revoke(p.ID, ids.New(ids.APIKey, Base), at), store.ErrNotFound)
 	got, err := f.s.GetAPIKeyByHash(f.ctx, kp.Hash)
 	f.must(err, "GetAPIKeyByHash")
 	equal(t, "after refused revocations", got, kp)
 
-	f.must(f.s.RevokeAPIKey(f.ctx, p.ID, kp.ID, at), "RevokeAPIKey")
-	f.must(f.s.RevokeAPIKey(f.ctx, "", admin.ID, at), "RevokeAPIKey(admin)")
+	f.must(f.revoke(p.ID, kp.ID, at), "RevokeAPIKey")
+	f.must(f.revoke("", admin.ID, at), "RevokeAPIKey(admin)")
 	for _, k := range []store.APIKey{admin, kp} {
 		got, err := f.s.GetAPIKeyByHash(f.ctx, k.Hash)
 		f.must(err, "GetAPIKeyByHash")
@@ -273,7 +273,7 @@ func testListAPIKeys(t *testing.T, f *fixture) {
 	}
 	// Revoked keys are listed too, with their revocation time.
 	revokedAt := Base.Add(time.Hour)
-	f.must(f.s.RevokeAPIKey(f.ctx, p.ID, byOwner[p.ID][1].ID, revokedAt), "RevokeAPIKey")
+	f.must(f.revoke(p.ID, byOwner[p.ID][1].ID, revokedAt), "RevokeAPIKey")
 	byOwner[p.ID][1].RevokedAt = revokedAt
 
 	list := func(projectID string, page store.Page) []store.APIKey {

@@ -23,7 +23,10 @@ func (f *fixture) apiKey(projectID string) store.APIKey {
 	f.t.Helper()
 	f.n++
 	h := sha256.Sum256(fmt.Appendf(nil, "hk_fixture_%d", f.n))
-	k := store.APIKey{ID: ids.New(ids.APIKey, Base), ProjectID: projectID, Hash: h[:], Prefix: "hk_fix", CreatedAt: Base}
+	k := store.APIKey{ID: ids.New(ids.APIKey, Base), ProjectID: projectID, Hash: h[:], Prefix: "hk_fix", Scope: "project", CreatedAt: Base}
+	if projectID == "" {
+		k.Scope = "admin"
+	}
 	f.must(f.s.CreateAPIKey(f.ctx, k), "CreateAPIKey")
 	return k
 }
@@ -33,7 +36,7 @@ func (f *fixture) session(k store.APIKey, expires time.Time) store.Session {
 	f.t.Helper()
 	f.n++
 	h := sha256.Sum256(fmt.Appendf(nil, "session_%d", f.n))
-	s := store.Session{Hash: h[:], APIKeyID: k.ID, ProjectID: k.ProjectID, CreatedAt: Base, ExpiresAt: expires}
+	s := store.Session{Hash: h[:], APIKeyID: k.ID, ProjectID: k.ProjectID, Scope: k.Scope, CreatedAt: Base, ExpiresAt: expires}
 	f.must(f.s.CreateSession(f.ctx, s), "CreateSession")
 	return s
 }
@@ -54,7 +57,7 @@ func testSessions(t *testing.T, f *fixture) {
 	h := sha256.Sum256([]byte("session with a wrong project"))
 	wrong := store.Session{Hash: append([]byte{0, 0, 0xff}, h[3:]...), APIKeyID: kp.ID, ProjectID: "prj_other", CreatedAt: Base, ExpiresAt: expires}
 	f.must(f.s.CreateSession(f.ctx, wrong), "CreateSession")
-	wrong.ProjectID = p.ID
+	wrong.ProjectID, wrong.Scope = p.ID, kp.Scope
 
 	for _, s := range []store.Session{sa, sp, wrong} {
 		got, err := get("GetSession", s.Hash, Base)
@@ -117,10 +120,10 @@ func testRevokeEndsSessions(t *testing.T, f *fixture) {
 	}
 
 	// A refused revocation (another project's scope) ends nothing.
-	wantErr(t, "revoke p's key as q", f.s.RevokeAPIKey(f.ctx, q.ID, kp.ID, Base), store.ErrNotFound)
+	wantErr(t, "revoke p's key as q", f.revoke(q.ID, kp.ID, Base), store.ErrNotFound)
 	alive("after a refused revocation", true, sa, sp1, sp2, sp3, sq)
 
-	f.must(f.s.RevokeAPIKey(f.ctx, p.ID, kp.ID, Base), "RevokeAPIKey")
+	f.must(f.revoke(p.ID, kp.ID, Base), "RevokeAPIKey")
 	alive("sessions of the revoked key", false, sp1, sp2)
 	alive("sessions of other keys", true, sa, sp3, sq)
 
@@ -129,7 +132,7 @@ func testRevokeEndsSessions(t *testing.T, f *fixture) {
 	late := f.session(kp, expires)
 	alive("session of a revoked key", false, late)
 
-	f.must(f.s.RevokeAPIKey(f.ctx, "", admin.ID, Base), "RevokeAPIKey(admin)")
+	f.must(f.revoke("", admin.ID, Base), "RevokeAPIKey(admin)")
 	alive("sessions of the revoked admin key", false, sa)
 	alive("sessions of other keys", true, sp3, sq)
 }

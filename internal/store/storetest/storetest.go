@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		directCases,
 		sessionCases,
 		searchCases,
+		keyCases,
 		ruleCases,
 		nodeCases,
 		healthCases,

@@ -1,0 +1,16 @@
+-- API keys get a name, a scope, the key that created them (revoking a key
+-- revokes the keys it created) and when they were last used. Keys made
+-- before scopes existed keep the power they had: admin keys are scope
+-- admin, project keys scope project. bootstrap marks the admin keys hookd
+-- made itself (--admin-key, generated at first start, hookd keys
+-- rotate-admin): starting with another --admin-key replaces them.
+ALTER TABLE api_keys ADD COLUMN name text NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN scope text NOT NULL DEFAULT 'project';
+ALTER TABLE api_keys ADD COLUMN created_by text;
+ALTER TABLE api_keys ADD COLUMN bootstrap boolean NOT NULL DEFAULT false;
+ALTER TABLE api_keys ADD COLUMN last_used_at timestamptz;
+UPDATE api_keys SET scope = 'admin', bootstrap = true WHERE project_id IS NULL;
+-- The keys a key created, for revoking them with it.
+CREATE INDEX api_keys_by_creator ON api_keys (created_by) WHERE created_by IS NOT NULL;
+-- A project's keys, for listing them and counting its valid manager keys.
+CREATE INDEX api_keys_by_project ON api_keys (project_id, id);
