@@ -403,6 +403,7 @@ func (a *App) buildHTTP(context.Context) error {
 	// The web UI; a person opening hookd's address lands on it.
 	mux.Handle(ui.Prefix, web)
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
+	mux.Handle("GET /favicon.ico", ui.Favicon())
 	if a.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

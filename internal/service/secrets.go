@@ -164,3 +164,20 @@ func (s *Secrets) newSecret(requested, fallback string) (value, sealed string, e
 	}
 	return value, sealed, nil
 }
+
+// GraceEnds is when the previous signing secrets of project projectID
+// stop signing beside the current one — the end of a rotation's grace
+// period; zero when only the current secret signs.
+func (s *Secrets) GraceEnds(ctx context.Context, projectID string) (time.Time, error) {
+	active, err := s.c.store.ActiveSecrets(ctx, projectID, s.c.now())
+	if err != nil {
+		return time.Time{}, translate(err, "project")
+	}
+	var end time.Time
+	for i, a := range active {
+		if i > 0 && a.ExpiresAt.After(end) {
+			end = a.ExpiresAt
+		}
+	}
+	return end, nil
+}

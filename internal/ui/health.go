@@ -27,6 +27,9 @@ func endpointHealth(e store.Endpoint) healthState {
 		return healthState{"breaker", "Breaker open"}
 	case !e.Health.Healthy():
 		return healthState{"failing", "Failing"}
+	case e.Health.LastSuccessAt.IsZero():
+		// Nothing has reached it yet: not known to be healthy.
+		return healthState{"new", "No attempts yet"}
 	}
 	return healthState{"healthy", "Healthy"}
 }

@@ -170,6 +170,7 @@ var funcs = template.FuncMap{
 	"percent":     percent,
 	"health":      endpointHealth,
 	"heldWhy":     heldWhy,
+	"insecure":    func(url string) bool { return strings.HasPrefix(strings.ToLower(strings.TrimSpace(url)), "http://") },
 	"projectPath": func(p store.Project) string { return Prefix + "projects/" + p.ID },
 }
 
@@ -317,4 +318,19 @@ func prettyJSON(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// Favicon serves the UI's icon (an SVG drawn for hookd) where browsers
+// ask for it without being told: mount it at /favicon.ico.
+func Favicon() http.Handler {
+	b, err := staticFS.ReadFile("static/favicon.svg")
+	if err != nil {
+		panic(err) // embedded
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(b)
+	})
 }

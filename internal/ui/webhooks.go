@@ -23,8 +23,9 @@ type webhooksData struct {
 	Tests map[string]testView
 	// Secret is set when the signing secret was revealed or rotated.
 	Secret *service.Secret
-	// Rotated says the secret was just rotated, with the grace period
-	// the old one keeps signing for (0: it stopped at once).
+	// Rotated says the secret was just rotated. GraceEnds is when the
+	// previous secret stops signing beside the current one, while a
+	// rotation's grace period runs.
 	Rotated     bool
 	GraceEnds   time.Time
 	GraceActive bool
@@ -53,13 +54,16 @@ func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error 
 			d.Secret = &service.Secret{Secret: c.flash.Secret, PublicKey: fd.PublicKey}
 		}
 		d.Rotated = fd.Rotated
-		d.GraceEnds, d.GraceActive = fd.GraceEnds, !fd.GraceEnds.IsZero()
 	}
 	list, err := u.svc.Endpoints.List(r.Context(), c.project.ID, service.Page{Cursor: d.Cursor, Limit: service.MaxPageLimit})
 	if err != nil {
 		return err
 	}
 	d.Endpoints, d.NextCursor = list.Items, list.NextCursor
+	if d.GraceEnds, err = u.svc.Secrets.GraceEnds(r.Context(), c.project.ID); err != nil {
+		return err
+	}
+	d.GraceActive = !d.GraceEnds.IsZero()
 	u.render(w, r, c, http.StatusOK, "webhooks", view{Title: "Webhooks · " + c.project.Name, Nav: "webhooks", Data: d})
 	return nil
 }
@@ -112,7 +116,7 @@ func (u *UI) newEndpoint(w http.ResponseWriter, r *http.Request, c *request) err
 
 func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
 	f := newForm(r, endpointFields...)
-	_, err := u.svc.Endpoints.Create(r.Context(), c.project.ID, service.CreateEndpoint{
+	e, err := u.svc.Endpoints.Create(r.Context(), c.project.ID, service.CreateEndpoint{
 		URL:         strings.TrimSpace(f.Values["url"]),
 		Description: f.Values["description"],
 		EventTypes:  splitList(f.Values["event_types"]),
@@ -127,7 +131,11 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks")})
 		return nil
 	}
-	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: "Endpoint added. Press Test to send it a test event."})
+	msg := "Endpoint added. Press Test to send it a test event."
+	if strings.HasPrefix(strings.ToLower(e.URL), "http://") {
+		msg += " Its URL is http://: webhooks to it travel unencrypted."
+	}
+	return u.done(w, r, c, u.projectPath(c, "/webhooks"), flash{Message: msg})
 }
 
 func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {

@@ -118,6 +118,9 @@
         }).then(function () {
           button.disabled = false;
           button.textContent = "Test";
+          // Disabling the button dropped the keyboard's focus to the
+          // page; give it back (the result is announced: aria-live).
+          button.focus();
         });
       });
     })(tests[j]);
@@ -138,6 +141,10 @@
         target.textContent = r.secret;
         target.classList.remove("hidden-secret");
         reveal.hidden = true;
+        // The Reveal button is gone: keep the keyboard beside the
+        // secret, on Copy.
+        var copy = document.querySelector('[data-copy="' + target.id + '"]');
+        if (copy) copy.focus();
       }, function (err) {
         target.textContent = err.message;
       });
