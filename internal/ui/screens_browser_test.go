@@ -96,11 +96,12 @@ func TestBrowserLayouts(t *testing.T) {
 		checkLayout(t, ctx, width)
 		screenshot(t, ctx, fmt.Sprintf("delivery-%d", width))
 
-		for _, page := range []string{"/webhooks/new", "/webhooks/" + epCRM.ID + "/delete", "/secret/rotate"} {
+		for _, page := range []string{"/webhooks/new", "/webhooks/" + epCRM.ID + "/delete", "/secret/rotate",
+			"/events/resend?status=retrying&event_type=tester.*", "/events?q=order-that-does-not-exist", "/events?status=retrying&endpoint_id=" + epCRM.ID} {
 			do(t, ctx, chromedp.Navigate(base+page))
 			checkLayout(t, ctx, width)
 			if os.Getenv("HOOKD_EXTRA_SCREENSHOTS") != "" {
-				screenshot(t, ctx, fmt.Sprintf("x-%s-%d", strings.ReplaceAll(strings.Trim(page, "/"), "/", "-"), width))
+				screenshot(t, ctx, fmt.Sprintf("x-%s-%d", strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-", "*", "").Replace(strings.Trim(page, "/")), width))
 			}
 		}
 		do(t, ctx, chromedp.Navigate(e.base+"/ui/projects"))
