@@ -241,3 +241,52 @@ func TestBulkRetry(t *testing.T) {
 		e.do("POST", "/v1/projects/"+pid+"/deliveries/retry", key, tc.body).wantError(t, 400, "invalid_argument", tc.msg)
 	}
 }
+
+// TestRetryKeepsHistory: a retry of a delivery whose endpoint is disabled
+// or deleted answers 409 endpoint_not_enabled and changes nothing; a
+// succeeded delivery stays succeeded when it is resent (the resend is a new
+// delivery of the same event).
+func TestRetryKeepsHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pid, key := e.project("acme")
+	ep := e.endpoint(pid, key, map[string]any{"url": "https://example.com/a"})
+	ev := e.publish(pid, key, "a", map[string]any{})
+	did := ev.Deliveries[0].ID
+	ctx := context.Background()
+	cs, err := e.db.Claim(ctx, store.ClaimParams{Now: e.clock.Now(), Limit: 1, Lease: time.Minute, Owner: "test"})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %v, %v", cs, err)
+	}
+	a := store.Attempt{Number: 1, StartedAt: e.clock.Now(), StatusCode: 200}
+	if _, err := e.db.Complete(ctx, []store.Outcome{store.Succeeded(cs[0].Delivery, a, e.clock.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	retry := "/v1/projects/" + pid + "/deliveries/" + did + "/retry"
+	var d deliveryOut
+	e.do("POST", retry, key, nil).decode(t, 202, &d)
+	if d.ID == did || d.EventID != ev.ID || d.Status != "pending" {
+		t.Fatalf("resent a succeeded delivery as %+v, want a new pending delivery of %s", d, ev.ID)
+	}
+	var got deliveryOut
+	e.do("GET", "/v1/projects/"+pid+"/deliveries/"+did, key, nil).decode(t, 200, &got)
+	if got.Status != "succeeded" {
+		t.Fatalf("the succeeded delivery is %s after its resend", got.Status)
+	}
+
+	for _, change := range []func(){
+		func() {
+			e.do("PATCH", "/v1/projects/"+pid+"/endpoints/"+ep.ID, key, map[string]any{"enabled": false}).decode(t, 200, nil)
+		},
+		func() { e.do("DELETE", "/v1/projects/"+pid+"/endpoints/"+ep.ID, key, nil).decode(t, 204, nil) },
+	} {
+		change()
+		before := e.state(pid)
+		for _, id := range []string{did, d.ID} {
+			e.do("POST", "/v1/projects/"+pid+"/deliveries/"+id+"/retry", key, nil).wantError(t, 409, "endpoint_not_enabled", "endpoint")
+		}
+		if after := e.state(pid); !reflect.DeepEqual(before, after) {
+			t.Fatalf("a refused retry changed the store")
+		}
+	}
+}

@@ -20,6 +20,7 @@ var statuses = map[service.Code]int{
 	service.CodeNotFound:             http.StatusNotFound,
 	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
 	service.CodeConflict:             http.StatusConflict,
+	service.CodeEndpointNotEnabled:   http.StatusConflict,
 	service.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	service.CodeUnprocessable:        http.StatusUnprocessableEntity,
 	service.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,

@@ -144,13 +144,23 @@ func (s *Deliveries) Get(ctx context.Context, projectID, id string) (DeliveryDet
 	return DeliveryDetail{Delivery: d, Attempts: attempts}, nil
 }
 
-var errDeliveryInFlight = &Error{Code: CodeConflict, Message: "delivery: is being delivered right now; try again when the attempt has finished"}
+var (
+	errDeliveryInFlight   = &Error{Code: CodeConflict, Message: "delivery: is being delivered right now; try again when the attempt has finished"}
+	errEndpointNotEnabled = &Error{Code: CodeEndpointNotEnabled,
+		Message: "delivery: its endpoint is disabled or deleted, so it cannot be resent; nothing was changed (enable the endpoint first)"}
+)
 
-// Retry sends delivery id of project projectID again now, whatever its
-// state, unless an attempt is in flight (CodeConflict). The delivery
-// engine is woken so it does not wait for its next poll. The delivery
-// comes back as shown: held (and until when) when its endpoint keeps it
-// back, so the caller can say truthfully when it goes.
+// Retry sends delivery id of project projectID again now and returns the
+// delivery that will be sent. The log is append-only: a delivery that has
+// not succeeded is made due again (its attempts continue), while one that
+// succeeded stays succeeded and the resend is a new delivery of the same
+// event to the same endpoint (same event id, so the receiver can tell it
+// is the same event). Refused, changing nothing, when the delivery's
+// endpoint is disabled or deleted (CodeEndpointNotEnabled) or an attempt
+// is in flight (CodeConflict). The delivery engine is woken so it does not
+// wait for its next poll. The delivery comes back as shown: held (and
+// until when) when its endpoint keeps it back, so the caller can say
+// truthfully when it goes.
 func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery, error) {
 	if !ids.Valid(ids.Delivery, id) {
 		return Delivery{}, NotFound("delivery")
@@ -158,6 +168,9 @@ func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery,
 	d, err := s.c.store.RetryDelivery(ctx, projectID, id, s.c.now())
 	if errors.Is(err, store.ErrConflict) {
 		return Delivery{}, errDeliveryInFlight
+	}
+	if errors.Is(err, store.ErrEndpointNotEnabled) {
+		return Delivery{}, errEndpointNotEnabled
 	}
 	if err != nil {
 		return Delivery{}, translate(err, "delivery")

@@ -13,7 +13,7 @@ import (
 // to one answer (the API: one HTTP status each).
 type Code string
 
-// Codes of Error. The service returns the first seven; the others are for
+// Codes of Error. The service returns the first eight; the others are for
 // front ends, so that every error a user sees has one model.
 const (
 	CodeInvalidArgument Code = "invalid_argument" // bad input; Field names it
@@ -25,6 +25,9 @@ const (
 	// CodeIdempotencyKeyReused: an Idempotency-Key came again with a
 	// different request.
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	// CodeEndpointNotEnabled: a delivery cannot be resent because its
+	// endpoint is disabled or deleted (nothing was changed).
+	CodeEndpointNotEnabled Code = "endpoint_not_enabled"
 
 	CodeUnauthenticated  Code = "unauthenticated"   // missing, wrong or revoked key
 	CodePermissionDenied Code = "permission_denied" // the key may not do this

@@ -21,6 +21,9 @@ var (
 	// PostgreSQL). Callers validate input so that this does not happen;
 	// when it does, it is the input's fault (→ API 400), never an outage.
 	ErrRefused = errors.New("value refused by the database")
+	// ErrEndpointNotEnabled: the delivery's endpoint is disabled or
+	// deleted, so it cannot be sent again (RetryDelivery).
+	ErrEndpointNotEnabled = errors.New("endpoint deleted or disabled")
 )
 
 // Store is everything hookd keeps. Every method that reads or changes
@@ -180,9 +183,15 @@ type Store interface {
 	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, page Page) ([]Delivery, error)
 	// ListAttempts: every attempt of a delivery, by number ascending.
 	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]Attempt, error)
-	// RetryDelivery makes a delivery due at now again (status pending) unless
-	// it is being delivered right now (then ErrConflict). Attempt numbers
-	// continue from AttemptCount.
+	// RetryDelivery sends a delivery again, due at now, and returns the
+	// delivery that will be sent. One that has not succeeded becomes
+	// pending again, its attempt numbers continuing from AttemptCount. One
+	// that succeeded stays as it is (the log is append-only: a succeeded
+	// delivery never changes state): a new delivery of its event to its
+	// endpoint is made instead, pending, created and due at now. Refused,
+	// changing nothing, when its endpoint is disabled or deleted
+	// (ErrEndpointNotEnabled) or it is being delivered right now
+	// (ErrConflict).
 	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (Delivery, error)
 	// RecoverDeliveries resends the deliveries of endpoint endpointID (of
 	// projectID) that ended failed or cancelled (by a disable) at or

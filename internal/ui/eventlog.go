@@ -245,19 +245,33 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 	return nil
 }
 
-// resend makes the delivery due now; one being sent right now cannot be.
+// resend makes the delivery due now, or for a succeeded one makes a new
+// delivery of its event, shown next; one being sent right now, or whose
+// endpoint is disabled or deleted, cannot be.
 func (u *UI) resend(w http.ResponseWriter, r *http.Request, c *request) error {
 	did := r.PathValue("did")
 	d, err := u.svc.Deliveries.Retry(r.Context(), c.project.ID, did)
 	to := u.projectPath(c, "/deliveries/"+did)
-	if back := backQuery(r.PostFormValue("back")); back != "" {
-		to += "?" + url.Values{"back": {back}}.Encode()
+	back := ""
+	if q := backQuery(r.PostFormValue("back")); q != "" {
+		back = "?" + url.Values{"back": {q}}.Encode()
 	}
-	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeConflict {
-		return u.done(w, r, c, to, flash{Message: "This delivery is being sent right now. Resend it once the attempt has finished.", Problem: true})
-	}
-	if err != nil {
+	to += back
+	if e, _ := service.AsError(err); err != nil {
+		switch e.Code {
+		case service.CodeConflict:
+			return u.done(w, r, c, to, flash{Message: "This delivery is being sent right now. Resend it once the attempt has finished.", Problem: true})
+		case service.CodeEndpointNotEnabled:
+			return u.done(w, r, c, to, flash{Message: "Not resent: this delivery's endpoint is disabled or deleted. Nothing was changed; enable the endpoint to resend.", Problem: true})
+		}
 		return err
+	}
+	if d.ID != did {
+		to, msg := u.projectPath(c, "/deliveries/"+d.ID)+back, "Resent as a new delivery, due now: the delivery that succeeded stays in the log as it was."
+		if d.Status == store.StatusHeld {
+			msg = "Resent as a new delivery (the delivery that succeeded stays in the log as it was), but not now. " + heldWhy(u.clock.Now(), d.Hold) + "."
+		}
+		return u.done(w, r, c, to, flash{Message: msg})
 	}
 	if d.Status == store.StatusHeld {
 		// Not due now: its endpoint holds it; say until when.

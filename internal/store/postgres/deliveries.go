@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -205,46 +208,68 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 	return out, err
 }
 
-// RetryDelivery makes delivery id due at now (pending) and wakes the
-// nodes, unless a live lease holds it (store.ErrConflict).
+// RetryDelivery makes the delivery pending and due at now, unless its
+// endpoint is disabled or deleted or a claimant's lease on it is alive at
+// now; a succeeded one stays as it is and a new delivery of its event is
+// made instead. The endpoint's row is locked first (FOR SHARE), as
+// UpdateEndpoint locks it before cancelling, so a disable either comes
+// before and refuses the retry or after and cancels what it made due.
 func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (store.Delivery, error) {
 	now = ts(now)
 	var d store.Delivery
-	var found bool
 	err := db.write(ctx, func() error {
-		found = false
-		b := &pgx.Batch{}
-		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3,
-				lease_expires_at = NULL, lease_token = '', lease_owner = ''
-			WHERE project_id = $1 AND id = $2 AND NOT (status = 'delivering' AND lease_expires_at > $3)
-			RETURNING `+deliveryColumns, projectID, id, now).
-			Query(func(rows pgx.Rows) error {
-				dest, finish := deliveryDest(&d)
-				for rows.Next() {
-					if err := rows.Scan(dest...); err != nil {
-						return err
-					}
-					finish()
-					found = true
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			var endpointID string
+			if err := tx.QueryRow(ctx, `SELECT endpoint_id FROM deliveries WHERE project_id = $1 AND id = $2`,
+				projectID, id).Scan(&endpointID); err != nil {
+				return err
+			}
+			var enabled bool
+			err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE id = $1 FOR SHARE`, endpointID).Scan(&enabled)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if !enabled {
+				return fmt.Errorf("%w: delivery %s", store.ErrEndpointNotEnabled, id)
+			}
+			var status, eventID, eventType string
+			var leased bool
+			if err := tx.QueryRow(ctx, `SELECT status, event_id, event_type,
+					COALESCE(status = 'delivering' AND lease_expires_at > $2, false)
+				FROM deliveries WHERE id = $1 FOR UPDATE`, id, now).Scan(&status, &eventID, &eventType, &leased); err != nil {
+				return err
+			}
+			if leased {
+				return fmt.Errorf("%w: delivery %s is being delivered", store.ErrConflict, id)
+			}
+			var row pgx.Row
+			if status == store.StatusSucceeded {
+				at, ok := ids.Time(ids.Event, eventID)
+				if !ok {
+					at = now
 				}
-				return rows.Err()
-			})
-		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
-		return db.pool.SendBatch(ctx, b).Close()
-	})
-	if err != nil || found {
-		return d, err
-	}
-	// Nothing changed: the delivery is missing or being delivered.
-	var status string
-	err = db.read(ctx, func() error {
-		return db.pool.QueryRow(ctx, `SELECT status FROM deliveries WHERE project_id = $1 AND id = $2`,
-			projectID, id).Scan(&status)
+				row = tx.QueryRow(ctx, `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
+						next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
+					VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, NULL, '', '')
+					RETURNING `+deliveryColumns, ids.New(ids.Delivery, at), projectID, eventID, endpointID, eventType, now)
+			} else {
+				row = tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2,
+						lease_expires_at = NULL, lease_token = '', lease_owner = ''
+					WHERE id = $1 RETURNING `+deliveryColumns, id, now)
+			}
+			dest, finish := deliveryDest(&d)
+			if err := row.Scan(dest...); err != nil {
+				return err
+			}
+			finish()
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel)
+			return err
+		})
 	})
 	if err != nil {
 		return store.Delivery{}, err
 	}
-	return store.Delivery{}, store.ErrConflict
+	return d, nil
 }
 
 // RecoverDeliveries resends an endpoint's failed and cancelled deliveries

@@ -237,34 +237,62 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 	return out, translate(rows.Err())
 }
 
-// RetryDelivery makes the delivery pending and due at now, unless a
-// claimant's lease on it is alive at now.
+// RetryDelivery makes the delivery pending and due at now, unless its
+// endpoint is disabled or deleted or a claimant's lease on it is alive at
+// now; a succeeded one stays as it is and a new delivery of its event is
+// made instead.
 func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (store.Delivery, error) {
 	var d store.Delivery
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var status string
+		var status, eventID, endpointID, eventType string
 		var lease sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT status, lease_expires_at FROM deliveries WHERE id = ? AND project_id = ?`,
-			id, projectID).Scan(&status, &lease); err != nil {
+		var enabled sql.NullBool
+		if err := tx.QueryRowContext(ctx, `SELECT d.status, d.event_id, d.endpoint_id, d.event_type, d.lease_expires_at, e.enabled
+			FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE d.id = ? AND d.project_id = ?`,
+			id, projectID).Scan(&status, &eventID, &endpointID, &eventType, &lease, &enabled); err != nil {
 			return err
+		}
+		if !enabled.Bool {
+			return fmt.Errorf("%w: delivery %s", store.ErrEndpointNotEnabled, id)
 		}
 		if status == store.StatusDelivering && lease.Valid && lease.Int64 > now.UnixMicro() {
 			return fmt.Errorf("%w: delivery %s is being delivered", store.ErrConflict, id)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries
+		target := id
+		if status == store.StatusSucceeded {
+			var err error
+			if target, err = addDelivery(ctx, tx, projectID, eventID, endpointID, eventType, now); err != nil {
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, `UPDATE deliveries
 			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
 			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
 			WHERE id = ?`, micros(now), micros(now), id); err != nil {
 			return err
 		}
 		var err error
-		d, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = ?`, id))
+		d, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id = ?`, target))
 		return err
 	})
 	if err != nil {
 		return store.Delivery{}, err
 	}
 	return d, nil
+}
+
+// addDelivery makes a new delivery of an event that is stored already,
+// pending and due at now, and returns its id. Like Publish's, the id is
+// made in the millisecond of the event's id, where ofEvent finds it.
+func addDelivery(ctx context.Context, tx *sql.Tx, projectID, eventID, endpointID, eventType string, now time.Time) (string, error) {
+	at, ok := ids.Time(ids.Event, eventID)
+	if !ok {
+		return "", fmt.Errorf("event id %q is not an evt_ id made by ids.New", eventID)
+	}
+	id := ids.New(ids.Delivery, at)
+	_, err := tx.ExecContext(ctx, insertDeliverySQL, id, projectID, eventID, endpointID, eventType, store.StatusPending,
+		micros(now), micros(now), micros(now), nil, "", "")
+	return id, err
 }
 
 // recoverQuery makes one status's deliveries of an endpoint that ended

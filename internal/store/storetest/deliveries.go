@@ -20,6 +20,7 @@ var deliveryCases = []testCase{
 	{"CompleteDisablesEndpoint", testCompleteDisablesEndpoint},
 	{"CompleteReportsDisablingOnce", testCompleteReportsDisablingOnce},
 	{"RetryDelivery", testRetryDelivery},
+	{"RetryKeepsHistory", testRetryKeepsHistory},
 	{"RecoverDeliveries", testRecoverDeliveries},
 	{"EndpointStats", testEndpointStats},
 	{"NextDue", testNextDue},
@@ -353,12 +354,14 @@ func testRetryDelivery(t *testing.T, f *fixture) {
 	equal(t, "retried delivery", got, want)
 	equal(t, "retried delivery, read back", f.delivery(p.ID, failedID), want)
 
-	// A delivery that succeeded can be resent too.
+	// A delivery that succeeded can be resent too, as a new delivery
+	// (testRetryKeepsHistory).
 	got, err = f.s.RetryDelivery(f.ctx, p.ID, succeededID, now)
 	f.must(err, "RetryDelivery(succeeded)")
 	if got.Status != store.StatusPending {
 		t.Errorf("resent delivery: status %s", got.Status)
 	}
+	resentID := got.ID
 
 	// One being delivered right now cannot.
 	delivering := f.delivery(p.ID, deliveringID)
@@ -376,8 +379,8 @@ func testRetryDelivery(t *testing.T, f *fixture) {
 		t.Errorf("claimed %v before now", claimedIDs(got))
 	}
 	cs := f.claim(now, 10)
-	if ids := claimedIDs(cs); len(ids) != 2 || !slices.Contains(ids, failedID) || !slices.Contains(ids, succeededID) {
-		t.Fatalf("claimed %v, want %s and %s", ids, failedID, succeededID)
+	if ids := claimedIDs(cs); len(ids) != 2 || !slices.Contains(ids, failedID) || !slices.Contains(ids, resentID) {
+		t.Fatalf("claimed %v, want %s and %s", ids, failedID, resentID)
 	}
 	for _, c := range cs {
 		if c.Delivery.ID == failedID {
@@ -393,6 +396,71 @@ func testRetryDelivery(t *testing.T, f *fixture) {
 	}
 	if !slices.Equal(numbers, []int{1, 2}) {
 		t.Errorf("attempt numbers %v, want [1 2]", numbers)
+	}
+}
+
+// testRetryKeepsHistory: the log is append-only. A succeeded delivery
+// stays succeeded whatever follows: resending it makes a new delivery of
+// the same event to the same endpoint (pending, due now, no attempts),
+// and disabling, recovering or deleting the endpoint leave it as it was.
+// RetryDelivery of a delivery whose endpoint is disabled or deleted is
+// refused with ErrEndpointNotEnabled and changes nothing.
+func testRetryKeepsHistory(t *testing.T, f *fixture) {
+	p := f.project()
+	ep := f.endpoint(p.ID)
+	okID := f.deliveryIn(p.ID, "t.a", Base, store.StatusSucceeded)
+	failedID := f.deliveryIn(p.ID, "t.a", Base.Add(time.Second), store.StatusFailed)
+	ok := f.delivery(p.ID, okID)
+	now := Base.Add(time.Hour)
+
+	again, err := f.s.RetryDelivery(f.ctx, p.ID, okID, now)
+	f.must(err, "RetryDelivery(succeeded)")
+	want := store.Delivery{ID: again.ID, ProjectID: p.ID, EventID: ok.EventID, EndpointID: ep.ID, EventType: ok.EventType,
+		Status: store.StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	if again.ID == okID || !ids.Valid(ids.Delivery, again.ID) {
+		t.Errorf("resending a succeeded delivery answered id %q, want a new delivery", again.ID)
+	}
+	equal(t, "the resend of a succeeded delivery", again, want)
+	equal(t, "the resend, read back", f.delivery(p.ID, again.ID), want)
+	equal(t, "the succeeded delivery after its resend", f.delivery(p.ID, okID), ok)
+	l, err := f.s.ListDeliveries(f.ctx, p.ID, store.DeliveryFilter{EventID: ok.EventID}, store.Page{Limit: 10})
+	f.must(err, "ListDeliveries")
+	if got := len(l); got != 2 {
+		t.Errorf("the event has %d deliveries after the resend, want 2", got)
+	}
+	// The new delivery succeeds too; resending it again is again new.
+	c := f.claimOnly(now, again.ID)
+	f.complete(outcome(c, now, store.StatusSucceeded, 200))
+	done := f.delivery(p.ID, again.ID)
+
+	// Disabled: refused, nothing changed.
+	e := f.getEndpoint(p.ID, ep.ID)
+	e.Enabled, e.DisabledReason, e.UpdatedAt = false, "off", now
+	f.must(f.s.UpdateEndpoint(f.ctx, e), "UpdateEndpoint(disable)")
+	failed := f.delivery(p.ID, failedID)
+	for _, d := range []store.Delivery{ok, failed, done} {
+		_, err := f.s.RetryDelivery(f.ctx, p.ID, d.ID, now.Add(time.Second))
+		wantErr(t, "RetryDelivery("+d.Status+", endpoint disabled)", err, store.ErrEndpointNotEnabled)
+		equal(t, d.Status+" delivery after a refused retry", f.delivery(p.ID, d.ID), d)
+	}
+	// Enabled and recovered: only the failed one moves.
+	e.Enabled, e.DisabledReason, e.UpdatedAt = true, "", now.Add(2*time.Second)
+	f.must(f.s.UpdateEndpoint(f.ctx, e), "UpdateEndpoint(enable)")
+	_, err = f.s.RecoverDeliveries(f.ctx, p.ID, ep.ID, Base, now.Add(3*time.Second))
+	f.must(err, "RecoverDeliveries")
+	equal(t, "succeeded delivery after a recovery", f.delivery(p.ID, okID), ok)
+	equal(t, "succeeded resend after a recovery", f.delivery(p.ID, again.ID), done)
+
+	// Deleted: refused, nothing changed.
+	f.must(f.s.DeleteEndpoint(f.ctx, p.ID, ep.ID, now.Add(4*time.Second)), "DeleteEndpoint")
+	cancelled := f.delivery(p.ID, failedID)
+	if cancelled.Status != store.StatusCancelled {
+		t.Errorf("the recovered delivery of a deleted endpoint is %s, want cancelled", cancelled.Status)
+	}
+	for _, d := range []store.Delivery{ok, cancelled, done} {
+		_, err := f.s.RetryDelivery(f.ctx, p.ID, d.ID, now.Add(5*time.Second))
+		wantErr(t, "RetryDelivery("+d.Status+", endpoint deleted)", err, store.ErrEndpointNotEnabled)
+		equal(t, d.Status+" delivery of a deleted endpoint after a refused retry", f.delivery(p.ID, d.ID), d)
 	}
 }
 

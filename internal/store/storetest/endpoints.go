@@ -243,14 +243,10 @@ func testDeleteEndpoint(t *testing.T, f *fixture) {
 		t.Errorf("Claim after delete = %v, want [%s]", got, ofB)
 	}
 
-	// Resending by hand reaches a worker that learns the endpoint is gone.
+	// Resending by hand is refused and changes nothing
+	// (testRetryKeepsHistory).
+	cancelled := f.delivery(p.ID, ofA[store.StatusPending])
 	_, err = f.s.RetryDelivery(f.ctx, p.ID, ofA[store.StatusPending], Base.Add(2*far+time.Hour))
-	f.must(err, "RetryDelivery")
-	c := f.claimOnly(Base.Add(2*far+time.Hour), ofA[store.StatusPending])
-	if !c.EndpointGone {
-		t.Errorf("delivery of deleted endpoint: EndpointGone = false")
-	}
-	if string(c.Body) == "" {
-		t.Errorf("delivery of deleted endpoint: no body")
-	}
+	wantErr(t, "RetryDelivery of a deleted endpoint's delivery", err, store.ErrEndpointNotEnabled)
+	equal(t, "delivery of deleted endpoint after a refused retry", f.delivery(p.ID, ofA[store.StatusPending]), cancelled)
 }
