@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/service"
@@ -62,6 +64,11 @@ func decodeJSON(data []byte, rule bodyRule, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		var syn *json.SyntaxError
+		if name, ok := badTime(data, reflect.TypeOf(dst)); ok && !errors.As(err, &syn) {
+			// time.Time's own decoding error names no field.
+			return service.Invalid(clip(name, 64), "must be an RFC 3339 time in a string, such as 2026-11-26T12:00:00Z")
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -71,6 +78,49 @@ func decodeJSON(data []byte, rule bodyRule, dst any) error {
 		return notUTF8(data)
 	}
 	return nil
+}
+
+// badTime names the field of struct type t (or a pointer to it, fields of
+// embedded structs included) that is a time whose value in the object
+// data is not one.
+func badTime(data []byte, t reflect.Type) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return "", false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return "", false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous {
+			if name, ok := badTime(data, ft); ok {
+				return name, true
+			}
+			continue
+		}
+		if ft != reflect.TypeFor[time.Time]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		for key, raw := range fields {
+			if !strings.EqualFold(key, cmp.Or(name, f.Name)) || string(raw) == "null" {
+				continue
+			}
+			var v time.Time
+			if json.Unmarshal(raw, &v) != nil {
+				return key, true
+			}
+		}
+	}
+	return "", false
 }
 
 // notUTF8 names the field of a well-formed body that holds invalid UTF-8.

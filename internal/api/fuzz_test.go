@@ -71,7 +71,8 @@ func FuzzPatchEndpoint(f *testing.F) {
 		return "/v1/projects/" + pid + "/endpoints/" + ep.ID
 	}, append(commonSeeds,
 		`{"enabled":true}`, `{"enabled":false}`, `{"event_types":[]}`, `{"event_types":null}`,
-		`{"url":"http://example.com:0/"}`, `{"description":""}`, `{"url":"https://example.com/x","enabled":null}`)...)
+		`{"url":"http://example.com:0/"}`, `{"description":""}`, `{"url":"https://example.com/x","enabled":null}`,
+		`{"recover_since":1}`, `{"recover_since":"0000-01-01T00:00:00Z"}`, `{"recover_since":{}}`)...)
 }
 
 func FuzzPublishEvent(f *testing.F) {

@@ -25,6 +25,8 @@ var (
 	// stored, it would make every page of the event log that holds it
 	// unparsable for strict JSON clients, and receivers get invalid JSON.
 	errDataNotUTF8 = Invalid("data", "must be valid UTF-8")
+	// A \ud800 escape is valid JSON text but no character.
+	errDataSurrogate = Invalid("data", `must not hold a lone UTF-16 surrogate escape (such as \ud800): it is no character, and receivers would not get it as sent`)
 )
 
 // checkData checks that data is one JSON object in UTF-8 and returns it
@@ -37,7 +39,61 @@ func checkData(data []byte) ([]byte, error) {
 	if !utf8.Valid(data) {
 		return nil, errDataNotUTF8
 	}
+	if loneSurrogate(data) {
+		return nil, errDataSurrogate
+	}
 	return data, nil
+}
+
+// loneSurrogate tells whether JSON text data holds a \u escape of a
+// UTF-16 surrogate that is not a high one followed by a low one: no
+// character at all, which encoding/json turns into U+FFFD and other
+// parsers refuse, so a receiver would not get what was sent.
+func loneSurrogate(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' || i+1 >= len(data) {
+			continue
+		}
+		if data[i+1] != 'u' {
+			i++ // an escaped character, a backslash included
+			continue
+		}
+		r, ok := hex4(data, i+2)
+		i += 5
+		switch {
+		case !ok || r < 0xD800 || r > 0xDFFF:
+		case r >= 0xDC00:
+			return true // a low surrogate alone
+		default:
+			next, ok := hex4(data, i+3)
+			if i+2 >= len(data) || data[i+1] != '\\' || data[i+2] != 'u' || !ok || next < 0xDC00 || next > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 reads the four hex digits at data[i:].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // PublishEvent is the input of Events.Publish.
@@ -70,8 +126,9 @@ func (in PublishEvent) validate(full bool) error {
 	if err := checkEventType("type", in.Type); err != nil {
 		return err
 	}
-	if strings.HasPrefix(in.Type, OperationalPrefix) {
-		return Invalid("type", `must not start with "`+OperationalPrefix+`": those are hookd's own operational events`)
+	// In any case: a receiver may compare types without regard to it.
+	if len(in.Type) >= len(OperationalPrefix) && strings.EqualFold(in.Type[:len(OperationalPrefix)], OperationalPrefix) {
+		return Invalid("type", `must not start with "`+OperationalPrefix+`" (in any case): those are hookd's own operational events`)
 	}
 	if !full {
 		if d := bytes.TrimSpace(in.Data); len(d) == 0 || d[0] != '{' {
@@ -79,6 +136,9 @@ func (in PublishEvent) validate(full bool) error {
 		}
 		if !utf8.Valid(in.Data) {
 			return errDataNotUTF8
+		}
+		if bytes.Contains(in.Data, []byte(`\u`)) && loneSurrogate(in.Data) {
+			return errDataSurrogate
 		}
 		return nil
 	}

@@ -54,8 +54,10 @@ func (s *Endpoints) UpdateAndRecover(ctx context.Context, projectID, id string, 
 }
 
 func (s *Endpoints) checkSince(field string, since time.Time) error {
-	if since.IsZero() {
-		return Invalid(field, "is required: an RFC 3339 time such as 2026-11-26T12:00:00Z")
+	// The zero time is year 1, which a client may send as well as leave
+	// out: every time before 1970 gets the one answer.
+	if since.Before(time.Unix(0, 0)) {
+		return Invalid(field, "is required: an RFC 3339 time from 1970 on, such as 2026-11-26T12:00:00Z")
 	}
 	if since.After(s.c.now()) {
 		return Invalid(field, "must not be in the future")
