@@ -623,6 +623,30 @@ func (e *Engine) pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// stillGone asks the database about a delivery of an endpoint that this
+// node saw answer 410 within a lease. The 410 mark only says that asking
+// is worth it: whether the endpoint is disabled is the database's state,
+// which an enable on any node clears at once. Disabled or deleted: the
+// delivery is cancelled. Enabled since the mark: the mark goes and the
+// delivery is sent, as every later one is. Enabled and not changed since
+// (the 410's disabling is not recorded yet): it is sent. stop reports
+// whether out is the delivery's outcome.
+func (e *Engine) stillGone(ctx context.Context, d store.Delivery, now time.Time) (out store.Outcome, stop bool) {
+	ep, err := e.cfg.Store.GetEndpoint(ctx, d.ProjectID, d.EndpointID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Cancel(d, "endpoint deleted", now), true
+	case err != nil:
+		// Not known: back to the pool, due at once, for a claim that can
+		// tell.
+		return store.GiveBack(d, now), true
+	case !ep.Enabled:
+		return store.Cancel(d, "endpoint disabled: "+ep.DisabledReason, now), true
+	}
+	e.slots.clearGone(d.EndpointID, ep.UpdatedAt)
+	return store.Outcome{}, false
+}
+
 // attempt sends one claimed delivery and works out what follows. The
 // signing key is read and the request sent under the attempt's deadline:
 // the Timeout, and no later than sendBy's lease deadline.
@@ -642,7 +666,9 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 		return store.Cancel(d, "endpoint deleted or disabled", e.cfg.Clock.Now())
 	}
 	if now := e.cfg.Clock.Now(); e.slots.isGone(d.EndpointID, now) {
-		return store.Cancel(d, "endpoint disabled", now)
+		if out, stop := e.stillGone(ctx, d, now); stop {
+			return out
+		}
 	}
 	if _, held := e.watch.heldUntil(d.EndpointID, e.cfg.Clock.Now()); held && !c.Probe {
 		// This node saw the breaker open after the claim: the store holds

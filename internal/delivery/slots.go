@@ -30,9 +30,12 @@ type slots struct {
 	busy     int // running, all endpoints
 	waiting  int // queued, all endpoints
 	stopping bool
-	// gone: endpoints that answered 410, and when. Deliveries of theirs
-	// claimed before the store disabled the endpoint are cancelled instead
-	// of sent; after a lease every such claim is over, and the mark goes.
+	// gone: endpoints that answered 410 on this node, and when. It decides
+	// nothing: a delivery of such an endpoint asks the database whether
+	// the endpoint is disabled (Engine.stillGone) before it is sent, and
+	// Direct leaves it to Claim. An enable (on any node) clears the mark
+	// at the first delivery after it; after a lease every claim made
+	// before the 410 is over, and the mark goes.
 	gone map[string]time.Time
 	// reserved: what Direct's takes accepted for batches not yet
 	// delivered, over every publish committer (see directBudget).
@@ -191,6 +194,16 @@ func (s *slots) counts() (c struct{ busy, waiting int }) {
 func (s *slots) markGone(ep string, at time.Time) {
 	s.mu.Lock()
 	s.gone[ep] = at
+	s.mu.Unlock()
+}
+
+// clearGone forgets the 410 mark of endpoint ep when the endpoint was
+// changed (enabled again) after it: at is the endpoint's UpdatedAt.
+func (s *slots) clearGone(ep string, at time.Time) {
+	s.mu.Lock()
+	if t, ok := s.gone[ep]; ok && at.After(t) {
+		delete(s.gone, ep)
+	}
 	s.mu.Unlock()
 }
 
