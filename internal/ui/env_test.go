@@ -112,9 +112,10 @@ func (e *env) httpClient() *http.Client {
 }
 
 type project struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Key  string
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Key   string
+	KeyID string
 }
 
 // project creates a project and a key for it through the API.
@@ -127,7 +128,7 @@ func (e *env) project(name string) project {
 		Key string `json:"key"`
 	}
 	e.api(http.StatusCreated, "POST", "/v1/projects/"+p.ID+"/api-keys", e.adminKey, nil, &k)
-	p.Key = k.Key
+	p.Key, p.KeyID = k.Key, k.ID
 	return p
 }
 

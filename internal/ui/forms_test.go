@@ -53,6 +53,7 @@ func (s seeded) pages() []string {
 		p + "/events?status=succeeded&endpoint_id=" + s.endpointID + "&event_type=tester.created&since=2020-01-01T00:00",
 		p + "/deliveries/" + s.deliveryID, p + "/events/resend?status=succeeded",
 		p + "/webhooks/" + s.endpointID, p + "/webhooks/" + s.endpointID + "?window=7d",
+		p + "/api-keys", p + "/api-keys/" + s.p.KeyID + "/revoke",
 	}
 }
 
@@ -62,17 +63,19 @@ func (s seeded) posts() map[string]url.Values {
 	p := "/ui/projects/" + s.p.ID
 	ep := p + "/webhooks/" + s.endpointID
 	return map[string]url.Values{
-		"/ui/projects":       {"name": {"Evil Corp"}},
-		p + "/keys":          nil,
-		p + "/webhooks":      {"url": {"https://evil.example/hook"}},
-		ep:                   {"url": {"https://evil.example/hook"}, "description": {"pwned"}},
-		ep + "/disable":      nil,
-		ep + "/enable":       nil,
-		ep + "/test":         nil,
-		ep + "/delete":       nil,
-		ep + "/recover":      {"since": {"2020-01-01T00:00"}},
-		p + "/secret/reveal": nil,
-		p + "/secret/rotate": {"grace_period_seconds": {"604800"}},
+		"/ui/projects":                           {"name": {"Evil Corp"}},
+		p + "/keys":                              nil,
+		p + "/api-keys":                          {"name": {"evil"}, "scope": {"project"}},
+		p + "/api-keys/" + s.p.KeyID + "/revoke": nil,
+		p + "/webhooks":                          {"url": {"https://evil.example/hook"}},
+		ep:                                       {"url": {"https://evil.example/hook"}, "description": {"pwned"}},
+		ep + "/disable":                          nil,
+		ep + "/enable":                           nil,
+		ep + "/test":                             nil,
+		ep + "/delete":                           nil,
+		ep + "/recover":                          {"since": {"2020-01-01T00:00"}},
+		p + "/secret/reveal":                     nil,
+		p + "/secret/rotate":                     {"grace_period_seconds": {"604800"}},
 		p + "/deliveries/" + s.deliveryID + "/resend": nil,
 		p + "/events/resend":                          {"status": {"succeeded"}},
 		"/ui/signout":                                 nil,
@@ -86,6 +89,13 @@ func (s seeded) state(t *testing.T) string {
 	for _, path := range []string{"", "/endpoints", "/secret", "/api-keys", "/deliveries/" + s.deliveryID} {
 		var v any
 		s.e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+path, s.e.adminKey, nil, &v)
+		if path == "/api-keys" {
+			// A key's use is no change of state (a form's request uses
+			// the key that signed in).
+			for _, it := range v.(map[string]any)["items"].([]any) {
+				delete(it.(map[string]any), "last_used_at")
+			}
+		}
 		j, _ := json.Marshal(v)
 		b.Write(j)
 	}

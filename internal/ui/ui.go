@@ -114,6 +114,11 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/delete", u.signedIn(u.inProject(u.deleteEndpoint)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/test", u.signedIn(u.inProject(u.testEndpoint)))
 
+	u.mux.HandleFunc("GET "+p+"/api-keys", u.signedIn(u.inProject(u.keys)))
+	u.mux.HandleFunc("POST "+p+"/api-keys", u.signedIn(u.inProject(u.createAPIKey)))
+	u.mux.HandleFunc("GET "+p+"/api-keys/{kid}/revoke", u.signedIn(u.inProject(u.confirmRevoke)))
+	u.mux.HandleFunc("POST "+p+"/api-keys/{kid}/revoke", u.signedIn(u.inProject(u.revokeAPIKey)))
+
 	u.mux.HandleFunc("POST "+p+"/secret/reveal", u.signedIn(u.inProject(u.revealSecret)))
 	u.mux.HandleFunc("GET "+p+"/secret/rotate", u.signedIn(u.inProject(u.confirmRotate)))
 	u.mux.HandleFunc("POST "+p+"/secret/rotate", u.signedIn(u.inProject(u.rotateSecret)))
