@@ -101,7 +101,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Lease, "lease", 0, fmt.Sprintf("how long a claimed delivery stays with this node before another may take it (default the larger of %s and %d×timeout)", retry.FormatSchedule([]time.Duration{delivery.MinLease}), delivery.LeaseTimeouts))
 	fs.DurationVar(&cfg.Retention, "retention", maintenance.DefaultRetention, "remove events older than this once all their deliveries are finished; 0 keeps them forever")
 	fs.DurationVar(&cfg.DisableAfter, "disable-after", health.DefaultDisableAfter, "disable an endpoint whose attempts have all failed for this long; 0 never disables")
-	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "failed attempts in a row after which an endpoint's deliveries are held and single probes sent")
+	fs.IntVar(&cfg.BreakerAfter, "breaker-after", health.DefaultThreshold, "recent attempts an endpoint must have, nearly all (90 %) failed, before its deliveries are held and single probes sent")
 	fs.Float64Var(&cfg.TestRate, "test-rate", service.DefaultTestRate, "Test sends a project may make a second on one node (the endpoint's own limits apply too); negative: no limit of its own")
 	fs.IntVar(&cfg.TestBurst, "test-burst", service.DefaultTestBurst, "Test sends a project may make at once before --test-rate applies")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest API request body")

@@ -100,8 +100,9 @@ type Config struct {
 	// this long, while its attempts kept failing, is disabled. 0 never
 	// disables; hookd serve's default is health.DefaultDisableAfter.
 	DisableAfter time.Duration
-	// BreakerAfter is how many failed attempts in a row open an
-	// endpoint's circuit breaker; default health.DefaultThreshold.
+	// BreakerAfter is how many recent attempts an endpoint must have,
+	// nearly all failed (health.DefaultFailureRatio), before its circuit
+	// breaker opens; default health.DefaultThreshold.
 	BreakerAfter int
 	// TestRate and TestBurst limit the Test sends of one project on this
 	// node (service.Config.TestRate); defaults service.DefaultTestRate and

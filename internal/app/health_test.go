@@ -160,7 +160,7 @@ func TestFailingEndpointDisabledAfterFiveDays(t *testing.T) {
 
 	openBreaker(t, s, clk, p, dead, deadID)
 	h := s.endpointHealth(p, deadID)
-	if h.FailingSince == nil || !h.FailingSince.Equal(healthStart) || h.ConsecutiveFailures != 5 || h.NextProbeAt == nil {
+	if h.FailingSince == nil || !h.FailingSince.Equal(healthStart) || h.ConsecutiveFailures != 20 || h.NextProbeAt == nil { // health.DefaultThreshold attempts, all failed
 		t.Fatalf("health once the breaker opened: %+v", h)
 	}
 	waitFor(t, "the failing event", func() bool { return len(watcher.received()) == 1 })

@@ -42,6 +42,10 @@ type healthWatch struct {
 	events []health.Event
 	// last is the last observation this node queued, per endpoint.
 	last map[string]store.HealthObservation
+	// unwritten counts, per endpoint, the successes not queued since its
+	// last observation: the next one carries them (Successes), so the
+	// breaker's window counts them without a write each.
+	unwritten map[string]int
 	// held: endpoints whose breaker this node last saw open, until their
 	// probe time. Their deliveries already claimed are given back instead
 	// of sent (Claim stops handing them out as soon as the store has it).
@@ -62,17 +66,18 @@ type healthWatch struct {
 func newHealthWatch(st store.Store, p health.Policy, logger *slog.Logger, notify Notify) *healthWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &healthWatch{
-		ctx:    ctx,
-		cancel: cancel,
-		store:  st,
-		policy: p,
-		logger: logger,
-		notify: notify,
-		last:   make(map[string]store.HealthObservation),
-		held:   make(map[string]time.Time),
-		more:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		store:     st,
+		policy:    p,
+		logger:    logger,
+		notify:    notify,
+		last:      make(map[string]store.HealthObservation),
+		unwritten: make(map[string]int),
+		held:      make(map[string]time.Time),
+		more:      make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 }
 
@@ -104,10 +109,13 @@ func (h *healthWatch) attempted(c store.Claimed, ok bool, at time.Time) {
 			}
 		}
 		if !h.policy.WantsSuccess(known, at) {
+			h.unwritten[ep]++
 			h.mu.Unlock()
 			return
 		}
 	}
+	o.Successes = h.unwritten[ep]
+	delete(h.unwritten, ep)
 	h.last[ep] = o
 	h.queue = append(h.queue, o)
 	h.mu.Unlock()

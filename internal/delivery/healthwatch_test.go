@@ -38,7 +38,9 @@ func TestHealthWatch(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var events []string
-	h := newHealthWatch(st, health.Default(), slog.New(slog.DiscardHandler), func(_ context.Context, about store.Endpoint, typ string, _ []byte) error {
+	policy := health.Default()
+	policy.Threshold = 5 // five attempts, all failed, open the breaker
+	h := newHealthWatch(st, policy, slog.New(slog.DiscardHandler), func(_ context.Context, about store.Endpoint, typ string, _ []byte) error {
 		mu.Lock()
 		events = append(events, typ+" "+about.ID)
 		mu.Unlock()

@@ -2,6 +2,7 @@ package health
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -24,8 +25,16 @@ func failProbe(p Policy, e store.Endpoint, at time.Time) store.Endpoint {
 	return p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at, Probe: true})
 }
 
-func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
+// runPolicy is the default policy opening on 5 attempts that all failed,
+// as the tests of probes and events below want.
+func runPolicy() Policy {
 	p := Default()
+	p.Threshold = 5
+	return p
+}
+
+func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
+	p := runPolicy()
 	e := store.Endpoint{ID: "ep_1", Enabled: true}
 	for i := range 4 {
 		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
@@ -63,15 +72,17 @@ func TestBreakerOpensAtThresholdAndProbesGrowToCap(t *testing.T) {
 }
 
 func TestOneSuccessResetsEverything(t *testing.T) {
-	p := Default()
+	p := runPolicy()
 	e := store.Endpoint{ID: "ep_1", Enabled: true}
 	for i := range 7 {
-		e = fail(p, e, t0.Add(time.Duration(i)*time.Minute))
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
 	}
 	before := e
 	e = succeed(p, e, t0.Add(time.Hour))
 	want := store.EndpointHealth{LastSuccessAt: t0.Add(time.Hour)}
-	if e.Health != want {
+	got := e.Health
+	got.WindowStart, got.WindowAttempts, got.WindowFailures = time.Time{}, 0, 0
+	if got != want {
 		t.Fatalf("health after a success = %+v, want %+v", e.Health, want)
 	}
 	if got := types(Events(store.HealthChange{Before: before, After: e})); !slices.Equal(got, []string{EventRecovered}) {
@@ -148,7 +159,7 @@ func types(evs []Event) []string {
 }
 
 func TestEventsOfEachStep(t *testing.T) {
-	p := Default()
+	p := runPolicy()
 	e := store.Endpoint{ID: "ep_1", Enabled: true}
 	for i := range 5 {
 		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
@@ -168,7 +179,7 @@ func TestEventsOfEachStep(t *testing.T) {
 }
 
 func TestEventsAndData(t *testing.T) {
-	p := Default()
+	p := runPolicy()
 	e := store.Endpoint{ID: "ep_1", URL: "https://x.example/h", Enabled: true}
 	for i := range 4 {
 		e = fail(p, e, t0.Add(time.Duration(i)*time.Second))
@@ -189,5 +200,74 @@ func TestEventsAndData(t *testing.T) {
 	}
 	if got := Events(store.HealthChange{Before: e, After: fail(p, e, t0.Add(time.Minute))}); len(got) != 0 {
 		t.Errorf("a failed probe calls for %v, want nothing", got)
+	}
+}
+
+// TestBreakerOpensOnlyWhenNearlyAllFail: Threshold attempts that (nearly)
+// all failed open the breaker; fewer do not, and neither do as many
+// failures among the successes of a living endpoint, counted or carried.
+func TestBreakerOpensOnlyWhenNearlyAllFail(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	for i := range p.Threshold - 1 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if e.Health.BreakerOpen() {
+		t.Fatalf("open after %d failures, fewer than Threshold %d", p.Threshold-1, p.Threshold)
+	}
+	e = fail(p, e, t0.Add(time.Second))
+	if !e.Health.BreakerOpen() {
+		t.Fatalf("closed after Threshold failures in a row: %+v", e.Health)
+	}
+
+	// A living endpoint: 40 successes not written one by one, then a run
+	// of 30 failures (other messages'): 30 of 71 is not nearly all.
+	e = store.Endpoint{ID: "ep_2", Enabled: true}
+	e = p.Next(e, store.HealthObservation{EndpointID: e.ID, At: t0, OK: true, Successes: 40})
+	for i := range 30 {
+		e = fail(p, e, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if e.Health.BreakerOpen() {
+		t.Fatalf("open after 30 failures among 41 successes: %+v", e.Health)
+	}
+}
+
+// TestBreakerLeavesHalfFailingAlone: an endpoint answering a random half
+// of its requests 503, at 100 requests a second for ten minutes, as the
+// health watch reports them (every failure, the first success after one,
+// the rest carried), never has its breaker opened.
+func TestBreakerLeavesHalfFailingAlone(t *testing.T) {
+	p := Default()
+	rng := rand.New(rand.NewPCG(1, 2))
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	lastOK, carried := true, 0
+	for i := range 60000 {
+		at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		ok := rng.IntN(2) == 0
+		if ok && lastOK && !p.WantsSuccess(e.Health, at) {
+			carried++
+			continue
+		}
+		e = p.Next(e, store.HealthObservation{EndpointID: e.ID, At: at, OK: ok, Successes: carried})
+		carried, lastOK = 0, ok
+		if e.Health.BreakerOpen() {
+			t.Fatalf("breaker opened at request %d: %+v", i, e.Health)
+		}
+	}
+}
+
+// TestBreakerWindowForgets: a window of failures long past does not open
+// the breaker at the next failure; each window ended halves the counts.
+func TestBreakerWindowForgets(t *testing.T) {
+	p := Default()
+	e := store.Endpoint{ID: "ep_1", Enabled: true}
+	e = p.Next(e, store.HealthObservation{EndpointID: e.ID, At: t0, OK: true, Successes: 99})
+	e = p.Next(e, store.HealthObservation{EndpointID: e.ID, At: t0.Add(p.Window), OK: true, Successes: 1})
+	if e.Health.WindowAttempts != 52 {
+		t.Errorf("after one window: %d attempts, want 100/2+2", e.Health.WindowAttempts)
+	}
+	e = fail(p, e, t0.Add(time.Hour))
+	if e.Health.WindowAttempts != 1 || e.Health.WindowFailures != 1 || e.Health.BreakerOpen() {
+		t.Errorf("an hour later: %+v, want a fresh window of one failure", e.Health)
 	}
 }

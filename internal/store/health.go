@@ -20,6 +20,13 @@ type EndpointHealth struct {
 	// deliveries are held (Claim skips them), and from ProbeAt on one of
 	// them may be claimed as a probe. Zero: the breaker is closed.
 	ProbeAt time.Time
+	// The attempts of the recent window (see health.Policy), successes
+	// included, and how many of them failed: what decides whether the
+	// endpoint fails (nearly) everything it is sent. WindowStart is when
+	// the current window began; older windows count half, then a quarter…
+	WindowStart    time.Time
+	WindowAttempts int
+	WindowFailures int
 }
 
 // BreakerOpen reports whether the endpoint's deliveries are held back.
@@ -40,6 +47,10 @@ type HealthObservation struct {
 	// Probe: the attempt was the probe Claim let through an open breaker
 	// (Claimed.Probe), not one that was under way when it opened.
 	Probe bool
+	// Successes counts successful attempts of the endpoint before this
+	// one that were not observed one by one (a healthy endpoint's
+	// successes cost no write): they count in the window all the same.
+	Successes int
 }
 
 // HealthFunc works out an endpoint's next state from the endpoint as
@@ -82,7 +93,9 @@ type SendSlot struct {
 // a's: whether ObserveHealth has something to write.
 func HealthDiffers(a, b Endpoint) bool {
 	return !a.Health.FailingSince.Equal(b.Health.FailingSince) || !a.Health.LastSuccessAt.Equal(b.Health.LastSuccessAt) ||
-		a.Health.Failures != b.Health.Failures || !a.Health.ProbeAt.Equal(b.Health.ProbeAt) || a.Enabled != b.Enabled
+		a.Health.Failures != b.Health.Failures || !a.Health.ProbeAt.Equal(b.Health.ProbeAt) || a.Enabled != b.Enabled ||
+		!a.Health.WindowStart.Equal(b.Health.WindowStart) || a.Health.WindowAttempts != b.Health.WindowAttempts ||
+		a.Health.WindowFailures != b.Health.WindowFailures
 }
 
 // FoldHealth applies an enabled endpoint's observations, in order, with

@@ -388,8 +388,9 @@ ORDER BY picked.due_at, upd.id`
 }
 
 // claimProbeSQL claims the probe of each endpoint whose breaker is open
-// and whose probe is due (at most $2, none of $3): its oldest due
-// delivery. The endpoint's probe_at moves to the probe's lease expiry, so
+// and whose probe is due (at most $2, none of $3): among its 512 oldest
+// due deliveries the most attempted, then the oldest (see the SQLite
+// driver's probeQuery). The endpoint's probe_at moves to the probe's lease expiry, so
 // no other node probes meanwhile; an endpoint with nothing due keeps its
 // probe_at and is probed by the first delivery that comes due.
 var claimProbeSQL = claimWith(`ep AS (
@@ -400,7 +401,10 @@ var claimProbeSQL = claimWith(`ep AS (
 	SELECT c.id, c.next_attempt_at AS due_at, c.endpoint_id FROM ep CROSS JOIN LATERAL (
 		SELECT id, next_attempt_at, endpoint_id FROM deliveries
 		WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
-		ORDER BY next_attempt_at, id
+			AND id IN (SELECT id FROM deliveries
+				WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+				ORDER BY next_attempt_at, id LIMIT 512)
+		ORDER BY attempt_count DESC, next_attempt_at, id
 		LIMIT 1
 		FOR UPDATE SKIP LOCKED) c`, `moved AS (
 	UPDATE endpoints e SET probe_at = $4 FROM picked WHERE e.id = picked.endpoint_id

@@ -11,19 +11,22 @@ import (
 )
 
 const endpointColumns = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
-	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at`
+	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at,
+	window_start, window_attempts, window_failures`
 
 func scanEndpoint(row pgx.CollectableRow) (store.Endpoint, error) {
 	var e store.Endpoint
-	var created, updated, failing, success, probe *time.Time
+	var created, updated, failing, success, probe, window *time.Time
 	err := row.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled,
 		&e.DisabledReason, &created, &updated,
-		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe)
+		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe,
+		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures)
 	if len(e.EventTypes) == 0 {
 		e.EventTypes = nil
 	}
 	e.CreatedAt, e.UpdatedAt = fromTZ(created), fromTZ(updated)
 	e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromTZ(failing), fromTZ(success), fromTZ(probe)
+	e.Health.WindowStart = fromTZ(window)
 	return e, err
 }
 

@@ -47,8 +47,10 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 					continue
 				}
 				after, h := ch.After, ch.After.Health
-				b.Queue(`UPDATE endpoints SET failing_since = $2, last_success_at = $3, failures = $4, probe_at = $5
-					WHERE id = $1`, id, tz(h.FailingSince), tz(h.LastSuccessAt), h.Failures, tz(h.ProbeAt))
+				b.Queue(`UPDATE endpoints SET failing_since = $2, last_success_at = $3, failures = $4, probe_at = $5,
+					window_start = $6, window_attempts = $7, window_failures = $8
+					WHERE id = $1`, id, tz(h.FailingSince), tz(h.LastSuccessAt), h.Failures, tz(h.ProbeAt),
+					tz(h.WindowStart), h.WindowAttempts, h.WindowFailures)
 				if !after.Enabled {
 					at := ts(after.UpdatedAt)
 					b.Queue(`UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1`,

@@ -336,6 +336,16 @@ const claimScanQuery = `SELECT id, endpoint_id FROM deliveries
 const claimByEndpointQuery = `SELECT id FROM deliveries
 	WHERE endpoint_id = ? AND ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
 
+// probeQuery picks an open breaker's probe among the endpoint's oldest
+// due deliveries (at most probeAmong): the most attempted, then the
+// oldest due. So a probe that failed probes again next time (its retry is
+// the most attempted), instead of a fresh message's first attempt taking
+// its place while the message closest to succeeding waits. Its arguments
+// are the endpoint and now.
+const probeQuery = `SELECT id FROM (SELECT id, attempt_count, next_attempt_at FROM deliveries
+	WHERE endpoint_id = ? AND ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 512)
+	ORDER BY attempt_count DESC, next_attempt_at, id LIMIT 1`
+
 // reclaimQuery returns deliveries whose lease expired (their claimant died
 // or stalled) to the waiting, due at their lease expiry, so that the claim
 // that runs it takes them like any other due work. Clearing the token keeps
@@ -467,7 +477,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 
 // probe adds every endpoint whose breaker is open to skip (their
 // deliveries are held), and for each whose probe is due (and not skipped by
-// the caller) picks its oldest due delivery as the probe, moving the
+// the caller) picks its probe (probeQuery), moving the
 // endpoint's probe_at to the probe's lease expiry. At most limit probes.
 func (db *DB) probe(ctx context.Context, tx *sql.Tx, now int64, leaseExpiry any, limit int, skip map[string]bool) (map[string]bool, error) {
 	open, err := db.prepared(ctx, tx, `SELECT id, probe_at FROM endpoints WHERE probe_at IS NOT NULL`)
@@ -500,12 +510,12 @@ func (db *DB) probe(ctx context.Context, tx *sql.Tx, now int64, leaseExpiry any,
 		if len(probes) >= limit {
 			break
 		}
-		byEndpoint, err := db.prepared(ctx, tx, claimByEndpointQuery)
+		pick, err := db.prepared(ctx, tx, probeQuery)
 		if err != nil {
 			return nil, err
 		}
-		ids, err := queryStrings(ctx, byEndpoint, ep, now, 1)
-		byEndpoint.Close()
+		ids, err := queryStrings(ctx, pick, ep, now)
+		pick.Close()
 		if err != nil {
 			return nil, err
 		}

@@ -11,14 +11,16 @@ import (
 )
 
 const endpointCols = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
-	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at`
+	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at,
+	window_start, window_attempts, window_failures`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 	var e store.Endpoint
 	var types string
-	var created, updated, failing, success, probe sql.NullInt64
+	var created, updated, failing, success, probe, window sql.NullInt64
 	if err := sc.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &created, &updated,
-		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe); err != nil {
+		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe,
+		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures); err != nil {
 		return store.Endpoint{}, err
 	}
 	var err error
@@ -27,6 +29,7 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 	}
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
 	e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromMicros(failing), fromMicros(success), fromMicros(probe)
+	e.Health.WindowStart = fromMicros(window)
 	return e, nil
 }
 

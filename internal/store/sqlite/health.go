@@ -34,8 +34,10 @@ func (db *DB) ObserveHealth(ctx context.Context, obs []store.HealthObservation, 
 				continue
 			}
 			after, h := ch.After, ch.After.Health
-			if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET failing_since = ?, last_success_at = ?, failures = ?, probe_at = ?
-				WHERE id = ?`, micros(h.FailingSince), micros(h.LastSuccessAt), h.Failures, micros(h.ProbeAt), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET failing_since = ?, last_success_at = ?, failures = ?, probe_at = ?,
+				window_start = ?, window_attempts = ?, window_failures = ?
+				WHERE id = ?`, micros(h.FailingSince), micros(h.LastSuccessAt), h.Failures, micros(h.ProbeAt),
+				micros(h.WindowStart), h.WindowAttempts, h.WindowFailures, id); err != nil {
 				return err
 			}
 			if !after.Enabled {

@@ -10,6 +10,8 @@ import (
 
 var heldCases = []testCase{
 	{"HeldFilterIsHeld", testHeldFilterIsHeld},
+	{"ProbeIsTheMostAttempted", testProbeIsTheMostAttempted},
+	{"BreakerWindowRoundTrips", testBreakerWindowRoundTrips},
 }
 
 // testHeldFilterIsHeld: ListDeliveries with a Hold filter selects exactly
@@ -102,5 +104,53 @@ func testHeldFilterIsHeld(t *testing.T, f *fixture) {
 	}
 	if !slices.Equal(ids, []string{soon}) {
 		t.Errorf("held retrying deliveries of the dead endpoint = %v, want [%s] (the late retry is due after the probe)", ids, soon)
+	}
+}
+
+// testProbeIsTheMostAttempted: an open breaker's probe is the most
+// attempted of the endpoint's due deliveries, not the oldest due: a probe
+// that failed probes again, so that a message close to succeeding is not
+// passed over by fresh first attempts for ever.
+func testProbeIsTheMostAttempted(t *testing.T, f *fixture) {
+	p := f.project()
+	ep := f.endpoint(p.ID)
+	tried := f.one(event(p.ID, "a.x", Base))
+	c := f.claimOnly(Base, tried)
+	f.complete(store.RetryAt(c.Delivery, attempt(c, Base, 500), Base.Add(time.Second), Base))
+	// Fresh deliveries, due long before the retry.
+	var fresh []string
+	for i := range 3 {
+		fresh = append(fresh, f.one(event(p.ID, "a.x", Base.Add(-time.Minute+time.Duration(i)*time.Millisecond))))
+	}
+	f.observe(countFailures(time.Time{}), ep.ID, false, false, false) // probe at Base+2s+1m
+	probeAt := Base.Add(2*time.Second + time.Minute)
+	got, err := f.s.Claim(f.ctx, store.ClaimParams{Now: probeAt, Limit: 100, Lease: time.Minute, Owner: "storetest"})
+	f.must(err, "Claim")
+	if len(got) != 1 || got[0].Delivery.ID != tried || !got[0].Probe {
+		t.Fatalf("probe = %v, want [%s] (the delivery attempted before, not the fresh %v)", claimedIDs(got), tried, fresh)
+	}
+}
+
+// testBreakerWindowRoundTrips: the window of recent attempts that
+// decides the breaker is stored and read back as the HealthFunc left it.
+func testBreakerWindowRoundTrips(t *testing.T, f *fixture) {
+	p := f.project()
+	ep := f.endpoint(p.ID)
+	next := func(e store.Endpoint, o store.HealthObservation) store.Endpoint {
+		e.Health.WindowStart = o.At
+		e.Health.WindowAttempts += 1 + o.Successes
+		if !o.OK {
+			e.Health.WindowFailures++
+		}
+		return e
+	}
+	_, err := f.s.ObserveHealth(f.ctx, []store.HealthObservation{
+		{EndpointID: ep.ID, At: Base, OK: true, Successes: 40},
+		{EndpointID: ep.ID, At: Base.Add(time.Second)},
+	}, next)
+	f.must(err, "ObserveHealth")
+	h := f.getEndpoint(p.ID, ep.ID).Health
+	if !h.WindowStart.Equal(Base.Add(time.Second)) || h.WindowAttempts != 42 || h.WindowFailures != 1 {
+		t.Errorf("window read back as start %v, %d attempts, %d failures; want %v, 42, 1", h.WindowStart, h.WindowAttempts, h.WindowFailures, Base.Add(time.Second))
 	}
 }
