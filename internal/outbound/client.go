@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -72,11 +73,17 @@ type Config struct {
 	// Clock is what a Retry-After date is measured from. Default the
 	// system clock. (Durations are measured on the monotonic clock.)
 	Clock clock.Clock
+	// Proxy, when set, is an HTTP forward proxy (http://[user:pass@]host:port)
+	// every request goes through: CONNECT for https:// endpoints, absolute
+	// form for http://. Endpoint addresses are still resolved and checked by
+	// the guard, and the proxy is asked for the checked IP. Default nil: direct.
+	Proxy *url.URL
 }
 
 // Client sends webhook requests. It is safe for concurrent use and should
 // be shared, since it keeps connections alive between sends.
 type Client struct {
+	proxy     *egressProxy // nil: direct
 	dialer    *guardedDialer
 	timeout   time.Duration
 	ua        string
@@ -122,6 +129,11 @@ func New(cfg Config) (*Client, error) {
 		}
 		allow = append(allow, p.Masked())
 	}
+	if cfg.Proxy != nil {
+		if err := checkProxyURL(cfg.Proxy); err != nil {
+			return nil, err
+		}
+	}
 	roots, err := rootPool(cfg.RootCAs, cfg.CAFile)
 	if err != nil {
 		return nil, err
@@ -129,7 +141,8 @@ func New(cfg Config) (*Client, error) {
 
 	dialer := newGuardedDialer(&guard{off: cfg.AllowPrivateNetworks, allow: allow}, cfg.Resolver)
 	transport := &http.Transport{
-		// A proxy would dial on our behalf, beyond the guard's reach.
+		// The environment's proxy would dial on our behalf, beyond the
+		// guard's reach; Config.Proxy tunnels from the guarded dialer.
 		Proxy:       nil,
 		DialContext: dialer.DialContext,
 		TLSClientConfig: &tls.Config{
@@ -145,7 +158,13 @@ func New(cfg Config) (*Client, error) {
 		// decompressing bodies nobody reads.
 		DisableCompression: true,
 	}
+	var proxy *egressProxy
+	if cfg.Proxy != nil {
+		proxy = newEgressProxy(cfg.Proxy, transport)
+		dialer.proxy = proxy
+	}
 	return &Client{
+		proxy:     proxy,
 		dialer:    dialer,
 		timeout:   cfg.Timeout,
 		ua:        cfg.UserAgent,
@@ -178,7 +197,12 @@ func rootPool(base *x509.CertPool, caFile string) (*x509.CertPool, error) {
 }
 
 // CloseIdleConnections closes kept-alive connections; call it on shutdown.
-func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.transport.CloseIdleConnections()
+	if c.proxy != nil {
+		c.proxy.plain.CloseIdleConnections()
+	}
+}
 
 // Request is one webhook POST.
 type Request struct {
@@ -236,7 +260,14 @@ func (c *Client) Send(ctx context.Context, r Request) Result {
 	// The transport directly, not an http.Client: a webhook never follows
 	// a redirect (a 3xx is the endpoint's answer, recorded as sent), and
 	// the client's redirect machinery copied every request's headers.
-	resp, err := c.transport.RoundTrip(req)
+	var rt http.RoundTripper = c.transport
+	if c.proxy != nil && req.URL.Scheme == "http" {
+		if err := c.pinHTTP(ctx, req); err != nil {
+			return Result{Duration: time.Since(start), Err: c.describe(ctx, err, &prog)}
+		}
+		rt = c.proxy.plain
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return Result{Duration: time.Since(start), Err: c.describe(ctx, err, &prog)}
 	}

@@ -48,6 +48,10 @@ func (c *Client) describe(ctx context.Context, err error, prog *progress) string
 		}
 		return fmt.Sprintf("cancelled %s: %v", prog, context.Cause(ctx))
 	}
+	var pe *proxyError
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
 	var dnsErr *dnsError
 	if errors.As(err, &dnsErr) {
 		return dnsErr.Error()

@@ -195,6 +195,10 @@ type guardedDialer struct {
 	resolver Resolver
 	dialer   net.Dialer
 
+	// proxy, when set, tunnels every connection through the egress proxy
+	// (CONNECT to the checked address) instead of dialing it.
+	proxy *egressProxy
+
 	// afterCheck, when set, sees every address that passed the guard just
 	// before the socket connects; tests use it as a safety net so that a
 	// regression can never send their traffic beyond loopback.
@@ -249,7 +253,18 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, address string
 		// A mapped answer is the IPv4 host; dialing it plainly keeps the
 		// socket family right and the backstop check sees the same host.
 		target := netip.AddrPortFrom(a.Unmap(), uint16(port)).String()
-		conn, err := d.dialOne(ctx, network, target, len(addrs)-i)
+		var conn net.Conn
+		var err error
+		if d.proxy != nil {
+			if d.afterCheck != nil {
+				if err := d.afterCheck(netip.AddrPortFrom(a.Unmap(), uint16(port))); err != nil {
+					return nil, err
+				}
+			}
+			conn, err = d.proxy.tunnel(ctx, network, target)
+		} else {
+			conn, err = d.dialOne(ctx, network, target, len(addrs)-i)
+		}
 		if err == nil {
 			return conn, nil
 		}
