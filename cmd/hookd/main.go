@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -84,6 +85,8 @@ func serve(args []string, stderr io.Writer) int {
 		cfg      app.Config
 		schedule string
 		cidrs    string
+		egress   string
+		proxy    string
 		logLevel string
 	)
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
@@ -93,6 +96,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", outbound.DefaultTimeout, "timeout of one webhook request")
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", false, "allow webhooks to loopback, private and link-local addresses (development only)")
 	fs.StringVar(&cidrs, "allow-cidrs", "", "comma-separated CIDRs allowed despite the private-network guard, e.g. 10.1.0.0/16")
+	fs.StringVar(&proxy, "egress-proxy", "", "send every webhook through this HTTP forward proxy, http://[user:pass@]host:port (CONNECT for https endpoints); endpoint addresses are still checked")
+	fs.StringVar(&egress, "egress-addresses", "", "comma-separated source addresses (IPs or CIDRs) of webhooks, shown to customers to allow-list, e.g. the egress proxy's")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of extra CA certificates trusted for https endpoints")
 	fs.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs")
 	fs.StringVar(&cfg.EncryptionKey, "encryption-key", os.Getenv("HOOKD_ENCRYPTION_KEY"), "encrypt signing secrets at rest (env HOOKD_ENCRYPTION_KEY): 32 bytes base64 or a passphrase of 16+ characters")
@@ -136,6 +141,27 @@ func serve(args []string, stderr io.Writer) int {
 			}
 			cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
 		}
+	}
+	if proxy != "" {
+		u, err := url.Parse(proxy)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			fmt.Fprintf(stderr, "hookd serve: --egress-proxy: want http://host:port\n")
+			return 2
+		}
+		cfg.EgressProxy = u
+	}
+	for _, a := range strings.Split(egress, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(a); err != nil {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				fmt.Fprintf(stderr, "hookd serve: --egress-addresses: %q is not an IP address or CIDR\n", a)
+				return 2
+			}
+		}
+		cfg.EgressAddresses = append(cfg.EgressAddresses, a)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {

@@ -109,6 +109,7 @@ func (s *server) routes() {
 
 	s.handle("POST /v1/projects", adminOnly, s.createProject)
 	s.handle("GET /v1/projects", anyKey, s.listProjects)
+	s.handle("GET /v1/egress", anyKey, s.egress)
 	s.handle("GET "+p, inProject, s.getProject)
 
 	s.handle("POST /v1/api-keys", adminOnly, s.createAPIKey)

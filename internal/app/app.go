@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -77,6 +78,13 @@ type Config struct {
 	AllowCIDRs []netip.Prefix
 	// CAFile adds PEM roots for endpoints behind a private CA.
 	CAFile string
+	// EgressProxy, when set, is an HTTP forward proxy every delivery and
+	// Test goes through (outbound.Config.Proxy); endpoint addresses are
+	// still checked by the guard.
+	EgressProxy *url.URL
+	// EgressAddresses are the source addresses receivers should allow
+	// (the proxy's), shown in the API (GET /v1/egress) and the web UI.
+	EgressAddresses []string
 	// RequireHTTPS refuses http:// endpoint URLs.
 	RequireHTTPS bool
 	// EncryptionKey encrypts signing secrets at rest when set.
@@ -234,6 +242,7 @@ func (a *App) buildDelivery(context.Context) error {
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		AllowCIDRs:           cfg.AllowCIDRs,
 		CAFile:               cfg.CAFile,
+		Proxy:                cfg.EgressProxy,
 		UserAgent:            "hookd/" + Version,
 		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, delivery.DefaultPerEndpoint),
 	})
@@ -364,6 +373,8 @@ func (a *App) buildService(ctx context.Context) error {
 		Feed:         a.feed,
 		TestRate:     a.cfg.TestRate,
 		TestBurst:    a.cfg.TestBurst,
+
+		EgressAddresses: a.cfg.EgressAddresses,
 	})
 	if err != nil {
 		return err

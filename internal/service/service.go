@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
@@ -85,6 +86,10 @@ type Config struct {
 	// revocation, the keys it reached, a rotation), so what they hold
 	// open elsewhere can end. May be nil.
 	OnRevoke func(keyIDs []string)
+	// EgressAddresses are the source addresses webhooks leave from (the
+	// egress proxy's), shown to customers so they can allow-list them.
+	// Empty: not published.
+	EgressAddresses []string
 }
 
 // DefaultKeyCacheTTL is Config.KeyCacheTTL's default.
@@ -119,6 +124,7 @@ type core struct {
 	feed         *eventfeed.Hub
 	onRevoke     func(keyIDs []string)
 	testLimits   *testLimits
+	egress       []string
 }
 
 // New returns the services over cfg.Store.
@@ -139,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 		feed:         cfg.Feed,
 		onRevoke:     cfg.OnRevoke,
 		testLimits:   newTestLimits(cmp.Or(cfg.TestRate, DefaultTestRate), cmp.Or(cfg.TestBurst, DefaultTestBurst)),
+		egress:       slices.Clone(cfg.EgressAddresses),
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}
@@ -190,3 +197,8 @@ func (s *Service) Ping(ctx context.Context) error {
 func (c *core) now() time.Time {
 	return c.clock.Now().UTC().Truncate(time.Microsecond)
 }
+
+// EgressAddresses returns the addresses webhooks are sent from, as the operator
+// configured them (--egress-addresses), for receivers to allow-list; empty when
+// none were given.
+func (s *Service) EgressAddresses() []string { return slices.Clone(s.core.egress) }

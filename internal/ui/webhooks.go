@@ -29,6 +29,9 @@ type webhooksData struct {
 	Rotated     bool
 	GraceEnds   time.Time
 	GraceActive bool
+	// Egress are the addresses webhooks leave from, for receivers to allow
+	// (--egress-addresses); empty hides the note.
+	Egress []string
 }
 
 // webhooksFlash is what Test, Reveal and Rotate leave for the Webhooks
@@ -44,7 +47,7 @@ type webhooksFlash struct {
 
 // webhooks is the project's Integrations › Webhooks page.
 func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error {
-	d := webhooksData{Cursor: r.URL.Query().Get("cursor")}
+	d := webhooksData{Cursor: r.URL.Query().Get("cursor"), Egress: u.svc.EgressAddresses()}
 	var fd webhooksFlash
 	if c.flash.readData(&fd) {
 		if fd.TestOf != "" {
