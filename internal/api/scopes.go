@@ -9,6 +9,7 @@ import "github.com/hookd/hookd/internal/service"
 var routeScopes = map[string]service.Scope{
 	"POST /v1/projects":              service.ScopeAdmin,
 	"GET /v1/projects":               service.ScopeRead,
+	"GET /v1/egress":                 service.ScopeRead,
 	"GET /v1/projects/{pid}":         service.ScopeRead,
 	"POST /v1/api-keys":              service.ScopeAdmin,
 	"GET /v1/api-keys":               service.ScopeAdmin,

@@ -40,7 +40,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 	}
 	h := e.handler.(scoped)
 	want := map[string]service.Scope{
-		"POST /v1/projects": "admin", "GET /v1/projects": "read", "GET /v1/projects/{pid}": "read",
+		"POST /v1/projects": "admin", "GET /v1/projects": "read", "GET /v1/projects/{pid}": "read", "GET /v1/egress": "read",
 		"POST /v1/api-keys": "admin", "GET /v1/api-keys": "admin", "DELETE /v1/api-keys/{kid}": "admin",
 		"POST /v1/api-keys/{kid}/rotate":                  "admin",
 		"POST /v1/projects/{pid}/api-keys":                "project",
