@@ -75,10 +75,19 @@ func TestBreakerSharedByNodes(t *testing.T) {
 	if breaker(nodes[1]) != "open" {
 		t.Fatal("the other node sees the breaker closed")
 	}
-	time.Sleep(200 * time.Millisecond) // requests in flight when it opened come in
+	// listed counts the endpoint's deliveries with status (up to 250).
+	listed := func(status string) int {
+		var l struct{ Items []struct{ ID string } }
+		nodes[0].get("/v1/projects/"+prj.ID+"/deliveries?limit=250&status="+status+"&endpoint_id="+ep.ID, crashAdminKey, &l)
+		return len(l.Items)
+	}
+	// Requests in flight when it opened come in and are recorded.
+	waitUntil(t, time.Minute, "no delivery in flight", func() bool { return listed("delivering") == 0 })
 	before, _ := count()
 	publish(200)
-	time.Sleep(time.Second)
+	// Each of the 200 is held, not sent: the log says so (a probe may take
+	// one of them, and a retry of the first ten may be due after it).
+	waitUntil(t, time.Minute, "the 200 new deliveries held", func() bool { return listed("held") >= 200 })
 	// At most one probe may have gone since the breaker opened.
 	if held, _ := count(); held-before > 1 {
 		t.Fatalf("the dead endpoint got %d requests for 200 events published with its breaker open", held-before)
