@@ -310,14 +310,51 @@ func pluralize(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// prettyJSON indents a JSON document for reading; anything else is shown
-// as it is.
+// prettyMaxDepth and prettyMaxBytes bound what prettyJSON makes: indenting
+// grows with depth times size (a 40 KB body 9,990 levels deep made 200 MB).
+const (
+	prettyMaxDepth = 32
+	prettyMaxBytes = 512 << 10
+)
+
+// prettyJSON indents a JSON document for reading; anything else, a
+// document nested deeper than prettyMaxDepth or one whose indented form
+// would pass prettyMaxBytes is shown as it is, cut at prettyMaxBytes.
 func prettyJSON(b []byte) string {
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
+	raw := func() string {
+		if len(b) > prettyMaxBytes {
+			return strings.ToValidUTF8(string(b[:prettyMaxBytes-len(" …")]), "") + " …"
+		}
 		return string(b)
 	}
+	if jsonDepth(b) > prettyMaxDepth {
+		return raw()
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil || out.Len() > prettyMaxBytes {
+		return raw()
+	}
 	return out.String()
+}
+
+// jsonDepth is the deepest nesting of arrays and objects in JSON text b.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // Favicon serves the UI's icon (an SVG drawn for hookd) where browsers
