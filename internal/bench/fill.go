@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -285,6 +286,46 @@ func (r *run) logquery(ctx context.Context) (Result, error) {
 		// An endpoint's health: its statistics drawn as a chart.
 		"ui_endpoint_health_24h": "/webhooks/" + eps[3],
 		"ui_endpoint_health_7d":  "/webhooks/" + eps[3] + "?window=7d",
+	}
+	// Search goes straight to what it found (303, measured without
+	// following it); the bulk-resend preview counts what the filters
+	// match, up to 10,001.
+	searches := map[string]string{
+		"ui_search_delivery_id":  deep,
+		"ui_search_event_id":     event,
+		"ui_search_endpoint_url": r.recv.URL(paths[3]),
+		"ui_search_no_match":     "order-that-was-never-published",
+	}
+	for name, q := range searches {
+		want := http.StatusSeeOther
+		if name == "ui_search_no_match" {
+			want = http.StatusNotFound
+		}
+		ms, err := medianOf21(func() error {
+			_, err := uiFetch(web, ui+"/events?q="+url.QueryEscape(q), want)
+			return err
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", name, err)
+		}
+		extra[name+"_median_ms"] = ms
+		worstUI = max(worstUI, ms)
+	}
+	pages["ui_bulk_preview_endpoint_failed"] = "/events/resend?status=failed&endpoint_id=" + eps[7]
+	pages["ui_bulk_preview_failed"] = "/events/resend?status=failed"
+	pages["ui_bulk_preview_event_type"] = "/events/resend?status=failed&event_type=customer.*"
+	for name, body := range map[string]map[string]any{
+		"bulk_dry_run_endpoint_failed": {"status": "failed", "endpoint_id": eps[7], "dry_run": true},
+		"bulk_dry_run_failed":          {"status": "failed", "dry_run": true},
+	} {
+		ms, err := medianOf21(func() error {
+			return r.api.post(r.base(0)+"/v1/projects/"+pid+"/deliveries/retry", body, nil)
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", name, err)
+		}
+		extra[name+"_median_ms"] = ms
+		worst = max(worst, ms)
 	}
 	for name, path := range pages {
 		ms, err := medianOf21(func() error {

@@ -50,6 +50,12 @@ func uiSession(base, key string) (*http.Client, error) {
 
 // uiGet fetches a page and fails unless it answers 200.
 func uiGet(c *http.Client, u string) (string, error) {
+	return uiFetch(c, u, http.StatusOK)
+}
+
+// uiFetch fetches u (not following a redirect) and fails unless it
+// answers want.
+func uiFetch(c *http.Client, u string, want int) (string, error) {
 	resp, err := c.Get(u)
 	if err != nil {
 		return "", err
@@ -59,7 +65,7 @@ func uiGet(c *http.Client, u string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return "", fmt.Errorf("GET %s: %d", u, resp.StatusCode)
 	}
 	return string(b), nil

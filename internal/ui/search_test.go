@@ -101,3 +101,28 @@ func TestSearch(t *testing.T) {
 		t.Error("the back link carries what is not a filter")
 	}
 }
+
+// TestDeliveryPageLinks: a delivery links to its endpoint's page and to
+// every delivery of its event, with exact times.
+func TestDeliveryPageLinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	s := seed(t, e, "Acme")
+	c := e.client()
+	c.signIn(s.p.Key)
+	p := "/ui/projects/" + s.p.ID
+	var d struct {
+		EventID string `json:"event_id"`
+	}
+	e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+"/deliveries/"+s.deliveryID, s.p.Key, nil, &d)
+	page := c.get(p + "/deliveries/" + s.deliveryID).body
+	for _, want := range []string{
+		`href="` + p + `/webhooks/` + s.endpointID + `"`,
+		`href="` + p + `/events?event_id=` + d.EventID + `">All its deliveries</a>`,
+		` UTC</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the delivery page has no %s", want)
+		}
+	}
+}
