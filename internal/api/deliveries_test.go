@@ -193,9 +193,8 @@ func TestBulkRetry(t *testing.T) {
 	e.endpoint(pid, key, map[string]any{"url": "https://example.com/b", "event_types": []string{"order.*"}})
 	e.publish(pid, key, "order.created", map[string]any{}) // → A and B
 	e.publish(pid, key, "user.created", map[string]any{})  // → A
-	e.attempt(200, "")                                     // all succeeded
-	e.clock.Advance(time.Minute)
-	e.publish(pid, key, "Order.Paid", map[string]any{}) // → A, pending (B's filter is case-sensitive)
+	e.attempt(500, "HTTP 500")                             // all retrying, due in a minute
+	e.publish(pid, key, "Order.Paid", map[string]any{})    // → A, pending (B's filter is case-sensitive)
 
 	type result struct {
 		Matched   int  `json:"matched"`
@@ -208,17 +207,17 @@ func TestBulkRetry(t *testing.T) {
 		e.do("POST", "/v1/projects/"+pid+"/deliveries/retry", key, body).decode(t, 200, &r)
 		return r
 	}
-	succeededOfA := map[string]any{"status": "succeeded", "endpoint_id": epA.ID}
-	if r := bulk(map[string]any{"status": "succeeded", "endpoint_id": epA.ID, "dry_run": true}); r != (result{2, 0, false}) {
+	retryingOfA := map[string]any{"status": "retrying", "endpoint_id": epA.ID}
+	if r := bulk(map[string]any{"status": "retrying", "endpoint_id": epA.ID, "dry_run": true}); r != (result{2, 0, false}) {
 		t.Errorf("dry run: %+v", r)
 	}
 	if r := bulk(map[string]any{"event_type": "ORDER.*", "dry_run": true}); r != (result{3, 0, false}) {
 		t.Errorf("dry run by type prefix: %+v", r)
 	}
-	if r := bulk(map[string]any{"until": start.Add(30 * time.Second).Format(time.RFC3339), "dry_run": true}); r.Matched != 3 {
+	if r := bulk(map[string]any{"until": start.Add(-time.Second).Format(time.RFC3339), "dry_run": true}); r.Matched != 0 {
 		t.Errorf("dry run until: %+v", r)
 	}
-	if r := bulk(succeededOfA); r != (result{2, 2, false}) {
+	if r := bulk(retryingOfA); r != (result{2, 2, false}) {
 		t.Errorf("resend: %+v", r)
 	}
 	var list page[deliveryOut]
@@ -226,7 +225,7 @@ func TestBulkRetry(t *testing.T) {
 	if len(list.Items) != 3 {
 		t.Errorf("after the resend %d of A's deliveries are pending, want 3", len(list.Items))
 	}
-	if r := bulk(succeededOfA); r != (result{0, 0, false}) {
+	if r := bulk(retryingOfA); r != (result{0, 0, false}) {
 		t.Errorf("a second resend: %+v", r)
 	}
 	for _, tc := range []struct {
@@ -234,6 +233,7 @@ func TestBulkRetry(t *testing.T) {
 		msg  string
 	}{
 		{map[string]any{"status": "delivering"}, "status:"},
+		{map[string]any{"status": "succeeded"}, "status:"},
 		{map[string]any{"status": "lost"}, "status:"},
 		{map[string]any{"event_type": "a b"}, "event_type:"},
 		{map[string]any{"endpoint_id": "nope"}, "endpoint_id:"},

@@ -201,8 +201,11 @@ type BulkRetry struct {
 
 // Validate checks the filters, naming the field at fault.
 func (in BulkRetry) Validate() error {
-	if in.Status == store.StatusDelivering {
+	switch in.Status {
+	case store.StatusDelivering:
 		return Invalid("status", "cannot be delivering: a delivery is resent once its attempt has finished")
+	case store.StatusSucceeded:
+		return Invalid("status", "cannot be succeeded: a succeeded delivery is resent one at a time, as a new delivery of its event")
 	}
 	return in.filter().Validate()
 }
@@ -223,7 +226,9 @@ type BulkRetried struct {
 
 // RetryMatching resends, as Retry does each, the newest deliveries of
 // project projectID that the filters match, at most MaxBulkRetry, passing
-// over those being delivered right now. A dry run only counts them.
+// over those being delivered right now, succeeded ones (resent one at a
+// time, as new deliveries) and those of endpoints not enabled. A dry run
+// only counts them.
 func (s *Deliveries) RetryMatching(ctx context.Context, projectID string, in BulkRetry) (BulkRetried, error) {
 	if err := in.Validate(); err != nil {
 		return BulkRetried{}, err

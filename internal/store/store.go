@@ -200,8 +200,10 @@ type Store interface {
 	// does. Returns how many it changed.
 	RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error)
 	// RetryDeliveries resends the newest deliveries of projectID that f
-	// matches, at most limit, each as RetryDelivery does (pending, due at
-	// now), passing over every one being delivered. matched is how many
+	// matches, at most limit, each made pending and due at now, passing
+	// over every one being delivered, every succeeded one (history is
+	// append-only: a succeeded delivery is resent one at a time, as a new
+	// delivery) and those of endpoints not enabled. matched is how many
 	// match, counted up to limit+1 (more than limit: one call does not
 	// take them all); resent how many it changed. With dryRun it only
 	// counts (resent 0).

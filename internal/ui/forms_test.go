@@ -51,7 +51,7 @@ func (s seeded) pages() []string {
 		"/ui/", "/ui/projects", p + "/webhooks", p + "/webhooks/new", p + "/webhooks/" + s.endpointID + "/edit",
 		p + "/webhooks/" + s.endpointID + "/delete", p + "/secret/rotate", p + "/events",
 		p + "/events?status=succeeded&endpoint_id=" + s.endpointID + "&event_type=tester.created&since=2020-01-01T00:00",
-		p + "/deliveries/" + s.deliveryID, p + "/events/resend?status=succeeded",
+		p + "/deliveries/" + s.deliveryID, p + "/events/resend?status=retrying",
 		p + "/webhooks/" + s.endpointID, p + "/webhooks/" + s.endpointID + "?window=7d",
 		p + "/api-keys", p + "/api-keys/" + s.p.KeyID + "/revoke",
 	}
@@ -77,7 +77,7 @@ func (s seeded) posts() map[string]url.Values {
 		p + "/secret/reveal":                     nil,
 		p + "/secret/rotate":                     {"grace_period_seconds": {"604800"}},
 		p + "/deliveries/" + s.deliveryID + "/resend": nil,
-		p + "/events/resend":                          {"status": {"succeeded"}},
+		p + "/events/resend":                          {"status": {"retrying"}},
 		"/ui/signout":                                 nil,
 	}
 }

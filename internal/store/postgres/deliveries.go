@@ -71,12 +71,13 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 // first, as RetryDelivery does, passing over those being delivered (and
 // those another transaction holds: they are being changed right now).
 func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, limit int, now time.Time, dryRun bool) (matched, resent int, err error) {
-	if f.Status == store.StatusDelivering || limit <= 0 {
+	if f.Status == store.StatusDelivering || f.Status == store.StatusSucceeded || limit <= 0 {
 		return 0, 0, nil
 	}
 	matching := func() *where {
 		w := deliveriesWhere(projectID, f, store.Page{})
-		w.conds = append(w.conds, "status <> 'delivering'")
+		w.conds = append(w.conds, "status <> 'delivering'", "status <> 'succeeded'",
+			"EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.enabled)")
 		return w
 	}
 	cw := matching()

@@ -166,13 +166,15 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 func bulkRetryQuery(projectID string, f store.DeliveryFilter) (string, []any) {
 	where, args, indexedBy := deliveriesWhere(projectID, f, store.Page{})
 	return `SELECT d.id FROM deliveries d` + indexedBy + ` WHERE ` + where +
-		` AND d.status <> 'delivering' ORDER BY d.id DESC LIMIT ?`, args
+		` AND d.status <> 'delivering' AND d.status <> 'succeeded'` +
+		` AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)` +
+		` ORDER BY d.id DESC LIMIT ?`, args
 }
 
 // RetryDeliveries resends up to limit deliveries that f matches, newest
 // first, as RetryDelivery does, passing over those being delivered.
 func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, limit int, now time.Time, dryRun bool) (matched, resent int, err error) {
-	if f.Status == store.StatusDelivering || limit <= 0 {
+	if f.Status == store.StatusDelivering || f.Status == store.StatusSucceeded || limit <= 0 {
 		return 0, 0, nil
 	}
 	q, args := bulkRetryQuery(projectID, f)

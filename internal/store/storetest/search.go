@@ -145,7 +145,8 @@ func testRetryDeliveries(t *testing.T, f *fixture) {
 	retry("in flight", store.DeliveryFilter{Status: store.StatusDelivering}, 10, true, 0, 0)
 	retry("a type prefix in any case", store.DeliveryFilter{Status: store.StatusFailed, EventType: "A.*"}, 10, true, 3, 0)
 	retry("a time range", store.DeliveryFilter{EndpointID: e1.ID, Since: at(2), Until: at(3)}, 10, true, 1, 0)
-	retry("everything but the one in flight", store.DeliveryFilter{}, 100, true, 5, 0)
+	retry("everything but the one in flight and the succeeded one", store.DeliveryFilter{}, 100, true, 4, 0)
+	retry("succeeded", store.DeliveryFilter{Status: store.StatusSucceeded}, 100, true, 0, 0)
 	if got := statuses(); !maps.Equal(got, before) {
 		t.Errorf("dry runs changed %v to %v", before, got)
 	}
@@ -170,4 +171,8 @@ func testRetryDeliveries(t *testing.T, f *fixture) {
 	// Going on takes the rest; then nothing is left.
 	retry("the rest", failedOfE1, 2, false, 1, 1)
 	retry("nothing left", failedOfE1, 2, false, 0, 0)
+	// An endpoint not enabled is passed over.
+	e1.Enabled = false
+	f.must(f.s.UpdateEndpoint(f.ctx, e1), "UpdateEndpoint")
+	retry("an endpoint not enabled", store.DeliveryFilter{EndpointID: e1.ID}, 10, true, 0, 0)
 }
