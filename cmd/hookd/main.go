@@ -100,6 +100,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&egress, "egress-addresses", "", "comma-separated source addresses (IPs or CIDRs) of webhooks, shown to customers to allow-list, e.g. the egress proxy's")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of extra CA certificates trusted for https endpoints")
 	fs.BoolVar(&cfg.RequireHTTPS, "require-https", false, "refuse http:// endpoint URLs")
+	fs.Float64Var(&cfg.SigninFailureRate, "signin-failure-rate", service.DefaultSigninFailureRate, "failed sign-ins (wrong API keys) a client address may make per second once its burst is spent; beyond, it gets 429 without a key lookup; negative: no limit")
+	fs.IntVar(&cfg.SigninFailureBurst, "signin-failure-burst", service.DefaultSigninFailureBurst, "failed sign-ins a client address may make at once before --signin-failure-rate applies")
 	fs.StringVar(&cfg.EncryptionKey, "encryption-key", os.Getenv("HOOKD_ENCRYPTION_KEY"), "encrypt signing secrets at rest (env HOOKD_ENCRYPTION_KEY): 32 bytes base64 or a passphrase of 16+ characters")
 	fs.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "concurrent webhook requests on this node")
 	fs.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "concurrent webhook requests to one endpoint")

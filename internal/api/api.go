@@ -143,6 +143,9 @@ func (s *server) routes() {
 
 	s.handle("GET "+p+"/secret", inProject, s.getSecret)
 	s.handle("POST "+p+"/secret/rotate", inProject, s.rotateSecret)
+
+	s.handle("GET "+p+"/audit", inProject, s.listProjectAudit)
+	s.handle("GET /v1/audit", adminOnly, s.listAudit)
 }
 
 // call is what a handler knows about the request after access checks.
@@ -172,8 +175,12 @@ func (s *server) handle(pattern string, a access, h handlerFunc) {
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var c call
+		// Who calls from where, for the audit trail and the sign-in
+		// limit; authorize adds the key once it is known.
+		r = r.WithContext(service.WithActor(r.Context(), service.Actor{Source: service.SourceOf(r.RemoteAddr)}))
 		err := s.authorize(r, a, need, &c)
 		if err == nil {
+			r = r.WithContext(service.WithActor(r.Context(), service.Actor{KeyID: c.key.ID, Source: service.SourceOf(r.RemoteAddr)}))
 			err = h(w, r, c)
 		}
 		if err != nil {

@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"net"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/service"
 )
 
 // route is every route of project pid, with a body that would succeed.
@@ -97,7 +100,9 @@ func TestOtherProjectsKeyGets404Everywhere(t *testing.T) {
 
 func TestUnauthenticated(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// Every route with every wrong key, from one address: far beyond the
+	// sign-in limit, which TestSigninLimit tests.
+	e := newEnv(t, func(c *service.Config) { c.SigninFailureBurst = 1 << 20 })
 	pid, key := e.project("acme")
 	revoked := func() string {
 		var k keyOut
@@ -174,5 +179,48 @@ func TestNoKeysOrSecretsInLogs(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Fatalf("logs contain a key or secret:\n%s", logs)
 		}
+	}
+}
+
+// TestSigninLimit: an address that keeps presenting wrong keys gets 429
+// with Retry-After, until its allowance refills on the clock; a valid key
+// from another address is not slowed meanwhile.
+func TestSigninLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pid, key := e.project("acme")
+	other := net.IPv4(127, 0, 0, 3)
+	for range service.DefaultSigninFailureBurst {
+		e.doFrom(other, "GET", "/v1/projects/"+pid, key+"x", nil).wantError(t, 401, "unauthenticated", "API key")
+	}
+	got := e.doFrom(other, "GET", "/v1/projects/"+pid, key+"x", nil)
+	got.wantError(t, 429, "rate_limited", "too many failed sign-ins")
+	if ra := got.header.Get("Retry-After"); ra != "1" {
+		t.Fatalf("Retry-After %q, want 1", ra)
+	}
+	e.do("GET", "/v1/projects/"+pid, key, nil).decode(t, 200, nil)
+	e.do("GET", "/v1/projects/"+pid, key+"y", nil).wantError(t, 401, "unauthenticated", "API key")
+	e.clock.Advance(time.Second)
+	e.doFrom(other, "GET", "/v1/projects/"+pid, key+"x", nil).wantError(t, 401, "unauthenticated", "API key")
+
+	// Each address's failures are in the admin's audit trail.
+	var page struct {
+		Items []struct {
+			Action, Source, Detail string
+			ActorKeyID             *string `json:"actor_key_id"`
+		}
+	}
+	e.do("GET", "/v1/audit", e.admin, nil).decode(t, 200, &page)
+	sources := map[string]bool{}
+	for _, it := range page.Items {
+		if it.Action == "signin.failed" {
+			sources[it.Source] = true
+			if it.ActorKeyID != nil {
+				t.Errorf("signin.failed with an actor: %+v", it)
+			}
+		}
+	}
+	if !sources["127.0.0.3"] || !sources["127.0.0.1"] || len(sources) != 2 {
+		t.Errorf("signin.failed records from %v", sources)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -208,6 +209,24 @@ func (e *env) do(method, path, key string, body any, hdr ...string) resp {
 	r, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp{status: r.StatusCode, header: r.Header, body: b}
+}
+
+// doFrom is do from another loopback address (ip, such as 127.0.0.2),
+// for the limits kept per client address.
+func (e *env) doFrom(ip net.IP, method, path, key string, body any) resp {
+	e.t.Helper()
+	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext}
+	defer tr.CloseIdleConnections()
+	r, err := (&http.Client{Transport: tr}).Do(e.request(method, e.srv.URL+path, key, body))
+	if err != nil {
+		e.t.Fatalf("%s %s from %s: %v", method, path, ip, err)
 	}
 	defer r.Body.Close()
 	b, err := io.ReadAll(r.Body)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -243,6 +244,24 @@ func (w *walk) setUp() {
 	w.inFlight = claimed[0].Delivery.ID
 	w.waiting = e.publish(w.pid, w.key, "invoice.paid", map[string]any{"n": 2}).Deliveries[0].ID
 	w.oversized = `{"name":"` + strings.Repeat("a", api.DefaultMaxBodyBytes) + `"}`
+	// Another address fails its sign-ins until it is refused (429).
+	for range service.DefaultSigninFailureBurst {
+		if r := e.doFrom(blockedSource, "GET", "/v1/projects", "hk_not_a_key", nil); r.status != http.StatusUnauthorized {
+			w.t.Fatalf("failing sign-in: %d", r.status)
+		}
+	}
+}
+
+// blockedSource is the address the walk fails sign-ins from.
+var blockedSource = net.IPv4(127, 0, 0, 2)
+
+func (w *walk) callFrom(ip net.IP, pattern, path, key string, body any) resp {
+	w.t.Helper()
+	method, _, _ := strings.Cut(pattern, " ")
+	r := w.e.doFrom(ip, method, path, key, body)
+	w.seen[pattern][r.status] = true
+	w.check(pattern, method, path, r)
+	return r
 }
 
 // unknownKey is a well-formed API key id that names no key.
@@ -303,8 +322,9 @@ func (w *walk) probe(pattern string, op openAPIOp) {
 		w.call(pattern, path, "", nil)
 		return
 	}
-	w.call(pattern, path, "", body)             // no key
-	w.call(pattern, path, "hk_not_a_key", body) // a wrong key
+	w.call(pattern, path, "", body)                                // no key
+	w.call(pattern, path, "hk_not_a_key", body)                    // a wrong key
+	w.callFrom(blockedSource, pattern, path, "hk_not_a_key", body) // from an address over its failures
 	if strings.Contains(pattern, "{pid}") {
 		w.call(pattern, path, w.qkey, body) // another project's key
 		w.call(pattern, w.path(pattern, map[string]string{"pid": ids.New(ids.Project, w.e.clock.Now())}), w.e.admin, body)
@@ -406,6 +426,8 @@ func (w *walk) successes() {
 	w.call("POST /v1/projects/{pid}/deliveries/retry", P+"/deliveries/retry", K, map[string]any{"status": "delivering"}) // 400
 	w.call("GET /v1/projects/{pid}/events", P+"/events?idempotency_key=walk-1", K, nil)
 
+	w.call("GET /v1/projects/{pid}/audit", P+"/audit?limit=2", K, nil)
+	w.call("GET /v1/audit", "/v1/audit", w.e.admin, nil)
 	w.call("GET /v1/projects/{pid}/secret", P+"/secret", K, nil)
 	w.call("POST /v1/projects/{pid}/secret/rotate", P+"/secret/rotate", K, map[string]any{"grace_period_seconds": 60})
 	w.call("POST /v1/projects/{pid}/secret/rotate", P+"/secret/rotate", K, map[string]any{"grace_period_seconds": -1}) // 400

@@ -42,4 +42,8 @@ var routeScopes = map[string]service.Scope{
 
 	"GET /v1/projects/{pid}/secret":         service.ScopeProject,
 	"POST /v1/projects/{pid}/secret/rotate": service.ScopeProject,
+
+	// The audit trail names keys and addresses: for who manages.
+	"GET /v1/projects/{pid}/audit": service.ScopeProject,
+	"GET /v1/audit":                service.ScopeAdmin,
 }

@@ -134,9 +134,15 @@ type Config struct {
 	StreamStall                   time.Duration
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
-	Pprof  bool
-	Logger *slog.Logger
-	Clock  clock.Clock
+	Pprof bool
+	// SigninFailureRate and SigninFailureBurst limit failed sign-ins per
+	// client address (service.Config); defaults
+	// service.DefaultSigninFailureRate and DefaultSigninFailureBurst,
+	// negative turns the limit off.
+	SigninFailureRate  float64
+	SigninFailureBurst int
+	Logger             *slog.Logger
+	Clock              clock.Clock
 }
 
 // withDefaults fills the zero fields of c.
@@ -375,6 +381,10 @@ func (a *App) buildService(ctx context.Context) error {
 		TestBurst:    a.cfg.TestBurst,
 
 		EgressAddresses: a.cfg.EgressAddresses,
+		Logger:          a.cfg.Logger,
+
+		SigninFailureRate:  a.cfg.SigninFailureRate,
+		SigninFailureBurst: a.cfg.SigninFailureBurst,
 	})
 	if err != nil {
 		return err

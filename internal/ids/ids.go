@@ -21,6 +21,7 @@ const (
 	Delivery = "dlv"
 	APIKey   = "key"
 	Secret   = "sec"
+	Audit    = "aud"
 )
 
 var (

@@ -31,7 +31,7 @@ type Config struct {
 	// the longest a cluster goes without a leader after the leader died.
 	Interval time.Duration
 	// Retention: events created longer ago than this are removed once all
-	// their deliveries are finished. 0 (or less) keeps events forever, as
+	// their deliveries are finished, and audit records older than this. 0 (or less) keeps events forever, as
 	// `hookd serve --retention 0` does; hookd serve's default is
 	// DefaultRetention.
 	Retention time.Duration
@@ -55,6 +55,9 @@ type Round struct {
 	// StatsRemoved is how many endpoint statistics counters older than
 	// StatsKept were removed.
 	StatsRemoved int
+	// AuditRemoved is how many audit records older than Retention were
+	// removed.
+	AuditRemoved int
 }
 
 // Runner runs maintenance rounds. Start it with Run.
@@ -128,6 +131,8 @@ func (r *Runner) RunOnce(ctx context.Context) (Round, error) {
 		err = errors.Join(err, serr)
 		round.StatsRemoved, serr = r.pruneStats(ctx)
 		err = errors.Join(err, serr)
+		round.AuditRemoved, serr = r.pruneAudit(ctx)
+		err = errors.Join(err, serr)
 	}
 	r.cfg.Metrics.round(leading, round.Deleted, err)
 	return round, err
@@ -190,6 +195,23 @@ func (r *Runner) pruneStats(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return total, fmt.Errorf("endpoint statistics: %w", err)
+	}
+	return total, nil
+}
+
+// pruneAudit removes the audit records older than the retention of
+// events: the trail says who changed what for as long as the log shows
+// what was delivered. Retention 0 keeps them forever, as it keeps events.
+func (r *Runner) pruneAudit(ctx context.Context) (int, error) {
+	if r.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	before := r.cfg.Clock.Now().Add(-r.cfg.Retention)
+	total, err := r.inBatches(ctx, func(limit int) (int, error) {
+		return r.cfg.Store.DeleteAuditBefore(ctx, before, limit)
+	})
+	if err != nil {
+		return total, fmt.Errorf("audit trail: %w", err)
 	}
 	return total, nil
 }

@@ -305,3 +305,36 @@ func TestEndpointStatsPruned(t *testing.T) {
 		t.Fatalf("statistics left: %+v, %v; want the last hour's 2 counters", counts, err)
 	}
 }
+
+// TestAuditRetention: a round removes the audit records older than the
+// retention of events, in batches; retention 0 keeps them forever.
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openSQLite(t)
+	for i, age := range []time.Duration{40 * day, 31 * day, 30*day + time.Second, 29 * day, time.Hour} {
+		at := base.Add(-age)
+		r := store.AuditRecord{ID: ids.New(ids.Audit, at), At: at, Source: "192.0.2.1", Action: "signin.failed", Detail: fmt.Sprint(i)}
+		if err := s.AddAudit(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forever, err := maintenance.New(maintenance.Config{Store: s, Clock: clock.NewFake(base), Retention: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := forever.RunOnce(ctx); err != nil || got != (maintenance.Round{Leading: true}) {
+		t.Fatalf("RunOnce without retention = %+v, %v; want nothing removed", got, err)
+	}
+	r, err := maintenance.New(maintenance.Config{Store: s, Clock: clock.NewFake(base), Retention: maintenance.DefaultRetention, BatchLimit: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.RunOnce(ctx); err != nil || got != (maintenance.Round{Leading: true, AuditRemoved: 3}) {
+		t.Fatalf("RunOnce = %+v, %v; want 3 audit records removed", got, err)
+	}
+	left, err := s.ListAudit(ctx, "", store.Page{Limit: 10})
+	if err != nil || len(left) != 2 || left[1].Detail != "3" {
+		t.Fatalf("left: %+v, %v; want the records of 29 days and an hour ago", left, err)
+	}
+}

@@ -175,6 +175,7 @@ func (s *Deliveries) Retry(ctx context.Context, projectID, id string) (Delivery,
 	if err != nil {
 		return Delivery{}, translate(err, "delivery")
 	}
+	s.c.record(ctx, projectID, ActionDeliveryResent, d.ID, "")
 	s.c.wake()
 	eps := endpointsOf{c: s.c, projectID: projectID}
 	if shown, err := eps.show(ctx, d, s.c.now()); err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +113,7 @@ func (s *Endpoints) Create(ctx context.Context, projectID string, in CreateEndpo
 	if err := s.c.store.CreateEndpoint(ctx, e); err != nil {
 		return Endpoint{}, translate(err, "project")
 	}
+	s.c.record(ctx, projectID, ActionEndpointCreated, e.ID, e.URL)
 	return e, nil
 }
 
@@ -184,6 +186,7 @@ func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateE
 	if in == (UpdateEndpoint{}) {
 		return e, nil
 	}
+	before := e
 	if in.URL != nil {
 		e.URL = *in.URL
 	}
@@ -217,7 +220,34 @@ func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateE
 	if err := s.c.store.UpdateEndpoint(ctx, e); err != nil {
 		return Endpoint{}, translate(err, "endpoint")
 	}
+	s.recordUpdate(ctx, before, e)
 	return e, nil
+}
+
+// recordUpdate records what an update changed: endpoint.updated naming
+// the fields, and endpoint.enabled or endpoint.disabled when that changed.
+// An update that changed nothing records nothing.
+func (s *Endpoints) recordUpdate(ctx context.Context, before, after Endpoint) {
+	var changed []string
+	add := func(field string, differs bool) {
+		if differs {
+			changed = append(changed, field)
+		}
+	}
+	add("url", before.URL != after.URL)
+	add("description", before.Description != after.Description)
+	add("event_types", !slices.Equal(before.EventTypes, after.EventTypes))
+	add("rate_limit_per_second", before.RateLimitPerSecond != after.RateLimitPerSecond)
+	add("max_concurrency", before.MaxConcurrency != after.MaxConcurrency)
+	if len(changed) > 0 {
+		s.c.record(ctx, after.ProjectID, ActionEndpointUpdated, after.ID, "changed "+strings.Join(changed, ", "))
+	}
+	switch {
+	case after.Enabled && !before.Enabled:
+		s.c.record(ctx, after.ProjectID, ActionEndpointEnabled, after.ID, "")
+	case !after.Enabled && before.Enabled:
+		s.c.record(ctx, after.ProjectID, ActionEndpointDisabled, after.ID, after.DisabledReason)
+	}
 }
 
 // Enable enables endpoint id of project projectID.
@@ -239,7 +269,11 @@ func (s *Endpoints) Delete(ctx context.Context, projectID, id string) error {
 	if !ids.Valid(ids.Endpoint, id) {
 		return NotFound("endpoint")
 	}
-	return translate(s.c.store.DeleteEndpoint(ctx, projectID, id, s.c.now()), "endpoint")
+	if err := s.c.store.DeleteEndpoint(ctx, projectID, id, s.c.now()); err != nil {
+		return translate(err, "endpoint")
+	}
+	s.c.record(ctx, projectID, ActionEndpointDeleted, id, "")
+	return nil
 }
 
 // TestSend is the input of Endpoints.Test.

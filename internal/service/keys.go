@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -70,8 +71,9 @@ func displayPrefix(key string) string {
 // Keys manages API keys: creating, listing and revoking a project's keys,
 // and finding the key a request presents.
 type Keys struct {
-	c     *core
-	cache *keyCache
+	c      *core
+	cache  *keyCache
+	signin *signinLimiter
 }
 
 // NewAPIKey is a key just created: Key is the secret itself, returned this
@@ -149,6 +151,7 @@ func (s *Keys) Create(ctx context.Context, by APIKey, projectID string, in Creat
 	if err := s.c.store.CreateAPIKey(ctx, k); err != nil {
 		return NewAPIKey{}, translate(err, "project")
 	}
+	s.c.record(ctx, projectID, ActionKeyCreated, k.ID, k.Prefix+"…")
 	return NewAPIKey{APIKey: k, Key: key}, nil
 }
 
@@ -215,6 +218,11 @@ func (s *Keys) Revoke(ctx context.Context, by APIKey, projectID, id string) ([]s
 		return nil, translate(err, "api key")
 	}
 	s.revoked(revoked)
+	detail := ""
+	if len(revoked) > 1 {
+		detail = fmt.Sprintf("with %d keys it created", len(revoked)-1)
+	}
+	s.c.record(ctx, projectID, ActionKeyRevoked, id, detail)
 	return revoked, nil
 }
 
@@ -270,6 +278,11 @@ func (s *Keys) replace(ctx context.Context, tmpl APIKey, old []string) (NewAPIKe
 		return NewAPIKey{}, translate(err, "api key")
 	}
 	s.revoked(old)
+	// A rotation: the new key is created, the old ones revoked.
+	s.c.record(ctx, k.ProjectID, ActionKeyCreated, k.ID, k.Prefix+"… replacing "+strings.Join(old, ", "))
+	for _, id := range old {
+		s.c.record(ctx, k.ProjectID, ActionKeyRevoked, id, "replaced by "+k.ID)
+	}
 	return NewAPIKey{APIKey: k, Key: key}, nil
 }
 
@@ -284,6 +297,13 @@ const KeyUseResolution = time.Minute
 // CodeUnauthenticated. An admin key has ProjectID "". Lookups are cached
 // for KeyCacheTTL, so a busy publisher costs no query per event; the
 // key's LastUsedAt is written at most once per KeyUseResolution.
+//
+// Failed sign-ins are limited per source (the Actor's, on ctx): beyond
+// Config.SigninFailureBurst failures, a source gets CodeRateLimited
+// without a lookup until its allowance refills at SigninFailureRate a
+// second. A key found in the cache (valid, used recently) passes even
+// then; a source that is not failing is never slowed. Failures are
+// logged and audited (signin.failed) at most once a minute per source.
 func (s *Keys) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	if key == "" || len(key) > MaxKeyLen {
 		return APIKey{}, errUnauthenticated
@@ -292,18 +312,22 @@ func (s *Keys) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	hk := [sha256.Size]byte(h)
 	now := s.c.clock.Now()
 	k, cached, gen := s.cache.get(hk, now)
+	source := ActorOf(ctx).Source
 	if !cached {
+		if retry, ok := s.signin.check(source, now); !ok {
+			return APIKey{}, errTooManySignins(retry)
+		}
 		var err error
 		k, err = s.c.store.GetAPIKeyByHash(ctx, h)
 		if errors.Is(err, store.ErrNotFound) {
-			return APIKey{}, errUnauthenticated
+			return APIKey{}, s.failed(ctx, source, now)
 		}
 		if err != nil {
 			return APIKey{}, translate(err, "api key")
 		}
 	}
 	if !usable(k, h) {
-		return APIKey{}, errUnauthenticated
+		return APIKey{}, s.failed(ctx, source, now)
 	}
 	touch := now.Sub(k.LastUsedAt) >= KeyUseResolution
 	if cached {
@@ -355,6 +379,26 @@ const (
 // ErrAdminKeyRevoked: the admin key hookd was started with was revoked
 // (rotated). It authenticates nothing; hookd starts anyway.
 var ErrAdminKeyRevoked = errors.New("the --admin-key given was revoked (rotated); it authenticates nothing: start with the current admin key")
+
+// failed counts a failed sign-in of source and reports it when due.
+func (s *Keys) failed(ctx context.Context, source string, now time.Time) error {
+	if r := s.signin.fail(source, now); r != nil {
+		s.c.reportFailures(ctx, r)
+	}
+	return errUnauthenticated
+}
+
+// SignIn is Authenticate for a sign-in that starts a session (the web
+// UI): a success is recorded in the audit trail (signin.succeeded), by
+// the key that signed in.
+func (s *Keys) SignIn(ctx context.Context, key string) (APIKey, error) {
+	k, err := s.Authenticate(ctx, key)
+	if err != nil {
+		return APIKey{}, err
+	}
+	s.c.recordAs(ctx, Actor{KeyID: k.ID, Source: ActorOf(ctx).Source}, k.ProjectID, ActionSigninSucceeded, k.ID, "web UI")
+	return k, nil
+}
 
 // EnsureAdmin makes sure an admin key exists. With key set, that key is
 // stored (once; a node starting at the same moment may store it first)

@@ -73,6 +73,7 @@ func (s *Projects) Create(ctx context.Context, in CreateProject) (Project, error
 	if err := s.c.store.AddSecret(ctx, sec); err != nil {
 		return Project{}, translate(err, "project")
 	}
+	s.c.record(ctx, p.ID, ActionProjectCreated, p.ID, p.Name)
 	return p, nil
 }
 

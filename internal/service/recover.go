@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -70,6 +71,8 @@ func (s *Endpoints) recover(ctx context.Context, e Endpoint, since time.Time) (i
 	if err != nil {
 		return 0, translate(err, "endpoint")
 	}
+	s.c.record(ctx, e.ProjectID, ActionEndpointRecovered, e.ID,
+		fmt.Sprintf("%d resent, of those failed or cancelled since %s", n, since.UTC().Format(time.RFC3339)))
 	if n > 0 {
 		s.c.wake()
 	}

@@ -77,7 +77,11 @@ func (s *Secrets) Reveal(ctx context.Context, projectID string) (Secret, error) 
 	if value == "" {
 		return Secret{}, NotFound("secret")
 	}
-	return reveal(value)
+	out, err := reveal(value)
+	if err == nil {
+		s.c.record(ctx, projectID, ActionSecretRevealed, "", "")
+	}
+	return out, err
 }
 
 // current is the newest active secret, opened; "" when there is none.
@@ -140,6 +144,7 @@ func (s *Secrets) Rotate(ctx context.Context, projectID string, in RotateSecret)
 		return Secret{}, translate(err, "project")
 	}
 	s.c.onRotate(projectID)
+	s.c.record(ctx, projectID, ActionSecretRotated, sec.ID, "grace "+grace.String())
 	return reveal(value)
 }
 

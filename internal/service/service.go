@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -90,6 +91,15 @@ type Config struct {
 	// egress proxy's), shown to customers so they can allow-list them.
 	// Empty: not published.
 	EgressAddresses []string
+	// SigninFailureRate and SigninFailureBurst limit failed sign-ins
+	// per source address (see Keys.Authenticate): per second, and at
+	// once. Defaults DefaultSigninFailureRate and
+	// DefaultSigninFailureBurst; a negative value turns the limit off.
+	SigninFailureRate  float64
+	SigninFailureBurst int
+	// Logger gets what the services log (an audit record not written, failed
+	// sign-ins); default slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultKeyCacheTTL is Config.KeyCacheTTL's default.
@@ -106,6 +116,7 @@ type Service struct {
 	Events     *Events
 	Deliveries *Deliveries
 	Secrets    *Secrets
+	Audit      *Audit
 
 	core *core
 }
@@ -125,6 +136,7 @@ type core struct {
 	onRevoke     func(keyIDs []string)
 	testLimits   *testLimits
 	egress       []string
+	log          *slog.Logger
 }
 
 // New returns the services over cfg.Store.
@@ -146,6 +158,7 @@ func New(cfg Config) (*Service, error) {
 		onRevoke:     cfg.OnRevoke,
 		testLimits:   newTestLimits(cmp.Or(cfg.TestRate, DefaultTestRate), cmp.Or(cfg.TestBurst, DefaultTestBurst)),
 		egress:       slices.Clone(cfg.EgressAddresses),
+		log:          cmp.Or(cfg.Logger, slog.Default()),
 	}
 	if c.clock == nil {
 		c.clock = clock.Real{}
@@ -169,12 +182,15 @@ func New(cfg Config) (*Service, error) {
 	ttl := cmp.Or(cfg.KeyCacheTTL, DefaultKeyCacheTTL)
 	secrets := &Secrets{c: c}
 	return &Service{
-		Projects:   &Projects{c: c, secrets: secrets},
-		Keys:       &Keys{c: c, cache: newKeyCache(ttl)},
+		Projects: &Projects{c: c, secrets: secrets},
+		Keys: &Keys{c: c, cache: newKeyCache(ttl), signin: newSigninLimiter(
+			cmp.Or(cfg.SigninFailureRate, DefaultSigninFailureRate),
+			cmp.Or(cfg.SigninFailureBurst, DefaultSigninFailureBurst))},
 		Endpoints:  &Endpoints{c: c},
 		Events:     &Events{c: c},
 		Deliveries: &Deliveries{c: c},
 		Secrets:    secrets,
+		Audit:      &Audit{c: c},
 		core:       c,
 	}, nil
 }

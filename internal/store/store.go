@@ -270,6 +270,17 @@ type Store interface {
 	// claims are recorded or given back.
 	LeaveNode(ctx context.Context, node string) error
 
+	// Audit trail.
+	//
+	// AddAudit stores r. ListAudit lists the records of projectID, or
+	// every record (all projects and those of none) when projectID is "",
+	// newest first (id descending), before page.After when set.
+	// DeleteAuditBefore removes up to limit records whose At is before
+	// before (retention) and returns how many.
+	AddAudit(ctx context.Context, r AuditRecord) error
+	ListAudit(ctx context.Context, projectID string, page Page) ([]AuditRecord, error)
+	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// DeleteBefore removes up to limit events created before t with their
 	// deliveries and attempts, when none of those deliveries is still
 	// unfinished (retention). Returns the number of events removed. A

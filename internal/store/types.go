@@ -317,3 +317,18 @@ type Claimed struct {
 	// Claim let through to find out whether it answers again.
 	Probe bool
 }
+
+// AuditRecord is one change of state kept for the audit trail: who did
+// what, when and from where.
+type AuditRecord struct {
+	ID        string // "aud_…", time-sortable (made for At)
+	ProjectID string // "" for what concerns no one project (an admin action, a failed sign-in)
+	At        time.Time
+	// ActorKeyID is the API key that acted (the UI session's key); ""
+	// when there is none (a failed sign-in).
+	ActorKeyID string
+	Source     string // the client's address
+	Action     string // "endpoint.created", …
+	TargetID   string // what it acted on ("" when nothing in particular)
+	Detail     string // a short note for people
+}

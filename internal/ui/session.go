@@ -102,6 +102,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *request) error
 // public serves a page that needs no session.
 func (u *UI) public(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(service.WithActor(r.Context(), service.Actor{Source: service.SourceOf(r.RemoteAddr)}))
 		if err := u.checkPost(r, ""); err != nil {
 			u.renderError(w, r, nil, err)
 			return
@@ -147,6 +148,9 @@ func (u *UI) signedInAnyScope(h handlerFunc) http.HandlerFunc {
 			return
 		}
 		if err == nil {
+			// Who acts from where, for the audit trail.
+			r = r.WithContext(service.WithActor(r.Context(), service.Actor{
+				KeyID: c.session.APIKeyID, Source: service.SourceOf(r.RemoteAddr)}))
 			err = u.checkPost(r, c.token)
 		}
 		if err == nil {

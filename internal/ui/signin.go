@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,8 +58,16 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	key := strings.TrimSpace(r.PostFormValue("key"))
-	k, err := u.svc.Keys.Authenticate(r.Context(), key)
-	if e, _ := service.AsError(err); err != nil && e.Code != service.CodeUnauthenticated {
+	k, err := u.svc.Keys.SignIn(r.Context(), key)
+	e, _ := service.AsError(err)
+	if err != nil && e.Code == service.CodeRateLimited {
+		secs := max(1, int(e.RetryAfter/time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. "+
+			"Try again in "+pluralize(secs, "second", "seconds")+".")
+		return nil
+	}
+	if err != nil && e.Code != service.CodeUnauthenticated {
 		return err // the database, not the key
 	}
 	if err != nil {

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		nodeCases,
 		healthCases,
 		heldCases,
+		auditCases,
 	} {
 		cases = append(cases, group...)
 	}
