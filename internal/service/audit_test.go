@@ -59,6 +59,13 @@ func TestAuditTrail(t *testing.T) {
 	if _, err := e.svc.Deliveries.Retry(ctx, pid, did); err != nil {
 		t.Fatal(err)
 	}
+	// A preview changes nothing; the resend is one record.
+	if _, err := e.svc.Deliveries.RetryMatching(ctx, pid, service.BulkRetry{EndpointID: ep.ID, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Deliveries.RetryMatching(ctx, pid, service.BulkRetry{EndpointID: ep.ID, Status: "pending"}); err != nil {
+		t.Fatal(err)
+	}
 	step()
 	if _, err := e.svc.Endpoints.Recover(ctx, pid, ep.ID, start); err != nil {
 		t.Fatal(err)
@@ -89,6 +96,7 @@ func TestAuditTrail(t *testing.T) {
 		{service.ActionSecretRotated, k.ID, "2001:db8::7", "sec_"},
 		{service.ActionSecretRevealed, k.ID, "2001:db8::7", ""},
 		{service.ActionEndpointRecovered, k.ID, "2001:db8::7", ep.ID},
+		{service.ActionDeliveriesResent, k.ID, "2001:db8::7", ep.ID},
 		{service.ActionDeliveryResent, k.ID, "2001:db8::7", did},
 		{service.ActionEndpointEnabled, k.ID, "2001:db8::7", ep.ID},
 		{service.ActionEndpointDisabled, k.ID, "2001:db8::7", ep.ID},
@@ -127,10 +135,13 @@ func TestAuditTrail(t *testing.T) {
 	if !got[0].At.Equal(e.clock.Now()) || !got[len(got)-1].At.Equal(start) {
 		t.Errorf("times %v … %v, want the clock's %v … %v", got[len(got)-1].At, got[0].At, start, e.clock.Now())
 	}
-	if d := got[8].Detail; d != "changed description" {
+	if d := got[5].Detail; d != "1 resent; status=pending" {
+		t.Errorf("bulk resend detail %q", d)
+	}
+	if d := got[9].Detail; d != "changed description" {
 		t.Errorf("update detail %q", d)
 	}
-	if d := got[9].Detail; d != "https://example.com/h" {
+	if d := got[10].Detail; d != "https://example.com/h" {
 		t.Errorf("create detail %q", d)
 	}
 

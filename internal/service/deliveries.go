@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hookd/hookd/internal/ids"
@@ -239,8 +240,34 @@ func (s *Deliveries) RetryMatching(ctx context.Context, projectID string, in Bul
 	if err != nil {
 		return BulkRetried{}, translate(err, "delivery")
 	}
+	if !in.DryRun {
+		s.c.record(ctx, projectID, ActionDeliveriesResent, in.EndpointID, bulkDetail(in, resent, matched > MaxBulkRetry))
+	}
 	if resent > 0 {
 		s.c.wake()
 	}
 	return BulkRetried{Matched: min(matched, MaxBulkRetry), Resent: resent, Truncated: matched > MaxBulkRetry}, nil
+}
+
+// bulkDetail says in the audit trail what a bulk resend took and did:
+// "312 resent; status=failed event_type=invoice.* since=… (more match)".
+func bulkDetail(in BulkRetry, resent int, truncated bool) string {
+	d := fmt.Sprintf("%d resent;", resent)
+	add := func(k, v string) {
+		if v != "" {
+			d += " " + k + "=" + v
+		}
+	}
+	add("status", in.Status)
+	add("event_type", in.EventType)
+	if !in.Since.IsZero() {
+		add("since", in.Since.UTC().Format(time.RFC3339))
+	}
+	if !in.Until.IsZero() {
+		add("until", in.Until.UTC().Format(time.RFC3339))
+	}
+	if truncated {
+		d += " (more match)"
+	}
+	return d
 }
