@@ -65,6 +65,8 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		"POST /v1/projects/{pid}/deliveries/retry":        "project",
 		"GET /v1/projects/{pid}/secret":                   "project",
 		"POST /v1/projects/{pid}/secret/rotate":           "project",
+		"GET /v1/projects/{pid}/audit":                    "project",
+		"GET /v1/audit":                                   "admin",
 	}
 	scopes := h.Scopes()
 	// Ids that name nothing: a request that passes the scope check ends
