@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	rowRE   = regexp.MustCompile(`href="/ui/projects/[^/]+/deliveries/(dlv_[0-9A-Z]+)"`)
+	rowRE   = regexp.MustCompile(`href="/ui/projects/[^/]+/deliveries/(dlv_[0-9A-Z]+)(?:\?[^"]*)?"`)
 	olderRE = regexp.MustCompile(`href="([^"]+)">Older →`)
 )
 
