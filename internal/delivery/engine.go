@@ -670,11 +670,13 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 			return out
 		}
 	}
-	if _, held := e.watch.heldUntil(d.EndpointID, e.cfg.Clock.Now()); held && !c.Probe {
-		// This node saw the breaker open after the claim: the store holds
-		// the endpoint's deliveries now, so this one goes back, due as it
-		// was, without an attempt, and waits for the probe.
-		return store.GiveBack(d, e.cfg.Clock.Now())
+	if claimedAt, _ := e.lease(c); !c.Probe {
+		if _, held := e.watch.heldUntil(d.EndpointID, e.cfg.Clock.Now(), claimedAt); held {
+			// This node saw the breaker open after the claim: the store holds
+			// the endpoint's deliveries now, so this one goes back, due as it
+			// was, without an attempt, and waits for the probe.
+			return store.GiveBack(d, e.cfg.Clock.Now())
+		}
 	}
 	number := d.AttemptCount + 1
 	started := e.cfg.Clock.Now()

@@ -49,7 +49,7 @@ type healthWatch struct {
 	// held: endpoints whose breaker this node last saw open, until their
 	// probe time. Their deliveries already claimed are given back instead
 	// of sent (Claim stops handing them out as soon as the store has it).
-	held    map[string]time.Time
+	held    map[string]hold
 	stopped bool
 
 	more chan struct{}
@@ -74,7 +74,7 @@ func newHealthWatch(st store.Store, p health.Policy, logger *slog.Logger, notify
 		notify:    notify,
 		last:      make(map[string]store.HealthObservation),
 		unwritten: make(map[string]int),
-		held:      make(map[string]time.Time),
+		held:      make(map[string]hold),
 		more:      make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -151,17 +151,27 @@ func (h *healthWatch) wake() {
 	}
 }
 
+// hold is an open breaker as this node saw it: until its probe time, for
+// the deliveries claimed no later than the failure that opened it.
+type hold struct{ until, opened time.Time }
+
 // heldUntil reports whether endpoint ep's breaker was open when this node
-// last saw it, and until when.
-func (h *healthWatch) heldUntil(ep string, now time.Time) (time.Time, bool) {
+// last saw it, for a delivery claimed at claimedAt, and until when. A
+// claim made after the failure that opened it was made by a store that
+// knew of the open breaker and handed the delivery out all the same: the
+// breaker was closed since (an enable, or another node's probe), and the
+// store's word is the newer one; the hold is forgotten. (Giving such a
+// delivery back would have it claimed again at once, in a loop of claims
+// until the old probe time.)
+func (h *healthWatch) heldUntil(ep string, now, claimedAt time.Time) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t, ok := h.held[ep]
-	if ok && !t.After(now) {
+	if ok && (!t.until.After(now) || claimedAt.After(t.opened)) {
 		delete(h.held, ep)
 		return time.Time{}, false
 	}
-	return t, ok
+	return t.until, ok
 }
 
 // Start runs the watch's goroutine; Stop writes what is queued and ends
@@ -218,10 +228,16 @@ func (h *healthWatch) flush() {
 			// again. Nothing is sent that would not have been.
 			h.logger.Warn("recording endpoint health failed", "err", err, "observations", len(obs))
 		}
+		opened := make(map[string]time.Time)
+		for _, o := range obs {
+			if o.At.After(opened[o.EndpointID]) {
+				opened[o.EndpointID] = o.At
+			}
+		}
 		h.mu.Lock()
 		for _, ch := range changes {
 			if ch.After.Enabled && ch.After.Health.BreakerOpen() {
-				h.held[ch.After.ID] = ch.After.Health.ProbeAt
+				h.held[ch.After.ID] = hold{until: ch.After.Health.ProbeAt, opened: opened[ch.After.ID]}
 			} else {
 				delete(h.held, ch.After.ID)
 			}

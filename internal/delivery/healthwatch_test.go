@@ -65,8 +65,15 @@ func TestHealthWatch(t *testing.T) {
 	if !hl.BreakerOpen() || hl.Failures != 5 {
 		t.Fatalf("health after 5 failures = %+v", hl)
 	}
-	if until, ok := h.heldUntil(ep.ID, w0.Add(5*time.Second)); !ok || !until.Equal(hl.ProbeAt) {
+	if until, ok := h.heldUntil(ep.ID, w0.Add(5*time.Second), w0); !ok || !until.Equal(hl.ProbeAt) {
 		t.Fatalf("heldUntil = %v %v, want %v", until, ok, hl.ProbeAt)
+	}
+	// A delivery claimed after the failure that opened the breaker was
+	// handed out by a store that had closed it since (an enable, another
+	// node's probe): it is not held, or it would be given back and claimed
+	// again at once until the probe time.
+	if _, ok := h.heldUntil(ep.ID, w0.Add(5*time.Second), w0.Add(5*time.Second)); ok {
+		t.Fatal("a delivery claimed after the breaker opened is held by this node's stale view")
 	}
 	// A probe succeeds.
 	probe := claimed(hl)
@@ -76,7 +83,7 @@ func TestHealthWatch(t *testing.T) {
 	if hl := get(); !hl.Healthy() || !hl.LastSuccessAt.Equal(w0.Add(time.Minute)) {
 		t.Fatalf("health after the probe = %+v", hl)
 	}
-	if _, ok := h.heldUntil(ep.ID, w0.Add(time.Minute)); ok {
+	if _, ok := h.heldUntil(ep.ID, w0.Add(time.Minute), w0); ok {
 		t.Fatal("still held after recovering")
 	}
 	want := []string{health.EventFailing + " " + ep.ID, health.EventRecovered + " " + ep.ID}
