@@ -128,6 +128,7 @@ func (s *server) routes() {
 	s.handle("DELETE "+p+"/endpoints/{eid}", inProject, s.deleteEndpoint)
 	s.handle("POST "+p+"/endpoints/{eid}/test", inProject, s.testEndpoint)
 	s.handle("POST "+p+"/endpoints/{eid}/recover", inProject, s.recoverEndpoint)
+	s.handle("POST "+p+"/endpoints/{eid}/probe", inProject, s.probeEndpoint)
 	s.handle("GET "+p+"/endpoints/{eid}/stats", inProject, s.endpointStats)
 
 	s.handle("POST "+p+"/events", inProject, s.publishEvent)

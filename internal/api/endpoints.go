@@ -256,3 +256,14 @@ func (s *server) endpointStats(w http.ResponseWriter, r *http.Request, c call) e
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// probeEndpoint makes the next probe of an open breaker go now: 202 with
+// the endpoint (its next_probe_at now), 409 when the breaker is closed.
+func (s *server) probeEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
+	e, err := s.svc.Endpoints.Probe(r.Context(), c.projectID, r.PathValue("eid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, renderEndpoint(e))
+	return nil
+}

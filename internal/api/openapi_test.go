@@ -400,6 +400,13 @@ func (w *walk) successes() {
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/test", P+"/endpoints/"+limited.ID+"/test", K, nil) // 429
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/recover", P+"/endpoints/"+w.ep+"/recover", K, map[string]any{"since": since})
 	w.call("POST /v1/projects/{pid}/endpoints/{eid}/recover", P+"/endpoints/"+w.disabled+"/recover", K, map[string]any{"since": since}) // 409
+	var dead endpointOut
+	w.call("POST /v1/projects/{pid}/endpoints", P+"/endpoints", K, map[string]any{"url": w.receiver.URL + "/dead"}).decode(w.t, 201, &dead)
+	w.call("POST /v1/projects/{pid}/endpoints/{eid}/probe", P+"/endpoints/"+dead.ID+"/probe", K, nil) // 409: closed
+	if _, err := e.db.ObserveHealth(context.Background(), []store.HealthObservation{{EndpointID: dead.ID, At: e.clock.Now()}}, breaker); err != nil {
+		w.t.Fatal(err)
+	}
+	w.call("POST /v1/projects/{pid}/endpoints/{eid}/probe", P+"/endpoints/"+dead.ID+"/probe", K, nil)
 	w.call("GET /v1/projects/{pid}/endpoints/{eid}/stats", P+"/endpoints/"+w.ep+"/stats?window=7d", K, nil)
 	w.call("GET /v1/projects/{pid}/endpoints/{eid}/stats", P+"/endpoints/"+w.ep+"/stats?window=1y", K, nil) // 400
 

@@ -27,6 +27,7 @@ var routeScopes = map[string]service.Scope{
 	"DELETE /v1/projects/{pid}/endpoints/{eid}":       service.ScopeProject,
 	"POST /v1/projects/{pid}/endpoints/{eid}/test":    service.ScopeProject,
 	"POST /v1/projects/{pid}/endpoints/{eid}/recover": service.ScopeProject,
+	"POST /v1/projects/{pid}/endpoints/{eid}/probe":   service.ScopeProject,
 	"GET /v1/projects/{pid}/endpoints/{eid}/stats":    service.ScopeRead,
 
 	"POST /v1/projects/{pid}/events":       service.ScopePublish,

@@ -53,6 +53,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		"DELETE /v1/projects/{pid}/endpoints/{eid}":       "project",
 		"POST /v1/projects/{pid}/endpoints/{eid}/test":    "project",
 		"POST /v1/projects/{pid}/endpoints/{eid}/recover": "project",
+		"POST /v1/projects/{pid}/endpoints/{eid}/probe":   "project",
 		"GET /v1/projects/{pid}/endpoints/{eid}/stats":    "read",
 		"POST /v1/projects/{pid}/events":                  "publish",
 		"POST /v1/projects/{pid}/events/batch":            "publish",
