@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var flashRE = regexp.MustCompile(`class="flash[^"]*"|class="form-error" role="alert"|id="secret-value">whsec_|id="new-key">hk_|class="test-result (ok|bad)"`)
+var flashRE = regexp.MustCompile(`class="flash[^"]*"|class="form-error[^"]*" role="alert"|id="secret-value">whsec_|id="new-key">hk_|class="test-result (ok|bad)"`)
 
 // TestPostRedirectGet: every form that changes something answers 303 to
 // a page that shows the result once. Loading that page again (a reload,
