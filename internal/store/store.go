@@ -176,6 +176,12 @@ type Store interface {
 	// memory is bounded by bytes (maxBytes and one event), not count, and
 	// a page short of both limits is the last there is.
 	EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]Event, error)
+	// ListEventTypes lists the types of event projectID has published
+	// (operational ones included), ordered by type ascending (bytewise),
+	// after page.After. Publish keeps their counts in the same transaction
+	// as the events, with one write per distinct type of a batch, so the
+	// list costs no scan of the events however many there are.
+	ListEventTypes(ctx context.Context, projectID string, page Page) ([]EventType, error)
 
 	// Deliveries: the event log.
 	GetDelivery(ctx context.Context, projectID, id string) (Delivery, error)

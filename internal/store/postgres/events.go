@@ -16,7 +16,8 @@ import (
 // were inserted, in one statement: an event whose idempotency key is taken
 // is skipped by ON CONFLICT, and the join on its RETURNING drops its
 // deliveries with it. A delivery with a lease token is created claimed
-// (store.DirectClaim): delivering, leased until $11 by $13.
+// (store.DirectClaim): delivering, leased until $11 by $13. The inserted
+// events are counted in event_types, in this process's shard $14.
 const publishSQL = `
 WITH ins AS (
 	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at)
@@ -38,6 +39,15 @@ WITH ins AS (
 		CASE WHEN d.token = '' THEN '' ELSE $13::text END
 	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) AS d (id, event_id, endpoint_id, token)
 	JOIN ins ON ins.id = d.event_id
+), types AS (
+	-- One row per distinct type, locked in key order.
+	INSERT INTO event_types AS t (project_id, type, shard, count, last_seen_at, last_event_id)
+	SELECT project_id, type, $14::smallint, count(*), max(created_at), max(id COLLATE "C")
+	FROM ins GROUP BY project_id, type ORDER BY project_id, type
+	ON CONFLICT (project_id, type, shard) DO UPDATE SET
+		count = t.count + excluded.count,
+		last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at),
+		last_event_id = greatest(t.last_event_id, excluded.last_event_id)
 )
 SELECT id FROM ins`
 
@@ -174,7 +184,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 		}
 		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
-			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner).
+			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id string

@@ -48,6 +48,9 @@ type publishTx struct {
 	addEvent  *sql.Stmt
 	addDlv    *sql.Stmt
 	endpoints *sql.Stmt
+	addType   *sql.Stmt
+	// What the batch's inserted events add to event_types.
+	types map[[2]string]*typeCount
 	// Enabled endpoints (ID, URL, EventTypes, limits and health only) of each project seen
 	// in this batch, loaded once.
 	byProject map[string][]store.Endpoint
@@ -77,7 +80,7 @@ func (p *publishTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
 }
 
 func (p *publishTx) close() {
-	for _, st := range []*sql.Stmt{p.findKey, p.putKey, p.getEvent, p.getRefs, p.addEvent, p.addDlv, p.endpoints} {
+	for _, st := range []*sql.Stmt{p.findKey, p.putKey, p.getEvent, p.getRefs, p.addEvent, p.addDlv, p.endpoints, p.addType} {
 		if st != nil {
 			st.Close()
 		}
@@ -189,6 +192,7 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	if _, err := addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created); err != nil {
 		return store.PublishResult{}, err
 	}
+	p.countType(ev)
 	if ev.IdempotencyKey != "" {
 		putKey, err := p.stmt(&p.putKey, putKeySQL)
 		if err != nil {
@@ -283,6 +287,9 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 					return fmt.Errorf("event %s: %w", ev.ID, translate(err))
 				}
 				results[i] = res
+			}
+			if err := p.upsertTypes(); err != nil {
+				return fmt.Errorf("event types: %w", translate(err))
 			}
 			if !withOutcomes {
 				return nil

@@ -16,7 +16,8 @@ import (
 // publish of 10 events (one endpoint, claimed at publish) with the previous
 // batch's outcomes riding along. It was 40.3 when written, 35.4 after
 // migration 0006 took two indexes off this path, 36.4 with the
-// endpoint statistics of migration 0010 (one leaf page per commit). Every B-tree an
+// endpoint statistics of migration 0010 (one leaf page per commit), 37.4 with
+// the event types of migration 0016 (one leaf page per commit). Every B-tree an
 // event touches costs about three pages per commit, because SQLite splits
 // an index's rightmost leaf by rebalancing it with its neighbours; page
 // writes are the writer's largest fixed cost (BENCHMARKS.md). Raise the

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		healthCases,
 		heldCases,
 		auditCases,
+		eventTypeCases,
 	} {
 		cases = append(cases, group...)
 	}
