@@ -136,6 +136,7 @@ func (s *server) routes() {
 	s.handle("GET "+p+"/events", inProject, s.listEvents)
 	s.handle("GET "+p+"/events/stream", inProject, s.streamEvents)
 	s.handle("GET "+p+"/events/{evid}", inProject, s.getEvent)
+	s.handle("GET "+p+"/event-types", inProject, s.listEventTypes)
 
 	s.handle("GET "+p+"/deliveries", inProject, s.listDeliveries)
 	s.handle("GET "+p+"/deliveries/{did}", inProject, s.getDelivery)

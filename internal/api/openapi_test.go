@@ -419,6 +419,8 @@ func (w *walk) successes() {
 	w.call("POST /v1/projects/{pid}/events/batch", P+"/events/batch", K, `{"events":[`+strings.Repeat(`{"type":"a.b","data":{}},`, len(w.oversized)/6)+`{}]}`) // 413
 	w.call("GET /v1/projects/{pid}/events", P+"/events?type=invoice.paid", K, nil)
 	w.call("GET /v1/projects/{pid}/events/{evid}", P+"/events/"+w.evt, K, nil)
+	w.call("GET /v1/projects/{pid}/event-types", P+"/event-types?limit=1", K, nil)
+	w.call("GET /v1/projects/{pid}/event-types", P+"/event-types?limit=0", K, nil) // 400
 	w.stream(P + "/events/stream?types=invoice.*")
 	w.streamsToTheLimit(P + "/events/stream")
 	w.call("GET /v1/projects/{pid}/events/stream", P+"/events/stream?types=not%20a%20type", K, nil)                // 400

@@ -35,6 +35,7 @@ var routeScopes = map[string]service.Scope{
 	"GET /v1/projects/{pid}/events":        service.ScopeRead,
 	"GET /v1/projects/{pid}/events/stream": service.ScopeRead,
 	"GET /v1/projects/{pid}/events/{evid}": service.ScopeRead,
+	"GET /v1/projects/{pid}/event-types":   service.ScopeRead,
 
 	"GET /v1/projects/{pid}/deliveries":              service.ScopeRead,
 	"GET /v1/projects/{pid}/deliveries/{did}":        service.ScopeRead,

@@ -60,6 +60,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		"GET /v1/projects/{pid}/events":                   "read",
 		"GET /v1/projects/{pid}/events/stream":            "read",
 		"GET /v1/projects/{pid}/events/{evid}":            "read",
+		"GET /v1/projects/{pid}/event-types":              "read",
 		"GET /v1/projects/{pid}/deliveries":               "read",
 		"GET /v1/projects/{pid}/deliveries/{did}":         "read",
 		"POST /v1/projects/{pid}/deliveries/{did}/retry":  "project",
