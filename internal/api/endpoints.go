@@ -137,14 +137,14 @@ func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request, c call) e
 		writeJSON(w, http.StatusOK, renderEndpoint(e))
 		return nil
 	}
-	e, n, err := s.svc.Endpoints.UpdateAndRecover(r.Context(), c.projectID, r.PathValue("eid"), up, *in.RecoverSince)
+	e, rec, err := s.svc.Endpoints.UpdateAndRecover(r.Context(), c.projectID, r.PathValue("eid"), up, *in.RecoverSince)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
 		endpointJSON
-		Recovered int `json:"recovered"`
-	}{renderEndpoint(e), n})
+		recoverResponse
+	}{renderEndpoint(e), renderRecovered(rec)})
 	return nil
 }
 
@@ -152,8 +152,24 @@ type recoverRequest struct {
 	Since time.Time `json:"since"`
 }
 
+// recoverResponse says what a recovery did: recovered = resent +
+// replayed; held is what the endpoint's open breaker still holds (as of
+// the answer) and held_until its next probe (null when closed).
 type recoverResponse struct {
-	Recovered int `json:"recovered"`
+	Recovered int        `json:"recovered"`
+	Resent    int        `json:"resent"`
+	Replayed  int        `json:"replayed"`
+	Held      int        `json:"held"`
+	HeldUntil *time.Time `json:"held_until"`
+}
+
+func renderRecovered(r service.Recovered) recoverResponse {
+	out := recoverResponse{Recovered: r.Total(), Resent: r.Resent, Replayed: r.Replayed, Held: r.Held}
+	if !r.HeldUntil.IsZero() {
+		t := r.HeldUntil.UTC()
+		out.HeldUntil = &t
+	}
+	return out
 }
 
 func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
@@ -161,11 +177,11 @@ func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c call)
 	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
 		return err
 	}
-	n, err := s.svc.Endpoints.Recover(r.Context(), c.projectID, r.PathValue("eid"), in.Since)
+	rec, err := s.svc.Endpoints.Recover(r.Context(), c.projectID, r.PathValue("eid"), in.Since)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, recoverResponse{Recovered: n})
+	writeJSON(w, http.StatusOK, renderRecovered(rec))
 	return nil
 }
 

@@ -13,7 +13,9 @@ import (
 // TestRecoverAfterReenabling: an endpoint fails until some deliveries are
 // exhausted (failed) and the rest are cancelled by a disable; enabling it
 // with recover_since then delivers every one of those events exactly once,
-// with its original event id, and a second recovery finds nothing.
+// with its original event id, and the events published while it was
+// disabled that its filter accepts (replay missing), each once too; a
+// second recovery finds nothing.
 func TestRecoverAfterReenabling(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Now())
@@ -34,6 +36,7 @@ func TestRecoverAfterReenabling(t *testing.T) {
 	p := s.newProject("recover")
 	ep := s.newEndpoint(p, recv.URL())
 	path := "/v1/projects/" + p.ID + "/endpoints/" + ep
+	s.must(200, "PATCH", path, p.Key, map[string]any{"event_types": []string{"invoice.*"}}, nil)
 
 	var want []string
 	var deliveries []string
@@ -64,25 +67,53 @@ func TestRecoverAfterReenabling(t *testing.T) {
 		t.Fatalf("receiver got %d requests before the recovery, want %d failed ones", n, len(codes))
 	}
 
+	// Published while it is disabled: three it accepts, one it does not.
+	var missed []string
+	for i := range 3 {
+		ev := s.publish(p, "invoice.paid", map[string]any{"missed": i})
+		if len(ev.Deliveries) != 0 {
+			t.Fatalf("an event published while the endpoint is disabled has deliveries %v", ev.Deliveries)
+		}
+		missed = append(missed, ev.ID)
+	}
+	s.publish(p, "user.created", map[string]any{"filtered": true})
+
 	// Recovery needs the endpoint enabled, and a time in the past.
 	s.must(409, "POST", path+"/recover", p.Key, map[string]any{"since": start0}, nil)
 	s.must(400, "POST", path+"/recover", p.Key, map[string]any{}, nil)
 	s.must(400, "PATCH", path, p.Key, map[string]any{"recover_since": start0}, nil)
 	s.must(400, "PATCH", path, p.Key, map[string]any{"enabled": true, "recover_since": fake.Now().Add(time.Hour)}, nil)
 
-	var got struct {
-		Enabled   bool `json:"enabled"`
-		Recovered int  `json:"recovered"`
+	type recovered struct {
+		Enabled   bool       `json:"enabled"`
+		Recovered int        `json:"recovered"`
+		Resent    int        `json:"resent"`
+		Replayed  int        `json:"replayed"`
+		Held      int        `json:"held"`
+		HeldUntil *time.Time `json:"held_until"`
 	}
+	var got recovered
 	s.must(200, "PATCH", path, p.Key, map[string]any{"enabled": true, "recover_since": start0}, &got)
-	if !got.Enabled || got.Recovered != exhausted+cancelled {
-		t.Fatalf("enable with recover_since answered %+v, want enabled and %d recovered", got, exhausted+cancelled)
+	want1 := recovered{Enabled: true, Recovered: exhausted + cancelled + len(missed), Resent: exhausted + cancelled, Replayed: len(missed)}
+	if got != want1 {
+		t.Fatalf("enable with recover_since answered %+v, want %+v", got, want1)
 	}
 	waitStatus(deliveries, "succeeded")
-	var again struct{ Recovered int }
+	var replayed []string
+	for _, id := range missed {
+		var list struct{ Items []delivery }
+		s.must(200, "GET", "/v1/projects/"+p.ID+"/deliveries?event_id="+id, p.Key, nil, &list)
+		if len(list.Items) != 1 || list.Items[0].EndpointID != ep {
+			t.Fatalf("event %s published while disabled has deliveries %+v, want one to %s", id, list.Items, ep)
+		}
+		replayed = append(replayed, list.Items[0].ID)
+	}
+	waitStatus(replayed, "succeeded")
+	want = append(want, missed...)
+	var again recovered
 	s.must(200, "POST", path+"/recover", p.Key, map[string]any{"since": start0}, &again)
-	if again.Recovered != 0 {
-		t.Fatalf("a second recovery resent %d", again.Recovered)
+	if again != (recovered{}) {
+		t.Fatalf("a second recovery answered %+v, want nothing resent or replayed", again)
 	}
 
 	v, err := webhook.NewVerifier([]string{p.Secret}, webhook.WithNow(fake.Now))

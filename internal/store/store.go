@@ -205,6 +205,21 @@ type Store interface {
 	// with its event id and attempt count unchanged, as RetryDelivery
 	// does. Returns how many it changed.
 	RecoverDeliveries(ctx context.Context, projectID, endpointID string, since, now time.Time) (int, error)
+	// DisabledSpans lists the times endpoint endpointID was disabled that
+	// had not ended before since — the one still running included —,
+	// oldest first. Every statement that disables or enables an endpoint
+	// keeps them (by a trigger in each driver's schema).
+	DisabledSpans(ctx context.Context, endpointID string, since time.Time) ([]DisabledSpan, error)
+	// ListEventRefs lists the events of projectID created from from to
+	// until (both included), newest first, before after when it is set
+	// (an event id), at most limit: ids and types only, never bodies.
+	ListEventRefs(ctx context.Context, projectID string, from, until time.Time, after string, limit int) ([]EventRef, error)
+	// AddDeliveries makes a new delivery, pending and due at now, of each
+	// of eventIDs (events of projectID) to endpoint endpointID that has
+	// no delivery to it yet, so that calling it twice adds nothing. It
+	// adds nothing when the endpoint is not enabled (a disable between
+	// the caller's read and this write). Returns how many it made.
+	AddDeliveries(ctx context.Context, projectID, endpointID string, eventIDs []string, now time.Time) (int, error)
 	// RetryDeliveries resends the newest deliveries of projectID that f
 	// matches, at most limit, each made pending and due at now, passing
 	// over every one being delivered, every succeeded one (history is

@@ -142,6 +142,19 @@ func (e Endpoint) Accepts(eventType string) bool {
 	return false
 }
 
+// DisabledSpan is one time an endpoint was disabled: from From until
+// Until, zero while it still is.
+type DisabledSpan struct {
+	From, Until time.Time
+}
+
+// EventRef is an event without its body, what a replay needs to choose.
+type EventRef struct {
+	ID        string
+	Type      string
+	CreatedAt time.Time
+}
+
 // Event is one published event. Body is built once and sent byte-identical
 // on every attempt to every endpoint.
 type Event struct {

@@ -142,9 +142,9 @@ func (u *UI) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *request)
 	since, ok := formTime(&f, "since")
 	if ok {
 		eid := r.PathValue("eid")
-		n, err := u.svc.Endpoints.Recover(r.Context(), c.project.ID, eid, since)
+		rec, err := u.svc.Endpoints.Recover(r.Context(), c.project.ID, eid, since)
 		if err == nil {
-			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: recoveredFlash(n, since)})
+			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: recoveredFlash(rec, since)})
 		}
 		if e, _ := service.AsError(err); e.Code == service.CodeConflict {
 			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: capitalize(e.Message) + ".", Problem: true})
@@ -156,10 +156,25 @@ func (u *UI) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *request)
 	return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Recover: f})
 }
 
-func recoveredFlash(n int, since time.Time) string {
-	if n == 0 {
-		return "Nothing to resend: no delivery failed or was cancelled since " + utc(since) + "."
+func recoveredFlash(r service.Recovered, since time.Time) string {
+	var msg string
+	switch {
+	case r.Total() == 0:
+		msg = "Nothing to resend: no delivery failed or was cancelled since " + utc(since) +
+			", and no event was published while the endpoint was disabled."
+	case r.Replayed == 0:
+		msg = fmt.Sprintf("Resent %s that failed or were cancelled since %s: they are due now.",
+			pluralize(r.Resent, "delivery", "deliveries"), utc(since))
+	case r.Resent == 0:
+		msg = fmt.Sprintf("Sending %s published since %s while the endpoint was disabled: they are due now.",
+			pluralize(r.Replayed, "event", "events"), utc(since))
+	default:
+		msg = fmt.Sprintf("Resent %s that failed or were cancelled since %s, and sending %s published while the endpoint was disabled: they are due now.",
+			pluralize(r.Resent, "delivery", "deliveries"), utc(since), pluralize(r.Replayed, "event", "events"))
 	}
-	return fmt.Sprintf("Resent %s that failed or were cancelled since %s: they are due now.",
-		pluralize(n, "delivery", "deliveries"), utc(since))
+	if r.Held > 0 {
+		msg += fmt.Sprintf(" The breaker is open: %s wait for the next probe at %s.",
+			pluralize(r.Held, "delivery", "deliveries"), utc(r.HeldUntil))
+	}
+	return msg
 }

@@ -201,14 +201,14 @@ func (u *UI) enableEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 			return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint enabled."})
 		}
 		on := true
-		_, n, err := u.svc.Endpoints.UpdateAndRecover(r.Context(), c.project.ID, eid, service.UpdateEndpoint{Enabled: &on}, since)
+		_, rec, err := u.svc.Endpoints.UpdateAndRecover(r.Context(), c.project.ID, eid, service.UpdateEndpoint{Enabled: &on}, since)
 		if err != nil {
 			if !f.fail(err) {
 				return err
 			}
 			return u.showEndpoint(w, r, c, http.StatusBadRequest, healthData{Enable: f})
 		}
-		return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint enabled. " + recoveredFlash(n, since)})
+		return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint enabled. " + recoveredFlash(rec, since)})
 	}
 	if _, err := u.svc.Endpoints.Enable(r.Context(), c.project.ID, eid); err != nil {
 		return err

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		heldCases,
 		auditCases,
 		eventTypeCases,
+		replayCases,
 	} {
 		cases = append(cases, group...)
 	}
