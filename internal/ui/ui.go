@@ -112,6 +112,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/disable", u.signedIn(u.inProject(u.disableEndpoint)))
 	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}/delete", u.signedIn(u.inProject(u.confirmDelete)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/delete", u.signedIn(u.inProject(u.deleteEndpoint)))
+	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}/test", u.signedIn(u.inProject(u.testPage)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/test", u.signedIn(u.inProject(u.testEndpoint)))
 
 	u.mux.HandleFunc("GET "+p+"/api-keys", u.signedIn(u.inProject(u.keys)))
@@ -124,6 +125,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST "+p+"/secret/rotate", u.signedIn(u.inProject(u.rotateSecret)))
 
 	u.mux.HandleFunc("GET "+p+"/events", u.signedIn(u.inProject(u.eventLog)))
+	u.mux.HandleFunc("GET "+p+"/event-types", u.signedIn(u.inProject(u.eventTypes)))
 	u.mux.HandleFunc("GET "+p+"/events/resend", u.signedIn(u.inProject(u.resendPreview)))
 	u.mux.HandleFunc("POST "+p+"/events/resend", u.signedIn(u.inProject(u.resendMatching)))
 	u.mux.HandleFunc("GET "+p+"/deliveries/{did}", u.signedIn(u.inProject(u.delivery)))

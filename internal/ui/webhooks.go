@@ -101,12 +101,23 @@ type endpointFormData struct {
 	Form     form
 	Endpoint service.Endpoint // zero when adding
 	Action   string
+	// Chosen are the event types ticked among Types, the project's known
+	// types (eventtypes.go); with splitFree, Chosen is the endpoint's
+	// whole list and what is not a known type goes to the free field.
+	Chosen    []string
+	splitFree bool
+	Types     []typeChoice
 }
 
 func (u *UI) showEndpointForm(w http.ResponseWriter, r *http.Request, c *request, status int, d endpointFormData) {
 	title := "Add endpoint"
 	if d.Endpoint.ID != "" {
 		title = "Edit endpoint"
+	}
+	var rest []string
+	d.Types, rest = typeChoices(u.knownTypes(r, c), d.Chosen)
+	if d.splitFree {
+		d.Form.Values["event_types"] = strings.Join(rest, ", ")
 	}
 	u.render(w, r, c, status, "endpoint", view{Title: title, Nav: "webhooks", Data: d})
 }
@@ -122,7 +133,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 	e, err := u.svc.Endpoints.Create(r.Context(), c.project.ID, service.CreateEndpoint{
 		URL:         strings.TrimSpace(f.Values["url"]),
 		Description: f.Values["description"],
-		EventTypes:  splitList(f.Values["event_types"]),
+		EventTypes:  postedTypes(r, f),
 
 		RateLimitPerSecond: formLimit(f, "rate_limit_per_second"),
 		MaxConcurrency:     formLimit(f, "max_concurrency"),
@@ -131,7 +142,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		if !f.fail(err) {
 			return err
 		}
-		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks")})
+		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Action: u.projectPath(c, "/webhooks"), Chosen: r.PostForm["event_type"]})
 		return nil
 	}
 	msg := "Endpoint added. Press Test to send it a test event."
@@ -149,19 +160,20 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) er
 	f := form{Values: map[string]string{
 		"url":         e.URL,
 		"description": e.Description,
-		"event_types": strings.Join(e.EventTypes, ", "),
+		"event_types": "",
 
 		"rate_limit_per_second": limitValue(e.RateLimitPerSecond),
 		"max_concurrency":       limitValue(e.MaxConcurrency),
 	}, Errors: map[string]string{}}
-	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+e.ID)})
+	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+e.ID),
+		Chosen: e.EventTypes, splitFree: true})
 	return nil
 }
 
 func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
 	f := newForm(r, endpointFields...)
 	url, desc := strings.TrimSpace(f.Values["url"]), f.Values["description"]
-	types := splitList(f.Values["event_types"])
+	types := postedTypes(r, f)
 	rate, conc := formLimit(f, "rate_limit_per_second"), formLimit(f, "max_concurrency")
 	eid := r.PathValue("eid")
 	_, err := u.svc.Endpoints.Update(r.Context(), c.project.ID, eid, service.UpdateEndpoint{
@@ -176,7 +188,8 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 		if gerr != nil {
 			return gerr
 		}
-		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+eid)})
+		u.showEndpointForm(w, r, c, http.StatusBadRequest, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+eid),
+			Chosen: r.PostForm["event_type"]})
 		return nil
 	}
 	return u.done(w, r, c, u.projectPath(c, "/webhooks/"+eid), flash{Message: "Endpoint saved."})
@@ -255,6 +268,9 @@ type testView struct {
 // JSON and shows the result in place; without, the page comes back with
 // the result in the endpoint's row.
 func (u *UI) testEndpoint(w http.ResponseWriter, r *http.Request, c *request) error {
+	if _, fromTestPage := r.PostForm["type"]; fromTestPage {
+		return u.testWithType(w, r, c)
+	}
 	eid := r.PathValue("eid")
 	res, err := u.svc.Endpoints.Test(r.Context(), c.project.ID, eid, service.TestSend{})
 	if e, _ := service.AsError(err); err != nil && e.Code == service.CodeRateLimited {

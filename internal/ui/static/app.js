@@ -132,6 +132,13 @@
     setTimeout(function () { location.reload(); }, 1000 * Number(live.getAttribute("data-refresh")));
   }
 
+  // A choice that only reloads the page with it (the Test page's type)
+  // needs no button press with script; the button stays for those without.
+  var autos = document.querySelectorAll("select[data-submit]");
+  for (var k = 0; k < autos.length; k++) {
+    autos[k].addEventListener("change", function (ev) { ev.target.form.submit(); });
+  }
+
   var reveal = document.querySelector("form[data-reveal]");
   if (reveal) {
     reveal.addEventListener("submit", function (ev) {
