@@ -193,8 +193,13 @@ func (h *Hub) Close() {
 type Params struct {
 	ProjectID string
 	// LastID is the last event id the client received ("" for a new
-	// client: events published from now on).
+	// client: events published from Since on).
 	LastID string
+	// Since is when a new client's stream was accepted: it gets the
+	// events published from then on. A front end takes it before it
+	// answers, since the client may publish as soon as it hears the
+	// answer, before Follow runs. Zero: when Follow starts.
+	Since time.Time
 	// Accept filters by event type; nil accepts every type.
 	Accept func(eventType string) bool
 	// Check, when set, is asked before every read of the store (every
@@ -230,8 +235,12 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 		f.sent[p.LastID] = t
 		f.last = p.LastID
 	} else {
-		// A new client gets what is published from now on.
-		f.newest = h.cfg.Clock.Now()
+		// A new client gets what is published from when its stream
+		// was accepted on.
+		f.newest = p.Since
+		if f.newest.IsZero() {
+			f.newest = h.cfg.Clock.Now()
+		}
 		f.floor = ids.Floor(ids.Event, f.newest)
 		f.last = f.floor
 	}

@@ -405,3 +405,35 @@ func TestCheckEndsTheFeed(t *testing.T) {
 		t.Fatalf("a quiet Follow after the check failed: %v", err)
 	}
 }
+
+// TestFollowFromWhenTheStreamWasAccepted: a new client gets what is
+// published from the moment its stream was accepted (Params.Since), even
+// when the feed itself starts later. A front end answers 200 before it
+// runs Follow; a client that publishes on hearing it (on another node,
+// or before this goroutine is scheduled) must still get that event. The
+// feed used to start from the time Follow began and lost it for ever.
+func TestFollowFromWhenTheStreamWasAccepted(t *testing.T) {
+	e := newEnv(t)
+	accepted := e.clock.Now()
+	e.clock.Advance(time.Millisecond)
+	early := e.publish("t.early", e.clock.Now()) // after the 200, before Follow runs
+	e.clock.Advance(50 * time.Millisecond)
+	sk, _, _ := e.follow(Params{Since: accepted})
+	e.idle()
+	late := e.publish("t.late", e.clock.Now())
+	e.hub.Notify()
+	e.expect(sk, early, late)
+}
+
+// TestFollowSinceSkipsOlderEvents: Since is also the floor: an event from
+// before it is not sent, even within Settle.
+func TestFollowSinceSkipsOlderEvents(t *testing.T) {
+	e := newEnv(t)
+	e.publish("t.old", e.clock.Now())
+	e.clock.Advance(time.Second)
+	sk, _, _ := e.follow(Params{Since: e.clock.Now()})
+	e.idle()
+	next := e.publish("t.next", e.clock.Now())
+	e.poll()
+	e.expect(sk, next)
+}

@@ -54,6 +54,9 @@ type Following struct {
 	projectID string
 	in        FollowEvents
 	release   func()
+	// accepted is when OpenFollow accepted the stream: a new client gets
+	// the events published from then on, though Follow starts later.
+	accepted time.Time
 }
 
 // OpenFollow checks in and takes one of the node's and the project's
@@ -76,7 +79,7 @@ func (s *Events) OpenFollow(projectID string, in FollowEvents) (*Following, erro
 		}
 		return nil, &Error{Code: CodeRateLimited, Message: msg, RetryAfter: StreamRetryAfter}
 	}
-	return &Following{s: s, projectID: projectID, in: in, release: release}, nil
+	return &Following{s: s, projectID: projectID, in: in, release: release, accepted: s.c.now()}, nil
 }
 
 // Close gives the stream's slot back.
@@ -89,7 +92,7 @@ func (f *Following) Close() { f.release() }
 // is shutting down.
 func (f *Following) Follow(ctx context.Context, sink EventSink) error {
 	accept := store.Endpoint{EventTypes: f.in.Types}.Accepts
-	p := eventfeed.Params{ProjectID: f.projectID, LastID: f.in.LastID, Accept: accept}
+	p := eventfeed.Params{ProjectID: f.projectID, LastID: f.in.LastID, Since: f.accepted, Accept: accept}
 	if len(f.in.Key.Hash) > 0 {
 		p.Check = func(ctx context.Context) error { return f.s.c.recheckKey(ctx, f.in.Key) }
 	}
