@@ -75,6 +75,7 @@ func (s seeded) posts() map[string]url.Values {
 		ep + "/test":                             nil,
 		ep + "/delete":                           nil,
 		ep + "/recover":                          {"since": {"2020-01-01T00:00"}},
+		ep + "/probe":                            nil,
 		p + "/secret/reveal":                     nil,
 		p + "/secret/rotate":                     {"grace_period_seconds": {"604800"}},
 		p + "/deliveries/" + s.deliveryID + "/resend": nil,

@@ -66,7 +66,8 @@ const heldShown = 100
 // and outcome over a window, its limits, and Recover.
 func (u *UI) endpointPage(w http.ResponseWriter, r *http.Request, c *request) error {
 	var d healthData
-	if c.flash.Problem {
+	var probe probeFlash
+	if c.flash.Problem && !(c.flash.readData(&probe) && probe.Probe) {
 		d.FlashErr, c.flash.Message = c.flash.Message, "" // shown beside Recover
 	}
 	return u.showEndpoint(w, r, c, http.StatusOK, d)

@@ -106,6 +106,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("POST "+p+"/webhooks", u.signedIn(u.inProject(u.createEndpoint)))
 	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}", u.signedIn(u.inProject(u.endpointPage)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/recover", u.signedIn(u.inProject(u.recoverEndpoint)))
+	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/probe", u.signedIn(u.inProject(u.probeEndpoint)))
 	u.mux.HandleFunc("GET "+p+"/webhooks/{eid}/edit", u.signedIn(u.inProject(u.editEndpoint)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}", u.signedIn(u.inProject(u.updateEndpoint)))
 	u.mux.HandleFunc("POST "+p+"/webhooks/{eid}/enable", u.signedIn(u.inProject(u.enableEndpoint)))
