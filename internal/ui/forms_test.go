@@ -54,7 +54,7 @@ func (s seeded) pages() []string {
 		p + "/deliveries/" + s.deliveryID, p + "/events/resend?status=retrying",
 		p + "/webhooks/" + s.endpointID, p + "/webhooks/" + s.endpointID + "?window=7d",
 		p + "/api-keys", p + "/api-keys/" + s.p.KeyID + "/revoke",
-		p + "/event-types", p + "/webhooks/" + s.endpointID + "/test", p + "/webhooks/" + s.endpointID + "/test?type=tester.created",
+		p + "/activity", p + "/event-types", p + "/webhooks/" + s.endpointID + "/test", p + "/webhooks/" + s.endpointID + "/test?type=tester.created",
 	}
 }
 

@@ -127,6 +127,7 @@ func (u *UI) routes() {
 
 	u.mux.HandleFunc("GET "+p+"/events", u.signedIn(u.inProject(u.eventLog)))
 	u.mux.HandleFunc("GET "+p+"/event-types", u.signedIn(u.inProject(u.eventTypes)))
+	u.mux.HandleFunc("GET "+p+"/activity", u.signedIn(u.inProject(u.activity)))
 	u.mux.HandleFunc("GET "+p+"/events/resend", u.signedIn(u.inProject(u.resendPreview)))
 	u.mux.HandleFunc("POST "+p+"/events/resend", u.signedIn(u.inProject(u.resendMatching)))
 	u.mux.HandleFunc("GET "+p+"/deliveries/{did}", u.signedIn(u.inProject(u.delivery)))
