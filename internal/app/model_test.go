@@ -53,16 +53,10 @@ var modelStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 // Open bugs the model finds, by the seeds that find them on main; each
 // has its named test below. Remove a seed from here once its bug is fixed.
-const (
-	bugEnableAfter410 = "open bug (issue 18, finding 1): after a 410, enabling the endpoint with recover_since " +
-		"leaves resent and new deliveries cancelled \"endpoint disabled\" (the 410 mark in memory outlives the enable)"
-	bugAttemptInFlightAtDisable = "open bug: disabling or deleting an endpoint while an attempt is in flight " +
-		"cancels the delivery and the attempt is never recorded: the receiver got a request the log does not show"
-)
-
+// None is open: the named tests below are the regressions of those fixed.
 var knownBugs = map[string]map[uint64]string{
-	"sqlite":   {1: bugEnableAfter410, 4: bugEnableAfter410, 5: bugEnableAfter410, 2: bugAttemptInFlightAtDisable, 7: bugAttemptInFlightAtDisable},
-	"postgres": {1: bugEnableAfter410, 4: bugEnableAfter410, 5: bugEnableAfter410, 2: bugAttemptInFlightAtDisable},
+	"sqlite":   {},
+	"postgres": {},
 }
 
 func TestModelSQLite(t *testing.T) {
@@ -99,19 +93,20 @@ func TestModelBreakerHoldAfterEnable(t *testing.T) {
 
 // TestModelEnableAfter410 is seed 1 on SQLite: the receiver answers 410,
 // the endpoint is disabled; the final enable with recover_since (receiver
-// fixed) resends, and the resent deliveries are cancelled again.
+// fixed) resends, and the resent deliveries were cancelled again while
+// the node's in-memory 410 mark outlived the enable.
 func TestModelEnableAfter410(t *testing.T) {
-	t.Skip(bugEnableAfter410)
 	runModel(t, 1, modelSteps, 1, "")
 }
 
 // TestModelAttemptInFlightAtDisable is seed 2 on SQLite: the receiver
 // does not answer (hang), the endpoint is disabled and later deleted
 // while attempts are in flight; the receiver got requests whose attempts
-// the log does not count (0 attempts, cancelled).
+// the log did not count (0 attempts, cancelled): the delete cancelled
+// the delivery in flight and revoked its claim, so its outcome was never
+// applied.
 func TestModelAttemptInFlightAtDisable(t *testing.T) {
-	t.Skip(bugAttemptInFlightAtDisable)
-	runModelWith(t, 2, modelSteps, 1, "", false)
+	runModel(t, 2, modelSteps, 1, "")
 }
 
 // answer is how a model receiver answers: an HTTP status, or hang (no
@@ -221,8 +216,6 @@ type model struct {
 
 	probe  bool // POST …/endpoints/{eid}/probe exists
 	replay bool // enabling replays what was published while disabled
-
-	quietCancel bool // see runModelWith
 }
 
 func (m *model) node() *server { return m.nodes[m.rng.IntN(len(m.nodes))].srv }
@@ -287,21 +280,15 @@ func (m *model) endpointPath(e *modelEndpoint) string {
 
 // runModel runs one random sequence of steps on a cluster of nodes (on
 // SQLite when db is "", else on that PostgreSQL database) and checks the
-// invariants.
+// invariants. Disables and deletes come with attempts in flight, as they
+// do in production.
 func runModel(t *testing.T, seed uint64, steps, nodes int, db string) {
-	runModelWith(t, seed, steps, nodes, db, true)
-}
-
-// runModelWith is runModel; quietCancel settles the nodes before each
-// disable and delete, so that no attempt is in flight when they cancel
-// (while bugAttemptInFlightAtDisable is open).
-func runModelWith(t *testing.T, seed uint64, steps, nodes int, db string, quietCancel bool) {
 	t.Logf("seed %d, %d steps, %d node(s)", seed, steps, nodes)
 	clk := clock.NewFake(modelStart)
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "hookd.db")
 	}
-	m := &model{t: t, rng: rand.New(rand.NewPCG(seed, 18)), clk: clk, quietCancel: quietCancel}
+	m := &model{t: t, rng: rand.New(rand.NewPCG(seed, 18)), clk: clk}
 	defer func() {
 		if t.Failed() {
 			t.Logf("seed %d failed; the sequence:\n%s", seed, strings.Join(m.trace, "\n"))
@@ -378,7 +365,6 @@ func (m *model) randomStep() {
 		e.recv.mode.Store(mode)
 		m.step("receiver of %s answers %d", e.id, mode)
 	case r < 62:
-		m.quiet()
 		s.must(200, "PATCH", m.endpointPath(e), m.p.Key, map[string]any{"enabled": false}, nil)
 		m.step("disable %s", e.id)
 	case r < 68:
@@ -406,7 +392,6 @@ func (m *model) randomStep() {
 		}
 		m.step("probe %s: %d", e.id, code)
 	case r < 88:
-		m.quiet()
 		s.must(204, "DELETE", m.endpointPath(e), m.p.Key, nil, nil)
 		e.deleted = true
 		m.step("delete %s", e.id)
@@ -422,13 +407,6 @@ func (m *model) randomStep() {
 		d := time.Duration(1+m.rng.IntN(3)) * time.Second
 		m.clk.Advance(d)
 		m.step("advance %s", d)
-	}
-}
-
-// quiet settles the nodes before a disable or delete when quietCancel.
-func (m *model) quiet() {
-	if m.quietCancel {
-		m.settled()
 	}
 }
 

@@ -13,6 +13,15 @@ import "time"
 //	pending | retrying ──disable/delete of its endpoint──▶ cancelled
 //	failed | cancelled ──RetryDelivery, RecoverDeliveries──▶ pending
 //
+// A delivering one is not cancelled by a disable or delete of its endpoint:
+// its attempt may have reached the receiver, and history is append-only, so
+// its claimant's outcome is recorded, attempt and all. An outcome that
+// would leave it waiting (a retry, a give-back) while its endpoint is
+// disabled or deleted makes it cancelled instead, with the reason, as the
+// disable or delete made the endpoint's other waiting ones (Complete). One
+// whose claimant died is handed out again marked EndpointGone once its lease
+// ends, and its claimant cancels it.
+//
 // Outcomes are made only by the constructors of outcome.go and checked by
 // CheckOutcomes; the drivers store and select. succeeded is final.
 //

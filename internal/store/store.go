@@ -120,7 +120,9 @@ type Store interface {
 	// cancelled with LastError "endpoint disabled: <reason>".
 	UpdateEndpoint(ctx context.Context, e Endpoint) error
 	// DeleteEndpoint removes the endpoint; its deliveries stay in the log,
-	// and those not finished become cancelled.
+	// and the waiting ones (pending, retrying) become cancelled with
+	// LastError "endpoint deleted". One being delivered keeps its claim:
+	// its outcome is recorded (see Complete and lifecycle.go).
 	DeleteEndpoint(ctx context.Context, projectID, id string, now time.Time) error
 
 	// Endpoint health and limits.
@@ -248,6 +250,10 @@ type Store interface {
 	// only changed when its LeaseToken still matches (a claimant whose lease
 	// expired and was re-claimed does not overwrite the newer claim).
 	// An outcome made by DisableEndpoint disables that endpoint. An outcome
+	// that leaves its delivery waiting (RetryAt, GiveBack) while the
+	// endpoint is disabled or deleted — before this call or by an outcome
+	// of it — cancels the delivery instead, with LastError "endpoint
+	// disabled: <reason>" or "endpoint deleted" (its attempt is kept). An outcome
 	// of a delivery that retention has removed is skipped (there is nothing
 	// to record it against); the rest of the batch is recorded. When
 	// CheckOutcomes refuses the batch, nothing of it is recorded.

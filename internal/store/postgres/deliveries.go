@@ -555,6 +555,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 		body                                = make([][]byte, n)
 		disEndpoint, disReason              []string
 		disAt                               []time.Time
+		waitingIDs                          []string // left pending or retrying
 		stats                               = store.StatsDelta{}
 	)
 	for i, o := range outcomes {
@@ -569,6 +570,9 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 		if t := o.NextAttemptAt(); !t.IsZero() {
 			t = ts(t)
 			next[i] = &t
+		}
+		if st := o.Status(); st == store.StatusPending || st == store.StatusRetrying {
+			waitingIDs = append(waitingIDs, o.DeliveryID())
 		}
 		if reason, ok := o.DisablesEndpoint(); ok && !slices.Contains(disEndpoint, o.EndpointID()) {
 			// The first outcome of the batch that disables an endpoint
@@ -610,6 +614,18 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 				WHERE d.project_id = e.project_id AND d.endpoint_id = u.id
 					AND d.status IN ('pending', 'retrying') AND d.id <> ALL($4)`,
 				disEndpoint, disReason, disAt, id)
+		}
+		if len(waitingIDs) > 0 {
+			// Left waiting (a retry, a give-back) by this batch while
+			// their endpoint is disabled or deleted (before or in this
+			// batch): cancelled, as the disable or delete cancelled the
+			// endpoint's other waiting ones (see store/lifecycle.go).
+			b.Queue(`UPDATE deliveries d SET status = 'cancelled', next_attempt_at = NULL,
+					last_error = coalesce((SELECT 'endpoint disabled: ' || e.disabled_reason FROM endpoints e
+						WHERE e.id = d.endpoint_id), 'endpoint deleted')
+				WHERE d.id = ANY($1) AND d.status IN ('pending', 'retrying')
+					AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)`,
+				waitingIDs)
 		}
 		if len(stats) > 0 {
 			// In key order: transactions adding to the same counters lock

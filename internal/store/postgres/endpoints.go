@@ -111,8 +111,9 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 }
 
 // DeleteEndpoint removes endpoint id of projectID. Its deliveries stay;
-// those not finished (delivering ones included, whose lease is revoked so
-// a late Complete leaves them alone) become cancelled.
+// the waiting ones become cancelled. One in flight keeps its claim, so
+// that its attempt and outcome are recorded; an outcome that would leave
+// it waiting cancels it then (Complete).
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time.Time) error {
 	return db.write(ctx, func() error {
 		b := &pgx.Batch{}
@@ -123,8 +124,8 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time
 				return nil
 			})
 		b.Queue(`UPDATE deliveries SET status = 'cancelled', last_error = 'endpoint deleted',
-			next_attempt_at = NULL, lease_expires_at = NULL, lease_token = '', lease_owner = '', updated_at = $3
-			WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'retrying', 'delivering')`,
+			next_attempt_at = NULL, updated_at = $3
+			WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'retrying')`,
 			projectID, id, ts(now))
 		if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 			return err

@@ -754,6 +754,7 @@ type completeTx struct {
 	addLateAttempt *sql.Stmt
 	update         *sql.Stmt
 	disable        *sql.Stmt
+	cancelGone     *sql.Stmt
 	addStat        *sql.Stmt
 	// stats counts the attempts recorded, for addStats.
 	stats store.StatsDelta
@@ -772,6 +773,13 @@ const (
 	// this statement did it: SQLite's single writer makes it exactly once.
 	disableSQL = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1
 			RETURNING ` + endpointCols
+	// cancelGoneSQL cancels delivery ?1, just left waiting by an outcome,
+	// when its endpoint ?2 is disabled or deleted.
+	cancelGoneSQL = `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL,
+			last_error = COALESCE((SELECT 'endpoint disabled: ' || disabled_reason FROM endpoints WHERE id = ?2),
+				'endpoint deleted')
+			WHERE id = ?1 AND ` + waiting + `
+				AND NOT EXISTS (SELECT 1 FROM endpoints WHERE id = ?2 AND enabled = 1)`
 	addStatSQL = `INSERT INTO endpoint_stats (endpoint_id, hour, bucket, n) VALUES (?, ?, ?, ?)
 			ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE SET n = n + excluded.n`
 )
@@ -799,7 +807,7 @@ func (c *completeTx) stmt(dst **sql.Stmt, q string) (*sql.Stmt, error) {
 }
 
 func (c *completeTx) close() {
-	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.addLateAttempt, c.update, c.disable, c.addStat} {
+	for _, st := range []*sql.Stmt{c.current, c.addAttempt, c.addLateAttempt, c.update, c.disable, c.cancelGone, c.addStat} {
 		if st != nil {
 			st.Close()
 		}
@@ -875,9 +883,27 @@ func (c *completeTx) complete(o store.Outcome) error {
 	if err != nil {
 		return err
 	}
-	if _, err := update.ExecContext(c.ctx, o.Status(), count, code, lastErr, next, micros(o.UpdatedAt()),
-		o.DeliveryID(), o.LeaseToken()); err != nil {
+	res, err := update.ExecContext(c.ctx, o.Status(), count, code, lastErr, next, micros(o.UpdatedAt()),
+		o.DeliveryID(), o.LeaseToken())
+	if err != nil {
 		return err
+	}
+	if st := o.Status(); st == store.StatusRetrying || st == store.StatusPending {
+		// Left waiting (a retry, a give-back): if its endpoint was disabled
+		// or deleted while it was in flight, it is cancelled now, as the
+		// disable or delete cancelled the endpoint's other waiting ones
+		// (see store/lifecycle.go). Only when this outcome moved it.
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			cancel, err := c.stmt(&c.cancelGone, cancelGoneSQL)
+			if err != nil {
+				return err
+			}
+			if _, err := cancel.ExecContext(c.ctx, o.DeliveryID(), o.EndpointID()); err != nil {
+				return err
+			}
+		}
 	}
 	if reason, ok := o.DisablesEndpoint(); ok {
 		disable, err := c.stmt(&c.disable, disableSQL)

@@ -145,20 +145,15 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time
 		if err := mustAffect(res); err != nil {
 			return err
 		}
-		// Clearing the lease makes the cancellation final: a claimant that
-		// finishes later still records its attempt but no longer changes
-		// the delivery.
-		// Waiting and leased deliveries are in two indexes; one statement
-		// over both would read neither.
-		for _, which := range []string{waiting, leased} {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries
-				SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?,
-				    lease_expires_at = NULL, lease_token = '', lease_owner = ''
-				WHERE endpoint_id = ? AND `+which,
-				micros(now), id); err != nil {
-				return err
-			}
-		}
-		return nil
+		// Only waiting deliveries: one in flight keeps its claim, so that
+		// its attempt and outcome are recorded (the receiver may have got
+		// it); an outcome that would leave it waiting cancels it then
+		// (Complete), and one whose claimant died is handed out marked
+		// EndpointGone once its lease ends.
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries
+			SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?
+			WHERE endpoint_id = ? AND `+waiting,
+			micros(now), id)
+		return err
 	})
 }

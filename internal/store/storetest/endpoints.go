@@ -217,18 +217,20 @@ func testDeleteEndpoint(t *testing.T, f *fixture) {
 	deletedAt := Base.Add(2 * time.Minute)
 	f.must(f.s.DeleteEndpoint(f.ctx, p.ID, a.ID, deletedAt), "DeleteEndpoint")
 
-	// The log keeps every delivery; the unfinished ones are cancelled.
+	// The log keeps every delivery; the waiting ones are cancelled. The
+	// one in flight keeps its claim: its outcome is still to be recorded
+	// (testCompleteAfterEndpointGone).
 	for status, id := range ofA {
 		got := f.delivery(p.ID, id)
 		want := before[id]
 		switch status {
-		case store.StatusPending, store.StatusRetrying, store.StatusDelivering:
-			if got.Status != store.StatusCancelled || !got.NextAttemptAt.IsZero() || !got.UpdatedAt.Equal(deletedAt) {
-				t.Errorf("%s delivery after delete: status %s, next attempt %v, updated %v; want cancelled, none, %v",
-					status, got.Status, got.NextAttemptAt, got.UpdatedAt, deletedAt)
+		case store.StatusPending, store.StatusRetrying:
+			if got.Status != store.StatusCancelled || !got.NextAttemptAt.IsZero() || !got.UpdatedAt.Equal(deletedAt) || got.LastError != "endpoint deleted" {
+				t.Errorf("%s delivery after delete: status %s, next attempt %v, updated %v, last error %q; want cancelled, none, %v, endpoint deleted",
+					status, got.Status, got.NextAttemptAt, got.UpdatedAt, got.LastError, deletedAt)
 			}
 		default:
-			equal(t, "finished delivery after delete", got, want)
+			equal(t, status+" delivery after delete", got, want)
 		}
 	}
 	equal(t, "attempts after delete", f.attempts(p.ID, ofA[store.StatusSucceeded]), attemptsBefore)
@@ -238,9 +240,19 @@ func testDeleteEndpoint(t *testing.T, f *fixture) {
 		t.Errorf("log of deleted endpoint lists %d deliveries, want %d", len(logged), len(ofA))
 	}
 
-	// Nothing of the deleted endpoint is claimable, even once leases expire.
-	if got := claimedIDs(f.claim(Base.Add(2*far), 100)); !slices.Equal(got, []string{ofB}) {
-		t.Errorf("Claim after delete = %v, want [%s]", got, ofB)
+	// Nothing of the deleted endpoint is claimable but the delivery that
+	// was in flight, once its lease expires (its claimant died): it is
+	// handed out marked as going to an endpoint that is gone, for its
+	// claimant to cancel.
+	claimed := f.claim(Base.Add(2*far), 100)
+	if got := claimedIDs(claimed); !slices.Equal(got, []string{ofB, ofA[store.StatusDelivering]}) &&
+		!slices.Equal(got, []string{ofA[store.StatusDelivering], ofB}) {
+		t.Errorf("Claim after delete = %v, want %s and %s", got, ofB, ofA[store.StatusDelivering])
+	}
+	for _, c := range claimed {
+		if gone := c.Delivery.ID == ofA[store.StatusDelivering]; c.EndpointGone != gone {
+			t.Errorf("claimed %s: EndpointGone = %v, want %v", c.Delivery.ID, c.EndpointGone, gone)
+		}
 	}
 
 	// Resending by hand is refused and changes nothing

@@ -13,6 +13,83 @@ var ruleCases = []testCase{
 	{"CompleteRefusesMalformed", testCompleteRefusesMalformed},
 	{"CompleteAfterRetention", testCompleteAfterRetention},
 	{"DeleteBeforeLimit", testDeleteBeforeLimit},
+	{"CompleteAfterEndpointGone", testCompleteAfterEndpointGone},
+}
+
+// testCompleteAfterEndpointGone: deliveries in flight when their endpoint
+// is disabled or deleted (by a user, or by a 410 in the same batch) keep
+// their claims, and their outcomes are recorded: history is append-only,
+// and the receiver may have got the request. One that succeeded or failed
+// stays so; one that a retry or a give-back would leave waiting is
+// cancelled with the reason, its attempt kept — as the disable or delete
+// cancelled the endpoint's waiting deliveries.
+func testCompleteAfterEndpointGone(t *testing.T, f *fixture) {
+	for _, how := range []string{"disabled", "deleted", "gone in the batch"} {
+		func() {
+			p := f.project()
+			ep := f.endpoint(p.ID)
+			for range 4 {
+				f.publish(event(p.ID, "t.a", Base))
+			}
+			cs := f.claim(Base, 10)
+			if len(cs) != 4 {
+				t.Fatalf("%s: claimed %d, want 4", how, len(cs))
+			}
+			at := Base.Add(time.Minute)
+			var outs []store.Outcome
+			reason := "endpoint deleted"
+			switch how {
+			case "disabled":
+				ep.Enabled, ep.DisabledReason, ep.UpdatedAt = false, "by hand", Base.Add(time.Second)
+				f.must(f.s.UpdateEndpoint(f.ctx, ep), "UpdateEndpoint(disable)")
+				reason = "endpoint disabled: by hand"
+			case "deleted":
+				f.must(f.s.DeleteEndpoint(f.ctx, p.ID, ep.ID, Base.Add(time.Second)), "DeleteEndpoint")
+			case "gone in the batch":
+				// The 410 comes last: on either driver, the retry and the
+				// give-back before it are cancelled as well.
+				reason = "endpoint disabled: answered 410"
+			}
+			for _, c := range cs {
+				if how != "gone in the batch" {
+					f.unchanged(t, "delivery in flight after its endpoint was "+how, c)
+				}
+			}
+			outs = append(outs,
+				outcome(cs[0], at, store.StatusSucceeded, 200),
+				outcome(cs[1], at, store.StatusRetrying, 503),
+				store.GiveBack(cs[2].Delivery, at))
+			if how == "gone in the batch" {
+				outs = append(outs, store.DisableEndpoint(cs[3].Delivery, attempt(cs[3], at, 410), "answered 410", at))
+			} else {
+				outs = append(outs, outcome(cs[3], at, store.StatusFailed, 500))
+			}
+			f.complete(outs...)
+
+			want := []struct {
+				status   string
+				attempts int
+				lastErr  string
+			}{
+				{store.StatusSucceeded, 1, ""},
+				{store.StatusCancelled, 1, reason},
+				{store.StatusCancelled, 0, reason},
+				{store.StatusFailed, 1, ""},
+			}
+			for i, c := range cs {
+				d := f.delivery(p.ID, c.Delivery.ID)
+				w := want[i]
+				if d.Status != w.status || d.AttemptCount != w.attempts || (w.lastErr != "" && d.LastError != w.lastErr) ||
+					(d.Status == store.StatusCancelled && !d.NextAttemptAt.IsZero()) {
+					t.Errorf("%s: delivery %d: %s, %d attempts, last error %q, next %v; want %s, %d, %q",
+						how, i, d.Status, d.AttemptCount, d.LastError, d.NextAttemptAt, w.status, w.attempts, w.lastErr)
+				}
+				if as := f.attempts(p.ID, c.Delivery.ID); len(as) != w.attempts {
+					t.Errorf("%s: delivery %d: %d attempts listed, want %d", how, i, len(as), w.attempts)
+				}
+			}
+		}()
+	}
 }
 
 // claimedAtBase makes a project with one endpoint and n deliveries, all
