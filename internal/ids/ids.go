@@ -22,6 +22,7 @@ const (
 	APIKey   = "key"
 	Secret   = "sec"
 	Audit    = "aud"
+	Portal   = "ps"
 )
 
 var (

@@ -93,12 +93,16 @@ type Store interface {
 	// GetSession returns the session with that hash, with its key's
 	// ProjectID, while it is valid at now: not expired (it expires at the
 	// instant ExpiresAt) and its key not revoked. Otherwise ErrNotFound.
+	// The Session of a portal session (ClaimPortalSession) is never
+	// returned: it is no operator's sign-in.
 	GetSession(ctx context.Context, hash []byte, now time.Time) (Session, error)
 	// DeleteSession removes the session (sign-out); one that does not
 	// exist is not an error, so signing out twice is harmless.
 	DeleteSession(ctx context.Context, hash []byte) error
 	// DeleteExpiredSessions removes up to limit sessions expired at now
-	// and returns how many it removed.
+	// and returns how many it removed. It also removes up to limit portal
+	// sessions expired a week before now (kept that long to say "this
+	// link expired" with the way back).
 	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
 	// PutFlash keeps f, the one-time result of a form, for its session,
 	// and removes that session's flashes expired at f.CreatedAt. An
@@ -108,6 +112,34 @@ type Store interface {
 	// it, so only one caller ever gets it; one taken before, expired at
 	// now or never put is ErrNotFound.
 	TakeFlash(ctx context.Context, sessionHash []byte, id string, now time.Time) ([]byte, error)
+
+	// Customer portal sessions (PortalSession).
+	//
+	// CreatePortalSession stores p (unclaimed). An unknown key or
+	// project is ErrNotFound, a duplicate id or link hash ErrConflict.
+	CreatePortalSession(ctx context.Context, p PortalSession) error
+	// ClaimPortalSession claims the portal session of the link whose
+	// token hashes to linkHash, once: it sets ClaimedAt to now and
+	// SessionHash to sessionHash, and stores the Session of sessionHash
+	// (its PortalID set, so GetSession never returns it), in one
+	// transaction, and returns the claimed session. A link never made is
+	// ErrNotFound; one claimed before, expired at now, or whose key is
+	// revoked is ErrConflict, returned with the session as stored, so
+	// the caller can say why and where to go back to.
+	ClaimPortalSession(ctx context.Context, linkHash, sessionHash []byte, now time.Time) (PortalSession, error)
+	// GetPortalSession returns the claimed portal session whose session
+	// token hashes to sessionHash, whatever its state (expired, ended,
+	// key revoked: the caller decides), or ErrNotFound.
+	GetPortalSession(ctx context.Context, sessionHash []byte) (PortalSession, error)
+	// EndPortalSession ends the portal session of sessionHash at now
+	// (sign-out) and deletes its Session; ending it again or one never
+	// made is not an error.
+	EndPortalSession(ctx context.Context, sessionHash []byte, now time.Time) error
+	// SetPortalBrand stores the portal brand of project projectID (an
+	// unknown project is ErrNotFound); GetPortalBrand returns it, the
+	// zero brand when none was ever set.
+	SetPortalBrand(ctx context.Context, projectID string, b PortalBrand) error
+	GetPortalBrand(ctx context.Context, projectID string) (PortalBrand, error)
 
 	// Endpoints.
 	CreateEndpoint(ctx context.Context, e Endpoint) error

@@ -340,8 +340,43 @@ type AuditRecord struct {
 	// ActorKeyID is the API key that acted (the UI session's key); ""
 	// when there is none (a failed sign-in).
 	ActorKeyID string
-	Source     string // the client's address
+	// ActorPortalID is the portal session that acted ("ps_…"), made by
+	// ActorKeyID; "" for every other actor.
+	ActorPortalID string
+	Source        string // the client's address
 	Action     string // "endpoint.created", …
 	TargetID   string // what it acted on ("" when nothing in particular)
 	Detail     string // a short note for people
+}
+
+// PortalSession is a customer's way into one project's Webhooks page, made
+// by a project key for a SaaS to hand to its customer (the customer
+// portal). It starts as a one-time link: only the SHA-256 of the link's
+// token is stored (LinkHash). The first visit claims it, which gives the
+// browser a session token (only its hash, SessionHash, is stored) and
+// writes a Session row for it, so the UI's flashes work as for a sign-in.
+type PortalSession struct {
+	ID        string // "ps_…"; the actor of the audit trail
+	ProjectID string
+	APIKeyID  string // the key that made it; revoking the key ends it
+	LinkHash  []byte // sha256 of the link's token; unique
+	// SessionHash is the sha256 of the browser's session token, set when
+	// the link is claimed (nil before).
+	SessionHash []byte
+	Access      string // "manage" or "view" (the rules are the service's)
+	ReturnURL   string // where the customer goes back to; "" for none
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // the link and the session end at this instant
+	ClaimedAt   time.Time // zero until the link's first visit
+	EndedAt     time.Time // signed out; zero while not
+	// KeyRevoked: the key that made it is revoked (read only).
+	KeyRevoked bool
+}
+
+// PortalBrand is how a project's customer portal looks: every field may
+// be empty (then the portal shows the project's name and hookd's colours).
+type PortalBrand struct {
+	Name        string // the name shown at the top of the portal
+	LogoURL     string // an https URL, fetched by the browser only
+	AccentColor string // "#rrggbb"
 }

@@ -12,9 +12,9 @@ import (
 // AddAudit stores r; a duplicate id is store.ErrConflict.
 func (db *DB) AddAudit(ctx context.Context, r store.AuditRecord) error {
 	return db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO audit (id, project_id, at, actor_key_id, source, action, target_id, detail)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			r.ID, nullIfEmpty(r.ProjectID), ts(r.At), r.ActorKeyID, r.Source, r.Action, r.TargetID, r.Detail)
+		_, err := db.pool.Exec(ctx, `INSERT INTO audit (id, project_id, at, actor_key_id, actor_portal_id, source, action, target_id, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			r.ID, nullIfEmpty(r.ProjectID), ts(r.At), r.ActorKeyID, r.ActorPortalID, r.Source, r.Action, r.TargetID, r.Detail)
 		return err
 	})
 }
@@ -29,7 +29,7 @@ func (db *DB) ListAudit(ctx context.Context, projectID string, page store.Page) 
 	if page.After != "" {
 		w.add("id < ?", page.After)
 	}
-	sql := `SELECT id, project_id, at, actor_key_id, source, action, target_id, detail FROM audit` + w.String() +
+	sql := `SELECT id, project_id, at, actor_key_id, actor_portal_id, source, action, target_id, detail FROM audit` + w.String() +
 		` ORDER BY id DESC LIMIT ` + w.arg(pageLimit(page))
 	var out []store.AuditRecord
 	err := db.read(ctx, func() error {
@@ -39,7 +39,7 @@ func (db *DB) ListAudit(ctx context.Context, projectID string, page store.Page) 
 			var r store.AuditRecord
 			var project *string
 			var at *time.Time
-			err := row.Scan(&r.ID, &project, &at, &r.ActorKeyID, &r.Source, &r.Action, &r.TargetID, &r.Detail)
+			err := row.Scan(&r.ID, &project, &at, &r.ActorKeyID, &r.ActorPortalID, &r.Source, &r.Action, &r.TargetID, &r.Detail)
 			if project != nil {
 				r.ProjectID = *project
 			}

@@ -27,7 +27,7 @@ func (db *DB) GetSession(ctx context.Context, hash []byte, now time.Time) (store
 		var created, expires *time.Time
 		err := db.pool.QueryRow(ctx, `SELECT s.hash, s.api_key_id, k.project_id, k.scope, s.created_at, s.expires_at
 			FROM sessions s JOIN api_keys k ON k.id = s.api_key_id
-			WHERE s.hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL`, hash, ts(now)).
+			WHERE s.hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL AND s.portal_id IS NULL`, hash, ts(now)).
 			Scan(&s.Hash, &s.APIKeyID, &project, &s.Scope, &created, &expires)
 		if project != nil {
 			s.ProjectID = *project
@@ -59,6 +59,9 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, limit in
 		n = int(tag.RowsAffected())
 		return err
 	})
+	if err == nil {
+		err = db.deleteExpiredPortalSessions(ctx, now, limit)
+	}
 	return n, err
 }
 

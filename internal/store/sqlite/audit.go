@@ -11,9 +11,9 @@ import (
 // AddAudit stores r; a duplicate id is store.ErrConflict.
 func (db *DB) AddAudit(ctx context.Context, r store.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit (id, project_id, at, actor_key_id, source, action, target_id, detail)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, nullString(r.ProjectID), r.At.UnixMicro(), r.ActorKeyID, r.Source, r.Action, r.TargetID, r.Detail)
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit (id, project_id, at, actor_key_id, actor_portal_id, source, action, target_id, detail)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, nullString(r.ProjectID), r.At.UnixMicro(), r.ActorKeyID, r.ActorPortalID, r.Source, r.Action, r.TargetID, r.Detail)
 		return err
 	})
 }
@@ -21,7 +21,7 @@ func (db *DB) AddAudit(ctx context.Context, r store.AuditRecord) error {
 // ListAudit lists the records of projectID, or all when it is "", by id
 // descending before page.After.
 func (db *DB) ListAudit(ctx context.Context, projectID string, page store.Page) ([]store.AuditRecord, error) {
-	const cols = `SELECT id, project_id, at, actor_key_id, source, action, target_id, detail FROM audit`
+	const cols = `SELECT id, project_id, at, actor_key_id, actor_portal_id, source, action, target_id, detail FROM audit`
 	after := page.After
 	if after == "" {
 		after = "~" // sorts after every id
@@ -43,7 +43,7 @@ func (db *DB) ListAudit(ctx context.Context, projectID string, page store.Page) 
 		var r store.AuditRecord
 		var project sql.NullString
 		var at sql.NullInt64
-		if err := rows.Scan(&r.ID, &project, &at, &r.ActorKeyID, &r.Source, &r.Action, &r.TargetID, &r.Detail); err != nil {
+		if err := rows.Scan(&r.ID, &project, &at, &r.ActorKeyID, &r.ActorPortalID, &r.Source, &r.Action, &r.TargetID, &r.Detail); err != nil {
 			return nil, translate(err)
 		}
 		r.ProjectID, r.At = project.String, fromMicros(at)

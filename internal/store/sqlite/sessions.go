@@ -25,7 +25,7 @@ func (db *DB) GetSession(ctx context.Context, hash []byte, now time.Time) (store
 	var created, expires sql.NullInt64
 	err := db.r.QueryRowContext(ctx, `SELECT s.api_key_id, k.project_id, k.scope, s.created_at, s.expires_at
 		FROM sessions s JOIN api_keys k ON k.id = s.api_key_id
-		WHERE s.hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL`, hash, now.UnixMicro()).
+		WHERE s.hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL AND s.portal_id IS NULL`, hash, now.UnixMicro()).
 		Scan(&s.APIKeyID, &project, &s.Scope, &created, &expires)
 	if err != nil {
 		return store.Session{}, translate(err)
@@ -50,6 +50,9 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, limit in
 		return 0, translate(err)
 	}
 	n, err := res.RowsAffected()
+	if err == nil {
+		err = db.deleteExpiredPortalSessions(ctx, now, limit)
+	}
 	return int(n), translate(err)
 }
 

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		auditCases,
 		eventTypeCases,
 		replayCases,
+		portalCases,
 	} {
 		cases = append(cases, group...)
 	}
