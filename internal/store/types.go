@@ -344,9 +344,9 @@ type AuditRecord struct {
 	// ActorKeyID; "" for every other actor.
 	ActorPortalID string
 	Source        string // the client's address
-	Action     string // "endpoint.created", …
-	TargetID   string // what it acted on ("" when nothing in particular)
-	Detail     string // a short note for people
+	Action        string // "endpoint.created", …
+	TargetID      string // what it acted on ("" when nothing in particular)
+	Detail        string // a short note for people
 }
 
 // PortalSession is a customer's way into one project's Webhooks page, made
