@@ -27,6 +27,10 @@ const (
 	ActionDeliveriesResent  = "deliveries.resent"
 	ActionSigninSucceeded   = "signin.succeeded"
 	ActionSigninFailed      = "signin.failed"
+	ActionPortalCreated     = "portal_session.created"
+	ActionPortalOpened      = "portal_session.opened"
+	ActionPortalEnded       = "portal_session.ended"
+	ActionPortalBranded     = "project.portal_updated"
 )
 
 // Actor is who makes a call and from where, for the audit trail and the
@@ -35,6 +39,9 @@ const (
 type Actor struct {
 	KeyID  string // the API key acting; "" before one is known
 	Source string // the client's address (SourceOf)
+	// PortalID is the customer portal session acting ("ps_…"), made by
+	// KeyID; "" for every other caller.
+	PortalID string
 }
 
 type actorKey struct{}
@@ -100,14 +107,15 @@ func (c *core) record(ctx context.Context, projectID, action, targetID, detail s
 func (c *core) recordAs(ctx context.Context, a Actor, projectID, action, targetID, detail string) {
 	now := c.now()
 	r := AuditRecord{
-		ID:         ids.New(ids.Audit, now),
-		ProjectID:  projectID,
-		At:         now,
-		ActorKeyID: a.KeyID,
-		Source:     a.Source,
-		Action:     action,
-		TargetID:   targetID,
-		Detail:     truncateRunes(detail, maxAuditDetail),
+		ID:            ids.New(ids.Audit, now),
+		ProjectID:     projectID,
+		At:            now,
+		ActorKeyID:    a.KeyID,
+		ActorPortalID: a.PortalID,
+		Source:        a.Source,
+		Action:        action,
+		TargetID:      targetID,
+		Detail:        truncateRunes(detail, maxAuditDetail),
 	}
 	// The change is done: its record is written even if the caller has
 	// gone away meanwhile.

@@ -117,6 +117,7 @@ type Service struct {
 	Deliveries *Deliveries
 	Secrets    *Secrets
 	Audit      *Audit
+	Portal     *Portal
 
 	core *core
 }
@@ -191,6 +192,7 @@ func New(cfg Config) (*Service, error) {
 		Deliveries: &Deliveries{c: c},
 		Secrets:    secrets,
 		Audit:      &Audit{c: c},
+		Portal:     &Portal{c: c},
 		core:       c,
 	}, nil
 }
