@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,10 @@ type Config struct {
 	// take an event (or a heartbeat) before it drops the client, which
 	// resumes with Last-Event-ID. Default DefaultStreamStall.
 	StreamStall time.Duration
+	// PortalURL is the scheme and host customer portal links start with
+	// ("https://hooks.example.com"), as customers' browsers reach hookd;
+	// default: the host each request that asks for one was sent to.
+	PortalURL string
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes's default.
@@ -50,6 +55,7 @@ type server struct {
 	clock       clock.Clock
 	streamStall time.Duration
 	maxBody     int64
+	portalURL   string
 	metrics     *metrics
 	mux         *http.ServeMux
 	// patterns are the routes registered, in order (Patterns).
@@ -65,11 +71,12 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, errors.New("api: Config.Service is required")
 	}
 	s := &server{
-		svc:     cfg.Service,
-		log:     cmp.Or(cfg.Logger, slog.Default()),
-		maxBody: cmp.Or(max(cfg.MaxBodyBytes, 0), DefaultMaxBodyBytes),
-		mux:     http.NewServeMux(),
-		clock:   cfg.Clock,
+		svc:       cfg.Service,
+		log:       cmp.Or(cfg.Logger, slog.Default()),
+		maxBody:   cmp.Or(max(cfg.MaxBodyBytes, 0), DefaultMaxBodyBytes),
+		portalURL: strings.TrimRight(cfg.PortalURL, "/"),
+		mux:       http.NewServeMux(),
+		clock:     cfg.Clock,
 		// The stall decides when a client is dropped.
 		streamStall: cmp.Or(max(cfg.StreamStall, 0), DefaultStreamStall),
 	}
@@ -111,6 +118,8 @@ func (s *server) routes() {
 	s.handle("GET /v1/projects", anyKey, s.listProjects)
 	s.handle("GET /v1/egress", anyKey, s.egress)
 	s.handle("GET "+p, inProject, s.getProject)
+	s.handle("PATCH "+p, inProject, s.patchProject)
+	s.handle("POST "+p+"/portal-sessions", inProject, s.createPortalSession)
 
 	s.handle("POST /v1/api-keys", adminOnly, s.createAPIKey)
 	s.handle("GET /v1/api-keys", adminOnly, s.listAPIKeys)

@@ -12,10 +12,13 @@ type auditJSON struct {
 	At         time.Time `json:"at"`
 	ProjectID  *string   `json:"project_id,omitempty"` // only in the admin's view of all projects
 	ActorKeyID *string   `json:"actor_key_id"`
-	Source     string    `json:"source"`
-	Action     string    `json:"action"`
-	TargetID   *string   `json:"target_id"`
-	Detail     string    `json:"detail"`
+	// ActorPortalSessionID: the customer portal session that acted
+	// (made by ActorKeyID).
+	ActorPortalSessionID *string `json:"actor_portal_session_id"`
+	Source               string  `json:"source"`
+	Action               string  `json:"action"`
+	TargetID             *string `json:"target_id"`
+	Detail               string  `json:"detail"`
 }
 
 func orNull(s string) *string {
@@ -26,7 +29,7 @@ func orNull(s string) *string {
 }
 
 func renderAudit(r service.AuditRecord) auditJSON {
-	return auditJSON{ID: r.ID, At: r.At.UTC(), ActorKeyID: orNull(r.ActorKeyID), Source: r.Source,
+	return auditJSON{ID: r.ID, At: r.At.UTC(), ActorKeyID: orNull(r.ActorKeyID), ActorPortalSessionID: orNull(r.ActorPortalID), Source: r.Source,
 		Action: r.Action, TargetID: orNull(r.TargetID), Detail: r.Detail}
 }
 

@@ -370,6 +370,10 @@ func (w *walk) successes() {
 	w.call("GET /v1/projects", "/v1/projects", e.admin, nil)
 	w.call("GET /v1/projects", "/v1/projects", w.pubKey, nil) // 403: a publish key only publishes
 	w.call("GET /v1/projects/{pid}", P, K, nil)
+	w.call("PATCH /v1/projects/{pid}", P, K, map[string]any{"portal": map[string]any{"name": "Acme", "accent_color": "#0a7f5c"}})
+	w.call("PATCH /v1/projects/{pid}", P, K, map[string]any{"portal": map[string]any{"accent_color": "green"}}) // 400
+	w.call("POST /v1/projects/{pid}/portal-sessions", P+"/portal-sessions", K, map[string]any{"access": "view", "ttl_seconds": 600})
+	w.call("POST /v1/projects/{pid}/portal-sessions", P+"/portal-sessions", K, map[string]any{"access": "all"}) // 400
 
 	var k keyOut
 	w.call("POST /v1/projects/{pid}/api-keys", P+"/api-keys", K, map[string]any{"name": "walk", "scope": "read"}).decode(w.t, 201, &k)

@@ -50,7 +50,11 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c call) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, renderProject(p))
+	b, err := s.svc.Portal.Brand(r.Context(), c.projectID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, projectWithPortalJSON{renderProject(p), portalBrandJSON(b)})
 	return nil
 }
 

@@ -7,14 +7,18 @@ import "github.com/hookd/hookd/internal/service"
 // (service.Scope.Covers: admin covers all, project covers publish and
 // read). A route missing here makes New fail.
 var routeScopes = map[string]service.Scope{
-	"POST /v1/projects":              service.ScopeAdmin,
-	"GET /v1/projects":               service.ScopeRead,
-	"GET /v1/egress":                 service.ScopeRead,
-	"GET /v1/projects/{pid}":         service.ScopeRead,
-	"POST /v1/api-keys":              service.ScopeAdmin,
-	"GET /v1/api-keys":               service.ScopeAdmin,
-	"DELETE /v1/api-keys/{kid}":      service.ScopeAdmin,
-	"POST /v1/api-keys/{kid}/rotate": service.ScopeAdmin,
+	"POST /v1/projects":        service.ScopeAdmin,
+	"GET /v1/projects":         service.ScopeRead,
+	"GET /v1/egress":           service.ScopeRead,
+	"GET /v1/projects/{pid}":   service.ScopeRead,
+	"PATCH /v1/projects/{pid}": service.ScopeProject,
+	// A portal session acts for its key: scope project to make one (the
+	// service also wants the project's own key, not the admin's).
+	"POST /v1/projects/{pid}/portal-sessions": service.ScopeProject,
+	"POST /v1/api-keys":                       service.ScopeAdmin,
+	"GET /v1/api-keys":                        service.ScopeAdmin,
+	"DELETE /v1/api-keys/{kid}":               service.ScopeAdmin,
+	"POST /v1/api-keys/{kid}/rotate":          service.ScopeAdmin,
 
 	"POST /v1/projects/{pid}/api-keys":         service.ScopeProject,
 	"GET /v1/projects/{pid}/api-keys":          service.ScopeProject,

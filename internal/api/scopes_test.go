@@ -43,6 +43,8 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		"POST /v1/projects": "admin", "GET /v1/projects": "read", "GET /v1/projects/{pid}": "read", "GET /v1/egress": "read",
 		"POST /v1/api-keys": "admin", "GET /v1/api-keys": "admin", "DELETE /v1/api-keys/{kid}": "admin",
 		"POST /v1/api-keys/{kid}/rotate":                  "admin",
+		"PATCH /v1/projects/{pid}":                        "project",
+		"POST /v1/projects/{pid}/portal-sessions":         "project",
 		"POST /v1/projects/{pid}/api-keys":                "project",
 		"GET /v1/projects/{pid}/api-keys":                 "project",
 		"DELETE /v1/projects/{pid}/api-keys/{kid}":        "project",
