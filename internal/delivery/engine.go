@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/webhook"
 )
 
 // Sender sends one request; *outbound.Client is the real one.
@@ -682,16 +683,15 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 	started := e.cfg.Clock.Now()
 	signer, err := e.cfg.Keys.Signer(ctx, d.ProjectID, started)
 	var res outbound.Result
+	var signature string // kept with the attempt, for the delivery page
 	if err != nil {
 		// No usable secret: an attempt that never left, retried like a
 		// network error so that fixing the secret lets it through.
 		res = outbound.Result{Err: "signing: " + err.Error()}
 	} else {
-		res = e.cfg.Sender.Send(ctx, outbound.Request{
-			URL:    c.URL,
-			Body:   c.Body,
-			Header: signer.Headers(d.EventID, started, c.Body),
-		})
+		h := signer.Headers(d.EventID, started, c.Body)
+		signature = h.Get(webhook.HeaderSignature)
+		res = e.cfg.Sender.Send(ctx, outbound.Request{URL: c.URL, Body: c.Body, Header: h})
 	}
 	finished := e.cfg.Clock.Now()
 	a := store.Attempt{
@@ -702,6 +702,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 		Error:           res.Err,
 		ResponseHeaders: res.ResponseHeaders,
 		ResponseBody:    res.ResponseBody,
+		Signature:       signature,
 	}
 	if res.Err != "" {
 		res.StatusCode = 0

@@ -582,11 +582,12 @@ func TestDeliverSendsDirectClaim(t *testing.T) {
 	type req struct {
 		id   string
 		body string
+		sig  string
 	}
 	reqs := make(chan req, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		reqs <- req{r.Header.Get("webhook-id"), string(b)}
+		reqs <- req{r.Header.Get("webhook-id"), string(b), r.Header.Get("webhook-signature")}
 	}))
 	defer srv.Close()
 	// The fake clock never reaches the publish claim's lease expiry, so
@@ -602,8 +603,9 @@ func TestDeliverSendsDirectClaim(t *testing.T) {
 	c := claimed[0]
 	f.waitFor("delivered", func() bool { return f.delivery(c.Delivery.ID).Status == store.StatusSucceeded })
 	f.stop()
-	if r := <-reqs; r.id != c.Delivery.EventID || r.body != string(c.Body) {
-		t.Errorf("receiver got id %q, body %q; want %q, %q", r.id, r.body, c.Delivery.EventID, c.Body)
+	r := <-reqs
+	if r.id != c.Delivery.EventID || r.body != string(c.Body) || r.sig == "" {
+		t.Errorf("receiver got id %q, body %q, signature %q; want %q, %q, one", r.id, r.body, r.sig, c.Delivery.EventID, c.Body)
 	}
 	if n := len(reqs); n != 0 {
 		t.Errorf("receiver got %d more requests, want the one", n)
@@ -613,8 +615,8 @@ func TestDeliverSendsDirectClaim(t *testing.T) {
 		t.Errorf("delivery after the attempt: %+v", d)
 	}
 	atts, err := f.st.ListAttempts(context.Background(), f.pid, c.Delivery.ID)
-	if err != nil || len(atts) != 1 || atts[0].StatusCode != 200 {
-		t.Errorf("attempts: %+v, %v; want one answered 200", atts, err)
+	if err != nil || len(atts) != 1 || atts[0].StatusCode != 200 || atts[0].Signature != r.sig {
+		t.Errorf("attempts: %+v, %v; want one answered 200, with the signature sent (%s)", atts, err, r.sig)
 	}
 }
 

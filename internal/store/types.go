@@ -258,6 +258,11 @@ type Attempt struct {
 	Error           string // readable reason; "" on success
 	ResponseHeaders map[string][]string
 	ResponseBody    string // truncated to 4 KiB
+	// Signature is the webhook-signature header the request carried
+	// ("" when none was sent: no signing secret). The other request
+	// headers follow from the attempt (webhook-timestamp is StartedAt
+	// in whole seconds, webhook-id the event id), so only this is kept.
+	Signature string
 }
 
 // EventFilter narrows ListEvents. Zero fields do not filter.

@@ -168,7 +168,7 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 		// The outer join tells a delivery without attempts (one row of
 		// NULLs) from no delivery (no row).
 		rows, _ := db.pool.Query(ctx, `SELECT a.seq, a.number, a.started_at, a.duration_ns, a.status_code,
-				a.error, a.response_headers, a.response_body
+				a.error, a.response_headers, a.response_body, a.signature
 			FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
 			WHERE d.project_id = $1 AND d.id = $2
 			ORDER BY a.number, a.seq`, projectID, deliveryID)
@@ -181,7 +181,8 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 			var ns *int64
 			var errText *string
 			var headers, body []byte
-			if err := rows.Scan(&seq, &number, &started, &ns, &code, &errText, &headers, &body); err != nil {
+			var signature *string
+			if err := rows.Scan(&seq, &number, &started, &ns, &code, &errText, &headers, &body, &signature); err != nil {
 				rows.Close()
 				return err
 			}
@@ -189,7 +190,7 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 				continue
 			}
 			a := store.Attempt{DeliveryID: deliveryID, Number: *number, StartedAt: fromTZ(started),
-				Duration: time.Duration(*ns), StatusCode: *code, Error: *errText, ResponseBody: string(body)}
+				Duration: time.Duration(*ns), StatusCode: *code, Error: *errText, ResponseBody: string(body), Signature: *signature}
 			if headers != nil {
 				if err := json.Unmarshal(headers, &a.ResponseHeaders); err != nil {
 					rows.Close()
@@ -508,17 +509,17 @@ func (db *DB) claim(ctx context.Context, q string, args ...any) ([]store.Claimed
 const completeSQL = `
 WITH u AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
-		$7::int[], $8::text[], $9::text[], $10::bool[], $11::bytea[], $12::timestamptz[], $13::timestamptz[])
-		AS u (id, token, status, number, started, duration_ns, code, error, headers, headers_null, body, next, updated)
+		$7::int[], $8::text[], $9::text[], $10::bool[], $11::bytea[], $12::timestamptz[], $13::timestamptz[], $14::text[])
+		AS u (id, token, status, number, started, duration_ns, code, error, headers, headers_null, body, next, updated, signature)
 ), ins AS (
 	INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
-		response_headers, response_body)
+		response_headers, response_body, signature)
 	SELECT u.id,
 		CASE WHEN EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = u.id AND a.number = u.number)
 			THEN (SELECT max(a.number) + 1 FROM attempts a WHERE a.delivery_id = u.id)
 			ELSE u.number END,
 		u.started, u.duration_ns, u.code, u.error,
-		CASE WHEN u.headers_null THEN NULL ELSE u.headers::jsonb END, u.body
+		CASE WHEN u.headers_null THEN NULL ELSE u.headers::jsonb END, u.body, u.signature
 	-- A delivery that retention removed has nothing to record against:
 	-- its attempt is skipped, not a foreign key error failing the batch.
 	-- The deliveries still there are locked (see Complete) and stay.
@@ -553,6 +554,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 		duration                            = make([]int64, n)
 		headersNull                         = make([]bool, n)
 		body                                = make([][]byte, n)
+		signature                           = make([]string, n)
 		disEndpoint, disReason              []string
 		disAt                               []time.Time
 		waitingIDs                          []string // left pending or retrying
@@ -567,6 +569,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(o.LastError())
 		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
 		headers[i], headersNull[i] = headersJSON(a.ResponseHeaders)
+		signature[i] = a.Signature
 		if t := o.NextAttemptAt(); !t.IsZero() {
 			t = ts(t)
 			next[i] = &t
@@ -592,7 +595,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 		// batches never wait on each other in a cycle.
 		b.Queue(`SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, id)
 		b.Queue(completeSQL, id, token, status, number, started, duration, code, errText,
-			headers, headersNull, body, next, updated)
+			headers, headersNull, body, next, updated, signature)
 		if len(disEndpoint) > 0 {
 			// Only an enabled endpoint is disabled, and RETURNING says
 			// whether this transaction did it: one that runs at the same

@@ -215,7 +215,7 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 		return nil, translate(err)
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT number, started_at, duration_ns, status_code, error,
-		response_headers, response_body FROM attempts WHERE delivery_id = ? ORDER BY number`, deliveryID)
+		response_headers, response_body, signature FROM attempts WHERE delivery_id = ? ORDER BY number`, deliveryID)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -225,7 +225,7 @@ func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([
 		a := store.Attempt{DeliveryID: deliveryID}
 		var started sql.NullInt64
 		var headers string
-		if err := rows.Scan(&a.Number, &started, &a.Duration, &a.StatusCode, &a.Error, &headers, &a.ResponseBody); err != nil {
+		if err := rows.Scan(&a.Number, &started, &a.Duration, &a.StatusCode, &a.Error, &headers, &a.ResponseBody, &a.Signature); err != nil {
 			return nil, translate(err)
 		}
 		a.StartedAt = fromMicros(started)
@@ -736,8 +736,8 @@ func (db *DB) publishedWithin(d time.Duration) bool {
 // The statements every recorded attempt runs (see TestHotStatements).
 const (
 	insertAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
-			response_headers, response_body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, number) DO NOTHING`
+			response_headers, response_body, signature)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, number) DO NOTHING`
 	completeDeliverySQL = `UPDATE deliveries
 			SET status = ?, attempt_count = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,
 			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
@@ -766,8 +766,8 @@ type completeTx struct {
 const (
 	currentSQL        = `SELECT attempt_count, last_status_code, last_error FROM deliveries WHERE id = ?`
 	addLateAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error,
-			response_headers, response_body)
-			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)
+			response_headers, response_body, signature)
+			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 			RETURNING number`
 	// Only an enabled endpoint is disabled, and RETURNING says whether
 	// this statement did it: SQLite's single writer makes it exactly once.
@@ -835,7 +835,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 			return err
 		}
 		res, err := addAttempt.ExecContext(c.ctx, o.DeliveryID(), a.Number, micros(a.StartedAt), int64(a.Duration),
-			a.StatusCode, a.Error, headers, a.ResponseBody)
+			a.StatusCode, a.Error, headers, a.ResponseBody, a.Signature)
 		if isForeignKeyError(err) {
 			// The delivery was removed by retention after its claim could
 			// no longer matter; there is nothing to record against.
@@ -853,7 +853,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 				return err
 			}
 			if err := late.QueryRowContext(c.ctx, o.DeliveryID(), micros(a.StartedAt), int64(a.Duration),
-				a.StatusCode, a.Error, headers, a.ResponseBody).Scan(&count); err != nil {
+				a.StatusCode, a.Error, headers, a.ResponseBody, a.Signature).Scan(&count); err != nil {
 				return err
 			}
 		}

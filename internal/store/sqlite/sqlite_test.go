@@ -358,7 +358,8 @@ func TestHotStatements(t *testing.T) {
 	}{
 		{"insert event", insertEventSQL, 6},
 		{"insert delivery", insertDeliverySQL, 12},
-		{"insert attempt", insertAttemptSQL, 8},
+		{"insert attempt", insertAttemptSQL, 9},
+		{"count event type", upsertTypeSQL, 5},
 		{"complete delivery", completeDeliverySQL, 8},
 		{"claim scan", claimScanQuery, 2},
 		{"next due", nextDueQuery, 0},

@@ -150,6 +150,7 @@ func testComplete(t *testing.T, f *fixture) {
 	succeeded.Duration = 250*time.Millisecond + 123*time.Microsecond
 	succeeded.ResponseHeaders = map[string][]string{"Content-Type": {"application/json"}, "Set-Cookie": {"a=1", "b=2"}}
 	succeeded.ResponseBody = `{"ok":true} ✓`
+	succeeded.Signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1a,AAAA"
 	failed := attempt(cs[2], at, 0)
 	failed.Error = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
 	bare := attempt(cs[4], at, 204)
