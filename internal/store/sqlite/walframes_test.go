@@ -18,7 +18,7 @@ import (
 // migration 0006 took two indexes off this path, 36.4 with the
 // endpoint statistics of migration 0010 (one leaf page per commit), 37.4 with
 // the event types of migration 0016 (one leaf page per commit), 37.7 with
-// each attempt's webhook-signature of migration 0018 (about 50 bytes an
+// each attempt's webhook-signature of migration 0019 (about 50 bytes an
 // attempt, 0.3 pages per commit). Every B-tree an
 // event touches costs about three pages per commit, because SQLite splits
 // an index's rightmost leaf by rebalancing it with its neighbours; page
