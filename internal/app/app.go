@@ -349,15 +349,13 @@ func (a *App) buildPublisher(context.Context) error {
 		Clock:      a.cfg.Clock,
 		Committers: committers,
 		Timeout:    a.cfg.PublishTimeout,
-		OnCommit: func() {
-			a.engine.Wake()
-			// Streams of this node's events read them now, not at
-			// their next poll.
-			feed.Notify()
-		},
-		Direct:  a.engine.Direct,
-		Deliver: a.engine.Deliver,
-		Metrics: publish.NewMetrics(a.metrics),
+		OnCommit:   a.engine.Wake,
+		// Streams of the projects this node just stored events of read
+		// them now, not at their next poll; other streams sleep on.
+		OnEvents: func(projects []string) { feed.Notify(projects...) },
+		Direct:   a.engine.Direct,
+		Deliver:  a.engine.Deliver,
+		Metrics:  publish.NewMetrics(a.metrics),
 	})
 	return nil
 }

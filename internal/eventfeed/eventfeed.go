@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,7 +82,7 @@ type Sink interface {
 type Hub struct {
 	cfg    Config
 	mu     sync.Mutex
-	wakes  map[chan struct{}]context.CancelCauseFunc
+	wakes  map[chan struct{}]waker
 	open   int            // feeds acquired
 	opened map[string]int // feeds acquired, by project
 	closed chan struct{}
@@ -112,7 +113,7 @@ func New(cfg Config) (*Hub, error) {
 	cfg.PageBytes = cmp.Or(max(cfg.PageBytes, 0), DefaultPageBytes)
 	cfg.MaxStreams = cmp.Or(max(cfg.MaxStreams, 0), DefaultMaxStreams)
 	cfg.MaxProjectStreams = cmp.Or(max(cfg.MaxProjectStreams, 0), DefaultMaxProjectStreams)
-	return &Hub{cfg: cfg, wakes: map[chan struct{}]context.CancelCauseFunc{}, opened: map[string]int{},
+	return &Hub{cfg: cfg, wakes: map[chan struct{}]waker{}, opened: map[string]int{},
 		closed: make(chan struct{})}, nil
 }
 
@@ -161,17 +162,32 @@ func (h *Hub) Open(projectID string) (node, project int) {
 	return h.open, h.opened[projectID]
 }
 
-// Notify wakes every feed to read new events now; call it after a publish
-// on this node committed. Cheap when there are no feeds.
-func (h *Hub) Notify() {
+// waker is how the Hub reaches one feed: its wake-up and its end.
+type waker struct {
+	projectID string
+	cancel    context.CancelCauseFunc
+}
+
+// Notify wakes the feeds of projectIDs (every feed when none is given)
+// to read new events now; call it after a publish on this node committed
+// events of those projects. It returns how many feeds it woke. Cheap when
+// there are no feeds; a commit wakes only its own projects' streams, so
+// a node with many streams does not read once per stream per commit.
+func (h *Hub) Notify(projectIDs ...string) int {
+	n := 0
 	h.mu.Lock()
-	for w := range h.wakes {
+	for w, k := range h.wakes {
+		if len(projectIDs) > 0 && !slices.Contains(projectIDs, k.projectID) {
+			continue
+		}
+		n++
 		select {
 		case w <- struct{}{}:
 		default: // already woken
 		}
 	}
 	h.mu.Unlock()
+	return n
 }
 
 // Close ends every feed, now and later, with ErrClosed: long-lived
@@ -183,8 +199,8 @@ func (h *Hub) Close() {
 		close(h.closed)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		for _, cancel := range h.wakes {
-			cancel(ErrClosed)
+		for _, k := range h.wakes {
+			k.cancel(ErrClosed)
 		}
 	})
 }
@@ -215,7 +231,7 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 	defer cancel(nil)
 	wake := make(chan struct{}, 1)
 	h.mu.Lock()
-	h.wakes[wake] = cancel
+	h.wakes[wake] = waker{projectID: p.ProjectID, cancel: cancel}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
@@ -312,6 +328,10 @@ func (f *feed) read(ctx context.Context, full bool) error {
 	from := f.last
 	if full {
 		from = max(f.floor, ids.Floor(ids.Event, f.newest.Add(-f.h.cfg.Settle)))
+		var err error
+		if from, err = f.skipSent(ctx, from); err != nil {
+			return err
+		}
 	}
 	for {
 		if err := f.check(ctx); err != nil {
@@ -359,4 +379,47 @@ func (f *feed) read(ctx context.Context, full bool) error {
 		}
 	}
 	return nil
+}
+
+// refsPage bounds the ids a full read lists before it reads bodies.
+const refsPage = 1000
+
+// skipSent moves a full read's start past what it would only read again:
+// it lists the ids after from (no bodies), and returns the id just before
+// the first one not yet sent — or the largest id seen, when every one was
+// sent. A stream that is quiet, or whose events all arrived in order,
+// then reads no body on its polls. With more than refsPage ids after
+// from, it leaves from as it is (the reads skip what was sent, as ever).
+func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
+	lo, ok := ids.Time(ids.Event, from)
+	if !ok {
+		return from, nil
+	}
+	// Ids are made by clocks: allow for one a day ahead of this node's.
+	hi := f.h.cfg.Clock.Now()
+	if f.newest.After(hi) {
+		hi = f.newest
+	}
+	hi = hi.Add(24 * time.Hour)
+	if err := f.check(ctx); err != nil {
+		return "", err
+	}
+	refs, err := f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi, "", refsPage)
+	if err != nil || len(refs) == refsPage {
+		return from, err
+	}
+	start := max(f.last, from) // every one sent: only what is newer than the newest seen
+	prev := from
+	for i := len(refs) - 1; i >= 0; i-- { // oldest first
+		id := refs[i].ID
+		if id <= from {
+			continue
+		}
+		if _, sent := f.sent[id]; !sent {
+			start = prev
+			break
+		}
+		prev = id
+	}
+	return start, nil
 }

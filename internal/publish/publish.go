@@ -8,6 +8,7 @@ package publish
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,10 @@ type Config struct {
 	// OnCommit runs after each committed batch that created deliveries
 	// left for the delivery engine to claim (its wake-up). May be nil.
 	OnCommit func()
+	// OnEvents runs after each committed batch that stored new events,
+	// with the projects they belong to (each once): the wake-up of
+	// the streams that follow them. May be nil.
+	OnEvents func(projectIDs []string)
 	// Direct, when set, is asked before each batch for the claim the batch
 	// makes for this node's delivery engine (store.DirectClaim; nil: none),
 	// and Deliver receives what the committed batch claimed. Fresh events
@@ -453,6 +458,17 @@ func (b *Batcher) commitOnce(batch []*request, events []store.Event) error {
 	}
 	if unclaimed && b.cfg.OnCommit != nil {
 		b.cfg.OnCommit()
+	}
+	if b.cfg.OnEvents != nil {
+		var projects []string
+		for _, res := range results {
+			if !res.Existing && !slices.Contains(projects, res.Event.ProjectID) {
+				projects = append(projects, res.Event.ProjectID)
+			}
+		}
+		if len(projects) > 0 {
+			b.cfg.OnEvents(projects)
+		}
 	}
 	return nil
 }

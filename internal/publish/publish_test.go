@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -441,5 +442,42 @@ func TestDirectClaimStoreFails(t *testing.T) {
 				t.Errorf("OnCommit called %d times after a failed commit", w)
 			}
 		})
+	}
+}
+
+// TestOnEventsNamesTheProjects: every commit that stored new events
+// tells their projects, once each — also when it made no delivery (a
+// project without endpoints, or every delivery claimed at once), which
+// OnCommit does not: streams follow events, not deliveries. A replay of
+// an idempotency key stores nothing and tells nothing.
+func TestOnEventsNamesTheProjects(t *testing.T) {
+	st, pid := setup(t)
+	bare := ids.New(ids.Project, t0.Add(time.Millisecond))
+	if err := st.CreateProject(context.Background(), store.Project{ID: bare, Name: "no endpoints", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var told [][]string
+	b := publish.New(publish.Config{Store: st, Clock: clock.NewFake(t0), OnEvents: func(projects []string) {
+		mu.Lock()
+		told = append(told, slices.Sorted(slices.Values(projects)))
+		mu.Unlock()
+	}})
+	defer b.Close()
+	if _, err := b.Publish(context.Background(), event(bare, "k")); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := b.PublishBatch(context.Background(), []store.Event{event(pid, ""), event(bare, ""), event(pid, "")}); errors.Join(errs...) != nil {
+		t.Fatal(errors.Join(errs...))
+	}
+	if res, err := b.Publish(context.Background(), event(bare, "k")); err != nil || !res.Existing {
+		t.Fatalf("replay: %+v, %v", res, err)
+	}
+	b.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	want := [][]string{{bare}, slices.Sorted(slices.Values([]string{pid, bare}))}
+	if !slices.EqualFunc(told, want, slices.Equal) {
+		t.Fatalf("OnEvents told %v, want %v", told, want)
 	}
 }

@@ -244,9 +244,11 @@ type Store interface {
 	// oldest first. Every statement that disables or enables an endpoint
 	// keeps them (by a trigger in each driver's schema).
 	DisabledSpans(ctx context.Context, endpointID string, since time.Time) ([]DisabledSpan, error)
-	// ListEventRefs lists the events of projectID created from from to
-	// until (both included), newest first, before after when it is set
-	// (an event id), at most limit: ids and types only, never bodies.
+	// ListEventRefs lists the events of projectID made from from's
+	// millisecond to until's (both included, by the time their ids
+	// carry), newest first, before after when it is set (an event id),
+	// at most limit: ids and types only, never bodies, and CreatedAt to
+	// the millisecond (the id's).
 	ListEventRefs(ctx context.Context, projectID string, from, until time.Time, after string, limit int) ([]EventRef, error)
 	// AddDeliveries makes a new delivery, pending and due at now, of each
 	// of eventIDs (events of projectID) to endpoint endpointID that has

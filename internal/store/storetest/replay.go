@@ -78,17 +78,18 @@ func testDisabledSpans(t *testing.T, f *fixture) {
 	}
 }
 
-// testListEventRefs: the events of one project created in [from, until],
-// newest first, paged by after, to the microsecond at both ends.
+// testListEventRefs: the events of one project made from from's
+// millisecond to until's, newest first, paged by after, CreatedAt the
+// id's millisecond.
 func testListEventRefs(t *testing.T, f *fixture) {
 	p, other := f.project(), f.project()
 	at := []time.Time{
-		Base.Add(-time.Microsecond), // before from
-		Base,                        // from: in
-		Base.Add(500 * time.Microsecond),
+		Base.Add(-time.Millisecond),      // before from's millisecond
+		Base.Add(500 * time.Microsecond), // from's millisecond: in
 		Base.Add(time.Second),
-		Base.Add(2 * time.Second),                  // until: in
-		Base.Add(2*time.Second + time.Microsecond), // same millisecond, after until
+		Base.Add(1500 * time.Millisecond),
+		Base.Add(2*time.Second + 500*time.Microsecond), // until's millisecond: in
+		Base.Add(2*time.Second + time.Millisecond),     // after it
 	}
 	var evs []store.Event
 	for _, a := range at {
@@ -111,7 +112,7 @@ func testListEventRefs(t *testing.T, f *fixture) {
 	}
 	var want []store.EventRef
 	for i := 4; i >= 1; i-- {
-		want = append(want, store.EventRef{ID: evs[i].ID, Type: evs[i].Type, CreatedAt: evs[i].CreatedAt})
+		want = append(want, store.EventRef{ID: evs[i].ID, Type: evs[i].Type, CreatedAt: evs[i].CreatedAt.Truncate(time.Millisecond)})
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("ListEventRefs pages = %v\nwant %v", got, want)
