@@ -26,8 +26,18 @@ import "time"
 // CheckOutcomes; the drivers store and select. succeeded is final.
 //
 // Held is not stored: it is what a waiting delivery (pending or retrying)
-// is while its endpoint keeps it back — its breaker is open, or it is due
-// and waits for one of its endpoint's send slots. It is worked out when the
+// is while its endpoint keeps it back — it has an ordering key and an
+// earlier delivery of that key is not finished yet, its breaker is open,
+// or it is due and waits for one of its endpoint's send slots.
+//
+// Ordered delivery: among the deliveries of one endpoint that carry the
+// same OrderingKey, Claim (and Publish's DirectClaim, which leaves them
+// to Claim) hands out one only while none before it — by event id, then
+// delivery id — is pending, retrying or delivering. One that succeeded,
+// failed for good or was cancelled lets the next go. A delivery made due
+// again (RetryDelivery, RetryDeliveries, RecoverDeliveries) takes its
+// place in that order again: the key's later deliveries not yet handed
+// out wait for it; one already in flight is not called back. It is worked out when the
 // log is read, from the delivery and its endpoint as they are then (Held),
 // rather than written on every delivery when a breaker opens: opening and
 // closing a breaker stays one write of the endpoint row, both drivers
@@ -38,6 +48,7 @@ const StatusHeld = "held"
 
 // Why a delivery is held (Hold.Reason).
 const (
+	HeldOrdering         = "ordering"
 	HeldBreakerOpen      = "breaker_open"
 	HeldRateLimit        = "rate_limit"
 	HeldConcurrencyLimit = "concurrency_limit"
@@ -50,17 +61,22 @@ const HeldLimitGrace = time.Second
 
 // Hold says why a waiting delivery is held, and until when.
 type Hold struct {
-	Reason string // HeldBreakerOpen, HeldRateLimit or HeldConcurrencyLimit
+	Reason string // HeldOrdering, HeldBreakerOpen, HeldRateLimit or HeldConcurrencyLimit
 	// Until is when it may go: the endpoint's next probe for a breaker
 	// (the probe is one delivery; the others go when it succeeds); zero
-	// for a limit (when a slot frees is not known ahead).
+	// for ordering and a limit (when those end is not known ahead).
 	Until time.Time
+	// After is, for HeldOrdering, the delivery it waits for (WaitsFor).
+	After string
 }
 
 // Held reports whether delivery d, of endpoint ep (as read now), is held
 // at now, and why. Only a waiting delivery (pending or retrying) of an
 // enabled endpoint is held:
 //
+//   - by ordering when an earlier delivery of its ordering key is not
+//     finished (d.WaitsFor, as read with d), whatever else holds it: it
+//     goes once that one ends;
 //   - by its open breaker when it is due by the next probe (NextAttemptAt
 //     at or before now or ProbeAt): it goes with a probe or once the
 //     endpoint answers again;
@@ -71,6 +87,9 @@ type Hold struct {
 func Held(d Delivery, ep Endpoint, now time.Time) (Hold, bool) {
 	if d.Status != StatusPending && d.Status != StatusRetrying || !ep.Enabled || ep.ID != d.EndpointID {
 		return Hold{}, false
+	}
+	if d.WaitsFor != "" {
+		return Hold{Reason: HeldOrdering, After: d.WaitsFor}, true
 	}
 	if ep.Health.BreakerOpen() {
 		if !d.NextAttemptAt.After(now) || !d.NextAttemptAt.After(ep.Health.ProbeAt) {

@@ -21,6 +21,7 @@ type Outcome struct {
 	deliveryID string
 	endpointID string
 	leaseToken string
+	orderKey   string
 	status     string
 	attempt    Attempt // Number > 0 when an attempt was made
 	reason     string  // LastError of an outcome without attempt
@@ -85,7 +86,8 @@ func GiveBack(d Delivery, at time.Time) Outcome {
 }
 
 func claimed(d Delivery, status string, at time.Time) Outcome {
-	o := Outcome{deliveryID: d.ID, endpointID: d.EndpointID, leaseToken: d.LeaseToken, status: status, updated: at}
+	o := Outcome{deliveryID: d.ID, endpointID: d.EndpointID, leaseToken: d.LeaseToken, orderKey: d.OrderingKey,
+		status: status, updated: at}
 	switch {
 	case d.ID == "":
 		o.err = errors.New("outcome of no delivery")
@@ -129,6 +131,11 @@ func (o Outcome) DeliveryID() string { return o.deliveryID }
 
 // EndpointID is that delivery's endpoint.
 func (o Outcome) EndpointID() string { return o.endpointID }
+
+// OrderingKey is the delivery's (see Delivery.OrderingKey): when the
+// outcome ends it (succeeded, failed, cancelled), the next delivery of
+// that key and endpoint may be claimed.
+func (o Outcome) OrderingKey() string { return o.orderKey }
 
 // LeaseToken is the claim's token: the delivery changes only while it is
 // still the delivery's (the attempt is recorded in any case).

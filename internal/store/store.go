@@ -147,7 +147,9 @@ type Store interface {
 	// ListEndpoints: ordered by id ascending, after page.After.
 	ListEndpoints(ctx context.Context, projectID string, page Page) ([]Endpoint, error)
 	// UpdateEndpoint writes every mutable field of e (url, description,
-	// event types, enabled, disabled reason, updated_at). When the update
+	// event types, enabled, disabled reason, limits, ordered, updated_at).
+	// When Ordered changes, the endpoint's unfinished deliveries take
+	// their event's OrderingKey (ordered) or lose it. When the update
 	// disables the endpoint, its pending and retrying deliveries become
 	// cancelled with LastError "endpoint disabled: <reason>".
 	UpdateEndpoint(ctx context.Context, e Endpoint) error
@@ -185,7 +187,8 @@ type Store interface {
 	// Publish commits a batch of events in one transaction (group commit).
 	// For each event it fans out: one delivery per enabled endpoint of the
 	// event's project whose filter accepts the type (Endpoint.Accepts),
-	// status pending, due at the event's CreatedAt. Event ids are made by
+	// status pending, due at the event's CreatedAt, with the event's
+	// OrderingKey when the endpoint is Ordered. Event ids are made by
 	// ids.New(ids.Event, CreatedAt): the SQLite driver finds an event's
 	// deliveries by the millisecond in its id, and refuses other ids. An event whose
 	// IdempotencyKey was used in the same project by an event created after
@@ -196,8 +199,8 @@ type Store interface {
 	// created claimed instead (status delivering, LeaseExpiresAt =
 	// direct.Now + direct.Lease, a fresh LeaseToken) and returned in the
 	// result's Claimed, as Claim would return it. Take is not asked about
-	// deliveries of limited endpoints or of endpoints whose breaker is
-	// open: those are left to Claim.
+	// deliveries of limited endpoints, of endpoints whose breaker is
+	// open, or with an OrderingKey: those are left to Claim.
 	Publish(ctx context.Context, events []Event, idempotencyCutoff time.Time, direct *DirectClaim) ([]PublishResult, error)
 	GetEvent(ctx context.Context, projectID, id string) (Event, error)
 	// ListEvents: newest first (id descending), before page.After when set.
@@ -273,6 +276,10 @@ type Store interface {
 	// LeaseExpiresAt = p.Now + p.Lease and a fresh LeaseToken. Safe to call
 	// from many processes at once: a delivery is never handed to two
 	// claimants whose leases are both alive.
+	//
+	// A delivery with an OrderingKey is not claimed while an earlier one
+	// of its endpoint and key (by event id, then id) is pending, retrying
+	// or delivering (see lifecycle.go).
 	//
 	// Deliveries of an endpoint whose breaker is open are held: not
 	// claimed, except one probe once Health.ProbeAt <= p.Now (not skipped

@@ -100,8 +100,13 @@ type Endpoint struct {
 	// to the endpoint, over every node together; 0 means no limit.
 	RateLimitPerSecond int
 	MaxConcurrency     int
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// Ordered: the endpoint gets the events of one ordering key one after
+	// another (see lifecycle.go). Its deliveries carry their event's
+	// OrderingKey while it is set; false (the default) sends in no
+	// particular order.
+	Ordered   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Health is kept by hookd (ObserveHealth, Claim); CreateEndpoint and
 	// UpdateEndpoint do not write it.
 	Health EndpointHealth
@@ -163,7 +168,10 @@ type Event struct {
 	Type           string
 	Body           []byte // the exact JSON body POSTed to endpoints
 	IdempotencyKey string // "" when the publisher gave none
-	CreatedAt      time.Time
+	// OrderingKey: the events of one key go to an ordered endpoint one
+	// after another, in event id order; "" when the publisher gave none.
+	OrderingKey string
+	CreatedAt   time.Time
 	// NotTo is an endpoint that Publish does not fan the event out to,
 	// whatever its filter: the subject of an operational event
 	// (hookd.endpoint.failing, …), which must not receive its own. It is
@@ -243,6 +251,15 @@ type Delivery struct {
 	// delivering; zero/empty otherwise.
 	LeaseExpiresAt time.Time
 	LeaseToken     string
+	// OrderingKey is its event's OrderingKey while its endpoint is
+	// ordered (set when the delivery is made or made due again, and when
+	// the endpoint's Ordered changes); "" otherwise.
+	OrderingKey string
+	// WaitsFor is read with the delivery, never stored: the id of the
+	// delivery of its endpoint and ordering key just before it (by event
+	// id, then id) that is not finished, "" when there is none (or it has
+	// no key). A waiting delivery with one is held (HeldOrdering).
+	WaitsFor string
 	// Hold is set by Shown when the log is read, while the delivery is
 	// held (Status is then StatusHeld); never stored (see lifecycle.go).
 	Hold Hold

@@ -17,17 +17,52 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-const deliveryColumns = `id, project_id, event_id, endpoint_id, event_type, status, attempt_count,
-	next_attempt_at, last_status_code, last_error, created_at, updated_at, lease_expires_at, lease_token`
+// unfinishedBefore is the condition "delivery o is unfinished, of the
+// same endpoint and ordering key as delivery d, and before it (by event
+// id, then id)": deliveries_ordered_idx answers it.
+func unfinishedBefore(d string) string {
+	return `o.endpoint_id = ` + d + `.endpoint_id AND o.ordering_key = ` + d + `.ordering_key
+		AND o.ordering_key IS NOT NULL AND o.status IN ('pending', 'retrying', 'delivering')
+		AND (o.event_id, o.id) < (` + d + `.event_id, ` + d + `.id)`
+}
+
+// inOrder is true for a delivery d that Claim may hand out as far as
+// ordering goes (store.Held's ordering rule): it has no key, or no
+// delivery before it of its key is unfinished.
+func inOrder(d string) string {
+	return `(` + d + `.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE ` + unfinishedBefore(d) + `))`
+}
+
+// orderingKeyOf is the ordering key a delivery (the row of table d) takes
+// when it is made due again: its event's while its endpoint is ordered.
+func orderingKeyOf(d string) string {
+	return `(SELECT ev.ordering_key FROM events ev WHERE ev.id = ` + d + `.event_id
+		AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = ` + d + `.endpoint_id AND e.ordered))`
+}
+
+// deliveryColumns reads deliveries (by that name); WaitsFor only of a
+// waiting delivery with a key.
+var deliveryColumns = `id, project_id, event_id, endpoint_id, event_type, status, attempt_count,
+	next_attempt_at, last_status_code, last_error, created_at, updated_at, lease_expires_at, lease_token,
+	ordering_key, CASE WHEN deliveries.ordering_key IS NOT NULL AND deliveries.status IN ('pending', 'retrying')
+		THEN (SELECT o.id FROM deliveries o WHERE ` + unfinishedBefore("deliveries") + `
+			ORDER BY o.event_id DESC, o.id DESC LIMIT 1) END`
 
 // deliveryDest returns scan destinations for deliveryColumns and a func
 // that finishes d once scanned.
 func deliveryDest(d *store.Delivery) ([]any, func()) {
 	var next, created, updated, lease *time.Time
+	var key, waitsFor *string
 	dest := []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount,
-		&next, &d.LastStatusCode, &d.LastError, &created, &updated, &lease, &d.LeaseToken}
+		&next, &d.LastStatusCode, &d.LastError, &created, &updated, &lease, &d.LeaseToken, &key, &waitsFor}
 	return dest, func() {
 		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.LeaseExpiresAt = fromTZ(next), fromTZ(created), fromTZ(updated), fromTZ(lease)
+		if key != nil {
+			d.OrderingKey = *key
+		}
+		if waitsFor != nil {
+			d.WaitsFor = *waitsFor
+		}
 	}
 }
 
@@ -100,7 +135,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.Del
 		}
 		tag, err := tx.Exec(ctx, `WITH picked AS (`+pick+`)
 			UPDATE deliveries d SET status = 'pending', next_attempt_at = `+nowArg+`, updated_at = `+nowArg+`,
-				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+				lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("d")+`
 			FROM picked WHERE d.id = picked.id`, w.args...)
 		if err != nil {
 			return err
@@ -146,10 +181,10 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 	if !f.Hold.At.IsZero() {
 		// store.Held, in SQL.
 		held := `(deliveries.status IN ('pending', 'retrying') AND EXISTS (SELECT 1 FROM endpoints e
-			WHERE e.id = deliveries.endpoint_id AND e.enabled AND CASE WHEN e.probe_at IS NOT NULL
+			WHERE e.id = deliveries.endpoint_id AND e.enabled AND (NOT ` + inOrder("deliveries") + ` OR CASE WHEN e.probe_at IS NOT NULL
 				THEN deliveries.next_attempt_at <= ` + w.arg(ts(f.Hold.At)) + ` OR deliveries.next_attempt_at <= e.probe_at
 				ELSE (e.rate_limit_per_second > 0 OR e.max_concurrency > 0)
-					AND deliveries.next_attempt_at <= ` + w.arg(ts(f.Hold.At.Add(-store.HeldLimitGrace))) + ` END))`
+					AND deliveries.next_attempt_at <= ` + w.arg(ts(f.Hold.At.Add(-store.HeldLimitGrace))) + ` END)))`
 		if !f.Hold.Held {
 			held = `NOT ` + held
 		}
@@ -251,12 +286,14 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 					at = now
 				}
 				row = tx.QueryRow(ctx, `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-						next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
-					VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, NULL, '', '')
+						next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner, ordering_key)
+					VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, NULL, '', '',
+						(SELECT ev.ordering_key FROM events ev WHERE ev.id = $3
+							AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = $4 AND e.ordered)))
 					RETURNING `+deliveryColumns, ids.New(ids.Delivery, at), projectID, eventID, endpointID, eventType, now)
 			} else {
 				row = tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2,
-						lease_expires_at = NULL, lease_token = '', lease_owner = ''
+						lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 					WHERE id = $1 RETURNING `+deliveryColumns, id, now)
 			}
 			dest, finish := deliveryDest(&d)
@@ -283,7 +320,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID strin
 	err := db.write(ctx, func() error {
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4,
-				lease_expires_at = NULL, lease_token = '', lease_owner = ''
+				lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 			WHERE project_id = $1 AND endpoint_id = $2 AND (status = 'failed' OR status = 'cancelled') AND updated_at >= $3`,
 			projectID, endpointID, ts(since), now).
 			Exec(func(tag pgconn.CommandTag) error {
@@ -320,6 +357,7 @@ var (
 	CROSS JOIN LATERAL (
 		SELECT id, next_attempt_at FROM deliveries
 		WHERE endpoint_id = e.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+			AND ` + inOrder("deliveries") + `
 		ORDER BY next_attempt_at, id
 		LIMIT $2
 	) c
@@ -336,10 +374,10 @@ const notHeld = `endpoint_id <> ALL(ARRAY(SELECT id FROM endpoints WHERE probe_a
 
 // claimDirect picks straight from the due index, for claims that skip no
 // endpoint ($3 is then empty).
-const claimDirect = `
+var claimDirect = `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
-		AND endpoint_id <> ALL($3) AND ` + notHeld + `
+		AND endpoint_id <> ALL($3) AND ` + notHeld + ` AND ` + inOrder("deliveries") + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED`
@@ -350,6 +388,7 @@ func claimAmong(candidates string) string {
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE id IN (` + candidates + `)
 		AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1 AND ` + notHeld + `
+		AND ` + inOrder("deliveries") + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED`
@@ -375,7 +414,7 @@ WITH ` + before + `picked AS (` + picked + `
 )
 SELECT upd.id, upd.project_id, upd.event_id, upd.endpoint_id, upd.event_type, upd.status, upd.attempt_count,
 	upd.next_attempt_at, upd.last_status_code, upd.last_error, upd.created_at, upd.updated_at,
-	upd.lease_expires_at, upd.lease_token,
+	upd.lease_expires_at, upd.lease_token, upd.ordering_key, NULL::text,
 	-- Scalar subqueries and a lateral lookup, not joins: each claimed row
 	-- probes an index, where a join may make the planner hash the whole
 	-- events table.
@@ -403,6 +442,7 @@ var claimProbeSQL = claimWith(`ep AS (
 	SELECT c.id, c.next_attempt_at AS due_at, c.endpoint_id FROM ep CROSS JOIN LATERAL (
 		SELECT id, next_attempt_at, endpoint_id FROM deliveries
 		WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+			AND `+inOrder("deliveries")+`
 			AND id IN (SELECT id FROM deliveries
 				WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
 				ORDER BY next_attempt_at, id LIMIT 512)

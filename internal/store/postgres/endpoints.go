@@ -12,7 +12,7 @@ import (
 
 const endpointColumns = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
 	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at,
-	window_start, window_attempts, window_failures`
+	window_start, window_attempts, window_failures, ordered`
 
 func scanEndpoint(row pgx.CollectableRow) (store.Endpoint, error) {
 	var e store.Endpoint
@@ -20,7 +20,7 @@ func scanEndpoint(row pgx.CollectableRow) (store.Endpoint, error) {
 	err := row.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled,
 		&e.DisabledReason, &created, &updated,
 		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe,
-		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures)
+		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures, &e.Ordered)
 	if len(e.EventTypes) == 0 {
 		e.EventTypes = nil
 	}
@@ -43,10 +43,10 @@ func eventTypes(t []string) []string {
 func (db *DB) CreateEndpoint(ctx context.Context, e store.Endpoint) error {
 	return db.write(ctx, func() error {
 		_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (id, project_id, url, description, event_types, enabled,
-				disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency, ordered)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			e.ID, e.ProjectID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled,
-			e.DisabledReason, tz(e.CreatedAt), tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency)
+			e.DisabledReason, tz(e.CreatedAt), tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency, e.Ordered)
 		return err
 	})
 }
@@ -83,9 +83,9 @@ func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Pa
 func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 	return db.write(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			var wasEnabled bool
-			err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE project_id = $1 AND id = $2 FOR UPDATE`,
-				e.ProjectID, e.ID).Scan(&wasEnabled)
+			var wasEnabled, wasOrdered bool
+			err := tx.QueryRow(ctx, `SELECT enabled, ordered FROM endpoints WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+				e.ProjectID, e.ID).Scan(&wasEnabled, &wasOrdered)
 			if err != nil {
 				return err
 			}
@@ -95,10 +95,17 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 				disabled_reason = $7, updated_at = $8, rate_limit_per_second = $9, max_concurrency = $10,
 				failing_since = CASE WHEN $11 THEN NULL ELSE failing_since END,
 				failures = CASE WHEN $11 THEN 0 ELSE failures END,
-				probe_at = CASE WHEN $11 THEN NULL ELSE probe_at END
+				probe_at = CASE WHEN $11 THEN NULL ELSE probe_at END,
+				ordered = $12
 				WHERE project_id = $1 AND id = $2`,
 				e.ProjectID, e.ID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled,
-				e.DisabledReason, tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency, !wasEnabled && e.Enabled)
+				e.DisabledReason, tz(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency, !wasEnabled && e.Enabled, e.Ordered)
+			if e.Ordered != wasOrdered {
+				// The unfinished deliveries follow: they take their
+				// events' keys, or lose them (and go without waiting).
+				b.Queue(`UPDATE deliveries SET ordering_key = `+orderingKeyOf("deliveries")+`
+					WHERE endpoint_id = $1 AND status IN ('pending', 'retrying', 'delivering')`, e.ID)
+			}
 			if wasEnabled && !e.Enabled {
 				b.Queue(`UPDATE deliveries SET status = 'cancelled', last_error = $3, next_attempt_at = NULL,
 					updated_at = $4

@@ -20,15 +20,15 @@ import (
 // events are counted in event_types, in this process's shard $14.
 const publishSQL = `
 WITH ins AS (
-	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at)
-	SELECT id, project_id, type, body, coalesce(key, ''), key, created_at
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
-		AS u (id, project_id, type, body, key, created_at)
+	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at, ordering_key)
+	SELECT id, project_id, type, body, coalesce(key, ''), key, created_at, nullif(okey, '')
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[], $15::text[])
+		AS u (id, project_id, type, body, key, created_at, okey)
 	ON CONFLICT (project_id, live_idempotency_key) WHERE live_idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id, project_id, type, created_at
 ), dlv AS (
 	INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
+		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner, ordering_key)
 	SELECT d.id, ins.project_id, ins.id, d.endpoint_id, ins.type,
 		CASE WHEN d.token = '' THEN 'pending' ELSE 'delivering' END,
 		CASE WHEN d.token = '' THEN ins.created_at ELSE $11::timestamptz END,
@@ -36,8 +36,9 @@ WITH ins AS (
 		CASE WHEN d.token = '' THEN ins.created_at ELSE $12::timestamptz END,
 		CASE WHEN d.token = '' THEN NULL ELSE $11::timestamptz END,
 		d.token,
-		CASE WHEN d.token = '' THEN '' ELSE $13::text END
-	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) AS d (id, event_id, endpoint_id, token)
+		CASE WHEN d.token = '' THEN '' ELSE $13::text END,
+		nullif(d.okey, '')
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $16::text[]) AS d (id, event_id, endpoint_id, token, okey)
 	JOIN ins ON ins.id = d.event_id
 ), types AS (
 	-- One row per distinct type, locked in key order.
@@ -111,6 +112,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	var (
 		evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
 		dlvToken                                              []string  // "": pending
+		evOrder, dlvOrder                                     []string  // "": no ordering key
 		evKey                                                 []*string // nil: no key
 		evBody                                                [][]byte
 		evCreated                                             []time.Time
@@ -138,9 +140,14 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
 				res.Deliveries = append(res.Deliveries, ref)
 				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
-				token := ""
-				// Limited endpoints and open breakers are Claim's to pace and hold.
-				if direct != nil && !ep.Limited() && !ep.Health.BreakerOpen() &&
+				token, key := "", ""
+				if ep.Ordered {
+					key = ev.OrderingKey
+				}
+				dlvOrder = append(dlvOrder, key)
+				// Limited endpoints and open breakers are Claim's to pace
+				// and hold, and deliveries with a key Claim's to put in order.
+				if direct != nil && key == "" && !ep.Limited() && !ep.Health.BreakerOpen() &&
 					!taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
 					token = rand.Text()
 					res.Claimed = append(res.Claimed, store.Claimed{
@@ -162,7 +169,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		}
 		results[i] = res
 		evID, evProject, evType = append(evID, ev.ID), append(evProject, ev.ProjectID), append(evType, ev.Type)
-		evBody, evCreated = append(evBody, ev.Body), append(evCreated, ev.CreatedAt)
+		evBody, evCreated, evOrder = append(evBody, ev.Body), append(evCreated, ev.CreatedAt), append(evOrder, ev.OrderingKey)
 		var key *string
 		if ev.IdempotencyKey != "" {
 			key = &ev.IdempotencyKey
@@ -184,7 +191,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 		}
 		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
-			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard).
+			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard, evOrder, dlvOrder).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id string
@@ -310,12 +317,12 @@ func (db *DB) originals(ctx context.Context, projects, keys []string) (map[struc
 	return out, err
 }
 
-const eventColumns = `id, project_id, type, body, idempotency_key, created_at`
+const eventColumns = `id, project_id, type, body, idempotency_key, created_at, coalesce(ordering_key, '') AS ordering_key`
 
 func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 	var ev store.Event
 	var created time.Time
-	err := row.Scan(&ev.ID, &ev.ProjectID, &ev.Type, &ev.Body, &ev.IdempotencyKey, &created)
+	err := row.Scan(&ev.ID, &ev.ProjectID, &ev.Type, &ev.Body, &ev.IdempotencyKey, &created, &ev.OrderingKey)
 	ev.CreatedAt = created.UTC()
 	return ev, err
 }

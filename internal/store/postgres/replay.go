@@ -65,8 +65,9 @@ func (db *DB) ListEventRefs(ctx context.Context, projectID string, from, until t
 // holds the endpoint's row lock, so two replays of one endpoint take
 // turns and the second finds the first's deliveries.
 const addDeliveriesSQL = `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
-	SELECT u.did, ev.project_id, ev.id, $3, ev.type, 'pending', $4, $4, $4, NULL, '', ''
+		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner, ordering_key)
+	SELECT u.did, ev.project_id, ev.id, $3, ev.type, 'pending', $4, $4, $4, NULL, '', '',
+		CASE WHEN EXISTS (SELECT 1 FROM endpoints e WHERE e.id = $3 AND e.ordered) THEN ev.ordering_key END
 	FROM unnest($1::text[], $2::text[]) AS u (eid, did)
 	JOIN events ev ON ev.id = u.eid AND ev.project_id = $5
 	WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = $3)`

@@ -34,23 +34,59 @@ const (
 	unfinished = `(status = 'pending' OR status = 'retrying' OR status = 'delivering')`
 )
 
-const deliveryCols = `d.id, d.project_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count,
-	d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.lease_expires_at, d.lease_token`
+// orderedRows is the WHERE clause of deliveries_ordered (migration 0020),
+// the unfinished deliveries with an ordering key, for deliveries o.
+const orderedRows = `o.ordering_key IS NOT NULL AND (o.status = 'pending' OR o.status = 'retrying' OR o.status = 'delivering')`
+
+// waitsFor is the id of the unfinished delivery of the same endpoint and
+// ordering key just before delivery d (by event id, then id), read from
+// deliveries_ordered; NULL when there is none.
+func waitsFor(d string) string {
+	return `(SELECT o.id FROM deliveries o WHERE o.endpoint_id = ` + d + `.endpoint_id AND o.ordering_key = ` + d + `.ordering_key
+		AND ` + orderedRows + `
+		AND (o.event_id, o.id) < (` + d + `.event_id, ` + d + `.id) ORDER BY o.event_id DESC, o.id DESC LIMIT 1)`
+}
+
+// inOrder is true for a delivery d that Claim may hand out as far as
+// ordering goes (store.Held's ordering rule): it has no key, or no
+// delivery before it of its key is unfinished.
+func inOrder(d string) string {
+	return `(` + d + `.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+		WHERE o.endpoint_id = ` + d + `.endpoint_id AND o.ordering_key = ` + d + `.ordering_key AND ` + orderedRows + `
+		AND (o.event_id, o.id) < (` + d + `.event_id, ` + d + `.id)))`
+}
+
+// orderingKeyOf is the ordering key a delivery (the row of table d) takes
+// when it is made due again: its event's while its endpoint is ordered.
+func orderingKeyOf(d string) string {
+	return `(SELECT ev.ordering_key FROM events ev WHERE ev.id = ` + d + `.event_id
+		AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = ` + d + `.endpoint_id AND e.ordered = 1))`
+}
+
+// deliveryCols reads deliveries d; WaitsFor only of a waiting delivery
+// with a key (the others cost nothing more).
+var deliveryCols = `d.id, d.project_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count,
+	d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.lease_expires_at, d.lease_token,
+	d.ordering_key, CASE WHEN d.ordering_key IS NOT NULL AND (d.status = 'pending' OR d.status = 'retrying')
+		THEN ` + waitsFor("d") + ` END`
 
 // deliveryScan holds the scan targets of deliveryCols.
 type deliveryScan struct {
 	d                                   store.Delivery
 	next, created, updated, leaseExpiry sql.NullInt64
+	key, waitsFor                       sql.NullString
 }
 
 func (s *deliveryScan) dest() []any {
 	d := &s.d
 	return []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount,
-		&s.next, &d.LastStatusCode, &d.LastError, &s.created, &s.updated, &s.leaseExpiry, &d.LeaseToken}
+		&s.next, &d.LastStatusCode, &d.LastError, &s.created, &s.updated, &s.leaseExpiry, &d.LeaseToken,
+		&s.key, &s.waitsFor}
 }
 
 func (s *deliveryScan) delivery() store.Delivery {
 	d := s.d
+	d.OrderingKey, d.WaitsFor = s.key.String, s.waitsFor.String
 	d.NextAttemptAt = fromMicros(s.next)
 	d.CreatedAt = fromMicros(s.created)
 	d.UpdatedAt = fromMicros(s.updated)
@@ -149,9 +185,9 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 	if !f.Hold.At.IsZero() {
 		// store.Held, in SQL.
 		held := `((d.status = 'pending' OR d.status = 'retrying') AND EXISTS (SELECT 1 FROM endpoints e
-			WHERE e.id = d.endpoint_id AND e.enabled = 1 AND CASE WHEN e.probe_at IS NOT NULL
+			WHERE e.id = d.endpoint_id AND e.enabled = 1 AND (NOT ` + inOrder("d") + ` OR CASE WHEN e.probe_at IS NOT NULL
 				THEN d.next_attempt_at <= ? OR d.next_attempt_at <= e.probe_at
-				ELSE (e.rate_limit_per_second > 0 OR e.max_concurrency > 0) AND d.next_attempt_at <= ? END))`
+				ELSE (e.rate_limit_per_second > 0 OR e.max_concurrency > 0) AND d.next_attempt_at <= ? END)))`
 		if !f.Hold.Held {
 			held = `NOT ` + held
 		}
@@ -192,7 +228,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.Del
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries
 			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
-			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+			    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 			WHERE status <> 'delivering' AND id IN (`+q+`)`,
 			append([]any{micros(now), micros(now)}, append(slices.Clone(args), limit)...)...)
 		if err != nil {
@@ -249,10 +285,12 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 		var status, eventID, endpointID, eventType string
 		var lease sql.NullInt64
 		var enabled sql.NullBool
-		if err := tx.QueryRowContext(ctx, `SELECT d.status, d.event_id, d.endpoint_id, d.event_type, d.lease_expires_at, e.enabled
+		var key sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT d.status, d.event_id, d.endpoint_id, d.event_type, d.lease_expires_at, e.enabled,
+				`+orderingKeyOf("d")+`
 			FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
 			WHERE d.id = ? AND d.project_id = ?`,
-			id, projectID).Scan(&status, &eventID, &endpointID, &eventType, &lease, &enabled); err != nil {
+			id, projectID).Scan(&status, &eventID, &endpointID, &eventType, &lease, &enabled, &key); err != nil {
 			return err
 		}
 		if !enabled.Bool {
@@ -264,13 +302,13 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 		target := id
 		if status == store.StatusSucceeded {
 			var err error
-			if target, err = addDelivery(ctx, tx, projectID, eventID, endpointID, eventType, now); err != nil {
+			if target, err = addDelivery(ctx, tx, projectID, eventID, endpointID, eventType, key, now); err != nil {
 				return err
 			}
 		} else if _, err := tx.ExecContext(ctx, `UPDATE deliveries
 			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
-			    lease_expires_at = NULL, lease_token = '', lease_owner = ''
-			WHERE id = ?`, micros(now), micros(now), id); err != nil {
+			    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = ?
+			WHERE id = ?`, micros(now), micros(now), key, id); err != nil {
 			return err
 		}
 		var err error
@@ -286,23 +324,23 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 // addDelivery makes a new delivery of an event that is stored already,
 // pending and due at now, and returns its id. Like Publish's, the id is
 // made in the millisecond of the event's id, where ofEvent finds it.
-func addDelivery(ctx context.Context, tx *sql.Tx, projectID, eventID, endpointID, eventType string, now time.Time) (string, error) {
+func addDelivery(ctx context.Context, tx *sql.Tx, projectID, eventID, endpointID, eventType string, key sql.NullString, now time.Time) (string, error) {
 	at, ok := ids.Time(ids.Event, eventID)
 	if !ok {
 		return "", fmt.Errorf("event id %q is not an evt_ id made by ids.New", eventID)
 	}
 	id := ids.New(ids.Delivery, at)
 	_, err := tx.ExecContext(ctx, insertDeliverySQL, id, projectID, eventID, endpointID, eventType, store.StatusPending,
-		micros(now), micros(now), micros(now), nil, "", "")
+		micros(now), micros(now), micros(now), nil, "", "", key)
 	return id, err
 }
 
 // recoverQuery makes one status's deliveries of an endpoint that ended
 // since a time pending again (deliveries_problems_by_endpoint finds them);
 // its arguments are now, the project, the endpoint, the status and since.
-const recoverQuery = `UPDATE deliveries
+var recoverQuery = `UPDATE deliveries
 	SET status = 'pending', next_attempt_at = ?1, updated_at = ?1,
-	    lease_expires_at = NULL, lease_token = '', lease_owner = ''
+	    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = ` + orderingKeyOf("deliveries") + `
 	WHERE project_id = ?2 AND endpoint_id = ?3 AND status = ?4 AND updated_at >= ?5
 	  AND status <> 'succeeded' AND status <> 'delivering'`
 
@@ -330,13 +368,14 @@ func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID strin
 
 // claimScanQuery lists the oldest due deliveries from the covering due
 // index; its arguments are now and how many to scan.
-const claimScanQuery = `SELECT id, endpoint_id FROM deliveries
-	WHERE ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+var claimScanQuery = `SELECT id, endpoint_id FROM deliveries d
+	WHERE ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
 
 // claimByEndpointQuery lists one endpoint's oldest due deliveries; its
 // arguments are the endpoint, now and a limit.
-const claimByEndpointQuery = `SELECT id FROM deliveries
-	WHERE endpoint_id = ? AND ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`
+var claimByEndpointQuery = `SELECT id FROM deliveries d
+	WHERE d.endpoint_id = ? AND ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
+	ORDER BY d.next_attempt_at, d.id LIMIT ?`
 
 // probeQuery picks an open breaker's probe among the endpoint's oldest
 // due deliveries (at most probeAmong): the most attempted, then the
@@ -344,8 +383,9 @@ const claimByEndpointQuery = `SELECT id FROM deliveries
 // the most attempted), instead of a fresh message's first attempt taking
 // its place while the message closest to succeeding waits. Its arguments
 // are the endpoint and now.
-const probeQuery = `SELECT id FROM (SELECT id, attempt_count, next_attempt_at FROM deliveries
-	WHERE endpoint_id = ? AND ` + waiting + ` AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 512)
+var probeQuery = `SELECT id FROM (SELECT id, attempt_count, next_attempt_at FROM deliveries d
+	WHERE d.endpoint_id = ? AND ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
+	ORDER BY d.next_attempt_at, d.id LIMIT 512)
 	ORDER BY attempt_count DESC, next_attempt_at, id LIMIT 1`
 
 // reclaimQuery returns deliveries whose lease expired (their claimant died

@@ -12,7 +12,7 @@ import (
 
 const endpointCols = `id, project_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at,
 	rate_limit_per_second, max_concurrency, failing_since, last_success_at, failures, probe_at,
-	window_start, window_attempts, window_failures`
+	window_start, window_attempts, window_failures, ordered`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 	var e store.Endpoint
@@ -20,7 +20,7 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (store.Endpoint, error) {
 	var created, updated, failing, success, probe, window sql.NullInt64
 	if err := sc.Scan(&e.ID, &e.ProjectID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &created, &updated,
 		&e.RateLimitPerSecond, &e.MaxConcurrency, &failing, &success, &e.Health.Failures, &probe,
-		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures); err != nil {
+		&window, &e.Health.WindowAttempts, &e.Health.WindowFailures, &e.Ordered); err != nil {
 		return store.Endpoint{}, err
 	}
 	var err error
@@ -56,10 +56,10 @@ func decodeTypes(s string) ([]string, error) {
 // unknown project store.ErrNotFound.
 func (db *DB) CreateEndpoint(ctx context.Context, e store.Endpoint) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO endpoints (id, project_id, url, description, event_types, enabled,
-		disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		disabled_reason, created_at, updated_at, rate_limit_per_second, max_concurrency, ordered)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.ProjectID, e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason,
-		micros(e.CreatedAt), micros(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency)
+		micros(e.CreatedAt), micros(e.UpdatedAt), e.RateLimitPerSecond, e.MaxConcurrency, e.Ordered)
 	return translate(err)
 }
 
@@ -98,20 +98,35 @@ const reenabled = `(enabled = 0 AND ?4)`
 // and retrying deliveries are cancelled in the same transaction.
 func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
+		var wasOrdered bool
+		if err := tx.QueryRowContext(ctx, `SELECT ordered FROM endpoints WHERE id = ? AND project_id = ?`,
+			e.ID, e.ProjectID).Scan(&wasOrdered); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE endpoints
 			SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?, updated_at = ?,
-			    rate_limit_per_second = ?, max_concurrency = ?,
+			    rate_limit_per_second = ?, max_concurrency = ?, ordered = ?,
 			    failing_since = CASE WHEN `+reenabled+` THEN NULL ELSE failing_since END,
 			    failures = CASE WHEN `+reenabled+` THEN 0 ELSE failures END,
 			    probe_at = CASE WHEN `+reenabled+` THEN NULL ELSE probe_at END
 			WHERE id = ? AND project_id = ?`,
 			e.URL, e.Description, encodeTypes(e.EventTypes), e.Enabled, e.DisabledReason, micros(e.UpdatedAt),
-			e.RateLimitPerSecond, e.MaxConcurrency, e.ID, e.ProjectID)
+			e.RateLimitPerSecond, e.MaxConcurrency, e.Ordered, e.ID, e.ProjectID)
 		if err != nil {
 			return err
 		}
 		if err := mustAffect(res); err != nil {
 			return err
+		}
+		if e.Ordered != wasOrdered {
+			// The unfinished deliveries follow: they take their events'
+			// keys, or lose them (and go without waiting).
+			for _, which := range []string{waiting, leased} {
+				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET ordering_key = `+orderingKeyOf("deliveries")+`
+					WHERE endpoint_id = ? AND `+which, e.ID); err != nil {
+					return err
+				}
+			}
 		}
 		if e.Enabled {
 			return nil

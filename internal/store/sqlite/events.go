@@ -13,26 +13,26 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-const eventCols = `id, project_id, type, body, idempotency_key, created_at`
+const eventCols = `id, project_id, type, body, idempotency_key, created_at, ordering_key`
 
 func scanEvent(sc interface{ Scan(...any) error }) (store.Event, error) {
 	var e store.Event
-	var key sql.NullString
+	var key, order sql.NullString
 	var created sql.NullInt64
-	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Body, &key, &created); err != nil {
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Body, &key, &created, &order); err != nil {
 		return store.Event{}, err
 	}
-	e.IdempotencyKey = key.String
+	e.IdempotencyKey, e.OrderingKey = key.String, order.String
 	e.CreatedAt = fromMicros(created)
 	return e, nil
 }
 
 // The statements every published event runs (see TestHotStatements).
 const (
-	insertEventSQL    = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	insertEventSQL    = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	insertDeliverySQL = `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-			next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner, ordering_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // publishTx holds the statements of one Publish transaction, prepared once
@@ -69,7 +69,7 @@ const (
 			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, created_at = excluded.created_at`
 	getEventSQL  = `SELECT ` + eventCols + ` FROM events WHERE id = ?`
 	endpointsSQL = `SELECT id, url, event_types, rate_limit_per_second, max_concurrency,
-			failing_since, last_success_at, failures, probe_at
+			failing_since, last_success_at, failures, probe_at, ordered
 			FROM endpoints WHERE project_id = ? AND enabled = 1 ORDER BY id`
 )
 
@@ -106,7 +106,7 @@ func (p *publishTx) endpointsOf(projectID string) ([]store.Endpoint, error) {
 		var types string
 		var failing, success, probe sql.NullInt64
 		if err := rows.Scan(&e.ID, &e.URL, &types, &e.RateLimitPerSecond, &e.MaxConcurrency,
-			&failing, &success, &e.Health.Failures, &probe); err != nil {
+			&failing, &success, &e.Health.Failures, &probe, &e.Ordered); err != nil {
 			return nil, err
 		}
 		e.Health.FailingSince, e.Health.LastSuccessAt, e.Health.ProbeAt = fromMicros(failing), fromMicros(success), fromMicros(probe)
@@ -189,7 +189,8 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 	if err != nil {
 		return store.PublishResult{}, err
 	}
-	if _, err := addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created); err != nil {
+	if _, err := addEvent.ExecContext(p.ctx, ev.ID, ev.ProjectID, ev.Type, body, nullString(ev.IdempotencyKey), created,
+		nullString(ev.OrderingKey)); err != nil {
 		return store.PublishResult{}, err
 	}
 	p.countType(ev)
@@ -212,16 +213,21 @@ func (p *publishTx) insert(ev store.Event) (store.PublishResult, error) {
 			continue
 		}
 		id := ids.New(ids.Delivery, at)
-		// Limited endpoints and open breakers are Claim's to pace and hold.
-		if p.direct != nil && !e.Limited() && !e.Health.BreakerOpen() && p.direct.Take(e.ID) {
+		var key any // NULL: no key, or an endpoint not ordered
+		if e.Ordered && ev.OrderingKey != "" {
+			key = ev.OrderingKey
+		}
+		// Limited endpoints and open breakers are Claim's to pace and
+		// hold, and deliveries with a key Claim's to put in order.
+		if p.direct != nil && key == nil && !e.Limited() && !e.Health.BreakerOpen() && p.direct.Take(e.ID) {
 			c := p.claimed(id, ev, e)
 			if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusDelivering,
-				micros(p.leaseExpiry), created, micros(p.direct.Now), micros(p.leaseExpiry), c.Delivery.LeaseToken, p.owner); err != nil {
+				micros(p.leaseExpiry), created, micros(p.direct.Now), micros(p.leaseExpiry), c.Delivery.LeaseToken, p.owner, nil); err != nil {
 				return store.PublishResult{}, err
 			}
 			res.Claimed = append(res.Claimed, c)
 		} else if _, err := addDlv.ExecContext(p.ctx, id, ev.ProjectID, ev.ID, e.ID, ev.Type, store.StatusPending,
-			created, created, created, nil, "", ""); err != nil {
+			created, created, created, nil, "", "", key); err != nil {
 			return store.PublishResult{}, err
 		}
 		res.Deliveries = append(res.Deliveries, store.DeliveryRef{ID: id, EndpointID: e.ID})

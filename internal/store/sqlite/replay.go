@@ -61,10 +61,12 @@ func (db *DB) ListEventRefs(ctx context.Context, projectID string, from, until t
 
 // addDeliverySQL makes a delivery of event ?1 to endpoint ?2 unless one
 // exists (found as ofEvent finds an event's deliveries) or the endpoint
-// is not enabled; ?3 is the new id, ?4 now, ?5 the project.
+// is not enabled, with the event's ordering key when the endpoint is
+// ordered; ?3 is the new id, ?4 now, ?5 the project.
 var addDeliverySQL = `INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status,
-		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner)
-	SELECT ?3, ev.project_id, ev.id, ?2, ev.type, 'pending', ?4, ?4, ?4, NULL, '', ''
+		next_attempt_at, created_at, updated_at, lease_expires_at, lease_token, lease_owner, ordering_key)
+	SELECT ?3, ev.project_id, ev.id, ?2, ev.type, 'pending', ?4, ?4, ?4, NULL, '', '',
+		CASE WHEN EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = ?2 AND ep.ordered = 1) THEN ev.ordering_key END
 	FROM events ev
 	WHERE ev.id = ?1 AND ev.project_id = ?5
 	  AND EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = ?2 AND ep.project_id = ?5 AND ep.enabled = 1)

@@ -201,7 +201,7 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		want  []string // each in some step of the plan
 	}{
-		{"Claim scan", claimScanQuery, []any{0, 10}, []string{"USING COVERING INDEX deliveries_due"}},
+		{"Claim scan", claimScanQuery, []any{0, 10}, []string{"USING COVERING INDEX deliveries_due", "USING COVERING INDEX deliveries_ordered"}},
 		{"Claim by endpoint", claimByEndpointQuery, []any{"e", 0, 10}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
 		{"reclaim expired leases", reclaimQuery, []any{0}, []string{"USING INDEX deliveries_leased"}},
 		{"release a silent node's claims", releaseSilentQuery, []any{0, "node"}, []string{"USING INDEX deliveries_leased"}},
@@ -356,8 +356,8 @@ func TestHotStatements(t *testing.T) {
 		name, query string
 		args        int
 	}{
-		{"insert event", insertEventSQL, 6},
-		{"insert delivery", insertDeliverySQL, 12},
+		{"insert event", insertEventSQL, 7},
+		{"insert delivery", insertDeliverySQL, 13},
 		{"insert attempt", insertAttemptSQL, 9},
 		{"count event type", upsertTypeSQL, 5},
 		{"complete delivery", completeDeliverySQL, 8},

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		eventTypeCases,
 		replayCases,
 		portalCases,
+		orderedCases,
 	} {
 		cases = append(cases, group...)
 	}
