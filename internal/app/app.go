@@ -44,6 +44,10 @@ import (
 // with -ldflags "-X github.com/hookd/hookd/internal/app.Version=…".
 var Version = "dev"
 
+// userAgent is the User-Agent of hookd's webhooks (and shown with a
+// delivery's request headers in the web UI).
+func userAgent() string { return "hookd/" + Version }
+
 // Defaults of Config that belong to no other package.
 const (
 	DefaultAddr = "127.0.0.1:8080"
@@ -249,7 +253,7 @@ func (a *App) buildDelivery(context.Context) error {
 		AllowCIDRs:           cfg.AllowCIDRs,
 		CAFile:               cfg.CAFile,
 		Proxy:                cfg.EgressProxy,
-		UserAgent:            "hookd/" + Version,
+		UserAgent:            userAgent(),
 		MaxIdleConnsPerHost:  max(cfg.PerEndpoint, delivery.DefaultPerEndpoint),
 	})
 	if err != nil {
@@ -413,7 +417,8 @@ func (a *App) buildHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	web, err := ui.New(ui.Config{Service: a.service, Sessions: a.store, Clock: a.cfg.Clock, Logger: a.cfg.Logger})
+	web, err := ui.New(ui.Config{Service: a.service, Sessions: a.store, Clock: a.cfg.Clock, Logger: a.cfg.Logger,
+		UserAgent: userAgent()})
 	if err != nil {
 		return err
 	}

@@ -199,6 +199,8 @@ type deliveryData struct {
 	// BackURL is the Event Log as it was when the delivery was opened;
 	// BackQuery its query, which this page's own links and forms keep.
 	BackURL, BackQuery string
+	// UserAgent is what hookd sends as User-Agent (Config.UserAgent).
+	UserAgent string
 }
 
 // delivery shows one delivery: the event body and every attempt.
@@ -221,7 +223,7 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 		return err
 	}
 	d := deliveryData{Delivery: dd.Delivery, Event: ev, Attempts: slices.Clone(dd.Attempts), FlashErr: flashErr,
-		BackURL: u.projectPath(c, "/events")}
+		BackURL: u.projectPath(c, "/events"), UserAgent: u.userAgent}
 	if back := backQuery(r.URL.Query().Get("back")); back != "" {
 		d.BackURL, d.BackQuery = d.BackURL+"?"+back, back
 	}

@@ -93,6 +93,8 @@ func TestBrowserLayouts(t *testing.T) {
 		screenshot(t, ctx, fmt.Sprintf("event-log-%d", width))
 
 		do(t, ctx, chromedp.Navigate(deliveryURL))
+		// The newest attempt's request headers, opened.
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector(".request-headers").open = true`))
 		checkLayout(t, ctx, width)
 		screenshot(t, ctx, fmt.Sprintf("delivery-%d", width))
 

@@ -22,6 +22,9 @@ type Config struct {
 	Logger   *slog.Logger // default slog.Default()
 	// SessionTTL is how long a sign-in lasts; default DefaultSessionTTL.
 	SessionTTL time.Duration
+	// UserAgent is the User-Agent hookd's webhooks carry, shown among a
+	// delivery's request headers; default "hookd".
+	UserAgent string
 }
 
 // Sessions is the part of store.Store the UI keeps its sessions in, so
@@ -52,6 +55,7 @@ type UI struct {
 	clock       clock.Clock
 	log         *slog.Logger
 	sessionTTL  time.Duration
+	userAgent   string
 	pages       *pages
 	mux         *http.ServeMux
 	crossOrigin *http.CrossOriginProtection
@@ -68,6 +72,7 @@ func New(cfg Config) (*UI, error) {
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		sessionTTL:  cfg.SessionTTL,
+		userAgent:   cfg.UserAgent,
 		mux:         http.NewServeMux(),
 		crossOrigin: http.NewCrossOriginProtection(),
 	}
