@@ -2,8 +2,8 @@ package ui
 
 import (
 	"net/http"
+	"strings"
 
-	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/service"
 )
 
@@ -88,11 +88,11 @@ func (u *UI) activity(w http.ResponseWriter, r *http.Request, c *request) error 
 			row.Who = "an admin key"
 		}
 		switch {
-		case ids.Valid(ids.Endpoint, rec.TargetID) && rec.Action != service.ActionEndpointDeleted:
+		case strings.HasPrefix(rec.TargetID, "ep_") && rec.Action != service.ActionEndpointDeleted:
 			row.TargetURL = u.projectPath(c, "/webhooks/"+rec.TargetID)
-		case ids.Valid(ids.Delivery, rec.TargetID):
+		case strings.HasPrefix(rec.TargetID, "dlv_"):
 			row.TargetURL = u.projectPath(c, "/deliveries/"+rec.TargetID)
-		case ids.Valid(ids.APIKey, rec.TargetID):
+		case strings.HasPrefix(rec.TargetID, "key_"):
 			row.TargetURL = u.projectPath(c, "/api-keys#key-"+rec.TargetID)
 		}
 		d.Rows = append(d.Rows, row)
