@@ -136,6 +136,12 @@ type Config struct {
 	MaxStreams, MaxProjectStreams int
 	StreamPageBytes               int
 	StreamStall                   time.Duration
+	// The customer portal (docs/portal.md): PortalFrameAncestors are the
+	// origins that may frame its pages (ui.Config), PortalURL the scheme
+	// and host its links start with (api.Config; default the host each
+	// request for one was sent to).
+	PortalFrameAncestors []string
+	PortalURL            string
 	// Pprof serves net/http/pprof at /debug/pprof/ without authentication,
 	// for profiling on a trusted machine (the bench harness uses it).
 	Pprof bool
@@ -413,12 +419,13 @@ func (a *App) buildHTTP(context.Context) error {
 		Registerer:   a.metrics,
 		Clock:        a.cfg.Clock,
 		StreamStall:  a.cfg.StreamStall,
+		PortalURL:    a.cfg.PortalURL,
 	})
 	if err != nil {
 		return err
 	}
 	web, err := ui.New(ui.Config{Service: a.service, Sessions: a.store, Clock: a.cfg.Clock, Logger: a.cfg.Logger,
-		UserAgent: userAgent()})
+		UserAgent: userAgent(), PortalFrameAncestors: a.cfg.PortalFrameAncestors})
 	if err != nil {
 		return err
 	}

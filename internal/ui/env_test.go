@@ -142,7 +142,10 @@ type client struct {
 
 func (e *env) client() *client {
 	jar, _ := cookiejar.New(nil)
-	hc := e.httpClient()
+	// A copy: over TLS, httpClient is the test server's one client, and
+	// each browser keeps its own cookies.
+	hc := new(http.Client)
+	*hc = *e.httpClient()
 	hc.Jar = jar
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{t: e.t, e: e, http: hc}

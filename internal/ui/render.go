@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -36,7 +37,13 @@ type view struct {
 	Flash   string        // a message about what was just done
 	// FlashProblem shows Flash as a problem: nothing was done.
 	FlashProblem bool
-	Data         any
+	// CanChange: the session's scope lets it change things (project or
+	// admin); pages show no control that changes anything otherwise.
+	CanChange bool
+	// Portal is the customer portal's chrome (portal.go); nil for the
+	// operator's pages.
+	Portal *portalView
+	Data   any
 }
 
 // pages are the parsed templates, one set per page (each page defines
@@ -46,7 +53,8 @@ type pages struct {
 }
 
 func parsePages() (*pages, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	// The layout and the parts every page may use (part_*.html).
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/part_*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +65,7 @@ func parsePages() (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, n := range names {
 		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "part_") {
 			continue
 		}
 		t, err := base.Clone()
@@ -89,6 +97,11 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *request, status i
 		}
 		if v.Flash == "" {
 			v.Flash, v.FlashProblem = c.flash.Message, c.flash.Problem
+		}
+		v.CanChange = service.Require(c.key(), service.ScopeProject) == nil
+		if c.portal != nil {
+			v.Portal = u.portalViewOf(r, c)
+			u.portalHeaders(w, v.Portal.LogoURL)
 		}
 	}
 	var buf bytes.Buffer

@@ -86,6 +86,9 @@ type request struct {
 	// flash is the one-time result the URL names (see done); a page
 	// that shows it elsewhere than at the top clears Message.
 	flash flash
+	// portal is the customer portal session (portal.go); nil for an
+	// operator's sign-in.
+	portal *service.PortalSession
 }
 
 // admin reports whether the caller signed in with the admin key.
@@ -136,6 +139,15 @@ func (u *UI) signedIn(h handlerFunc) http.HandlerFunc {
 func (u *UI) signedInAnyScope(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.session(r)
+		var closed *service.PortalClosed
+		if errors.As(err, &closed) {
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "This page's link has ended. Go back and open it again."})
+				return
+			}
+			u.renderPortalClosed(w, r, closed)
+			return
+		}
 		if errors.Is(err, errSignedOut) {
 			setCookie(w, r, sessionCookie, "", 0)
 			if wantsJSON(r) {
@@ -149,9 +161,15 @@ func (u *UI) signedInAnyScope(h handlerFunc) http.HandlerFunc {
 		}
 		if err == nil {
 			// Who acts from where, for the audit trail.
-			r = r.WithContext(service.WithActor(r.Context(), service.Actor{
-				KeyID: c.session.APIKeyID, Source: service.SourceOf(r.RemoteAddr)}))
+			a := service.Actor{KeyID: c.session.APIKeyID, Source: service.SourceOf(r.RemoteAddr)}
+			if c.portal != nil {
+				a.PortalID = c.portal.ID
+			}
+			r = r.WithContext(service.WithActor(r.Context(), a))
 			err = u.checkPost(r, c.token)
+		}
+		if err == nil {
+			err = inPortal(r, c)
 		}
 		if err == nil {
 			c.flash, err = u.takeFlash(r, c)
@@ -195,8 +213,30 @@ func (u *UI) adminOnly(h handlerFunc) http.HandlerFunc {
 
 var errSignedOut = errors.New("signed out")
 
-// session finds the caller's session from the cookie.
+// session finds the caller's session from the cookie: a portal session
+// first (portal.go), then an operator's sign-in. A portal session that
+// ended is a *service.PortalClosed error.
 func (u *UI) session(r *http.Request) (*request, error) {
+	pc, err := u.portalSession(r)
+	if err != nil {
+		var closed *service.PortalClosed
+		if !errors.As(err, &closed) {
+			return nil, err
+		}
+		// An operator signed in beside it keeps the operator's pages.
+		if c, oerr := u.operatorSession(r); oerr == nil {
+			return c, nil
+		}
+		return nil, err
+	}
+	if pc != nil {
+		return pc, nil
+	}
+	return u.operatorSession(r)
+}
+
+// operatorSession finds the caller's sign-in from its cookie.
+func (u *UI) operatorSession(r *http.Request) (*request, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
 		return nil, errSignedOut

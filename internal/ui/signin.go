@@ -97,6 +97,9 @@ func (u *UI) signin(w http.ResponseWriter, r *http.Request) error {
 
 // signout ends the session here and in the database.
 func (u *UI) signout(w http.ResponseWriter, r *http.Request, c *request) error {
+	if c.portal != nil {
+		return u.portalSignout(w, r, c)
+	}
 	if err := u.sessions.DeleteSession(r.Context(), c.session.Hash); err != nil {
 		return err
 	}

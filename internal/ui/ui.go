@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/internal/clock"
@@ -25,6 +26,10 @@ type Config struct {
 	// UserAgent is the User-Agent hookd's webhooks carry, shown among a
 	// delivery's request headers; default "hookd".
 	UserAgent string
+	// PortalFrameAncestors are the origins that may frame the customer
+	// portal's pages (CSP frame-ancestors; CheckFrameAncestors). None:
+	// 'none', as every other page.
+	PortalFrameAncestors []string
 }
 
 // Sessions is the part of store.Store the UI keeps its sessions in, so
@@ -59,6 +64,8 @@ type UI struct {
 	pages       *pages
 	mux         *http.ServeMux
 	crossOrigin *http.CrossOriginProtection
+	// frameAncestors: Config.PortalFrameAncestors.
+	frameAncestors []string
 }
 
 // New returns the UI. Mount it at Prefix.
@@ -76,6 +83,10 @@ func New(cfg Config) (*UI, error) {
 		mux:         http.NewServeMux(),
 		crossOrigin: http.NewCrossOriginProtection(),
 	}
+	if err := CheckFrameAncestors(cfg.PortalFrameAncestors); err != nil {
+		return nil, err
+	}
+	u.frameAncestors = slices.Clone(cfg.PortalFrameAncestors)
 	if u.clock == nil {
 		u.clock = clock.Real{}
 	}
@@ -101,6 +112,9 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("GET /ui/signin", u.public(u.signinForm))
 	u.mux.HandleFunc("POST /ui/signin", u.public(u.signin))
 	u.mux.HandleFunc("POST /ui/signout", u.signedInAnyScope(u.signout))
+	u.mux.HandleFunc("GET /ui/portal/{token}", u.portalStart)
+	u.mux.HandleFunc("GET /ui/portal/closed", u.portalClosedPage)
+	u.mux.HandleFunc("GET "+p+"/brand.css", u.signedIn(u.inProject(u.brandCSS)))
 
 	u.mux.HandleFunc("GET /ui/projects", u.signedIn(u.projects))
 	u.mux.HandleFunc("POST /ui/projects", u.adminOnly(u.createProject))
