@@ -82,12 +82,13 @@ func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      app.Config
-		schedule string
-		cidrs    string
-		egress   string
-		proxy    string
-		logLevel string
+		cfg            app.Config
+		schedule       string
+		cidrs          string
+		egress         string
+		frameAncestors string
+		proxy          string
+		logLevel       string
 	)
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file, or postgres://user:pass@host/db for PostgreSQL")
@@ -117,6 +118,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxProjectStreams, "max-project-streams", eventfeed.DefaultMaxProjectStreams, "event streams open at once per project on this node; more are answered 429")
 	fs.IntVar(&cfg.StreamPageBytes, "stream-page-bytes", eventfeed.DefaultPageBytes, "bytes of events an event stream reads ahead from the database (at least one event)")
 	fs.DurationVar(&cfg.StreamStall, "stream-stall", api.DefaultStreamStall, "an event stream whose client takes no event for this long is dropped (it resumes with Last-Event-ID)")
+	fs.StringVar(&frameAncestors, "portal-frame-ancestors", "", "comma-separated origins that may frame the customer portal's pages (CSP frame-ancestors), e.g. https://app.example.com; none: the portal cannot be framed")
+	fs.StringVar(&cfg.PortalURL, "portal-url", "", "scheme and host customer portal links start with, as customers' browsers reach hookd, e.g. https://hooks.example.com (default: the host the request for a link was sent to)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ (unauthenticated: local profiling only)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -164,6 +167,18 @@ func serve(args []string, stderr io.Writer) int {
 			}
 		}
 		cfg.EgressAddresses = append(cfg.EgressAddresses, a)
+	}
+	for _, o := range strings.Split(frameAncestors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.PortalFrameAncestors = append(cfg.PortalFrameAncestors, o)
+		}
+	}
+	if cfg.PortalURL != "" {
+		u, err := url.Parse(cfg.PortalURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			fmt.Fprintf(stderr, "hookd serve: --portal-url: want https://host[:port]\n")
+			return 2
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
