@@ -65,6 +65,15 @@ func TestBrowserProbeNow(t *testing.T) {
 	if len(rc.requests()) != 3 {
 		t.Fatal("something was sent before Probe now")
 	}
+	// One now: the breaker's text, its tile and the held deliveries'
+	// reason, as the page's script keeps them, say the same.
+	said := run(t, ctx, chromedp.Evaluate[[]string](`[
+		document.querySelector(".health-text time[data-until]").textContent,
+		Array.from(document.querySelectorAll(".health-facts .fact")).find(f => f.textContent.includes("Next probe")).querySelector("dd").textContent,
+		document.querySelector(".held-why").textContent.replace("Held: breaker open, next probe ", "")]`))
+	if said[0] != said[1] || said[1] != said[2] || !strings.HasPrefix(said[0], "in ") {
+		t.Errorf("the breaker's text, its tile and the held reason say %q", said)
+	}
 	submitAndWait(t, ctx, `form[action$="/probe"] button`)
 	if msg := text(t, ctx, ".flash"); !strings.Contains(msg, "Probe sent now") {
 		t.Fatalf("flash = %q", msg)

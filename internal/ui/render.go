@@ -171,7 +171,7 @@ var funcs = template.FuncMap{
 	"at":          func(now, t time.Time) timeView { return timeView{Now: now, T: t} },
 	"ago":         ago,
 	"utc":         utc,
-	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":         isoMillis,
 	"statusWord":  statusWord,
 	"duration":    formatDuration,
 	"prettyJSON":  prettyJSON,
@@ -252,13 +252,7 @@ func statusWord(status string) string {
 func heldWhy(now time.Time, h store.Hold) string {
 	switch h.Reason {
 	case store.HeldBreakerOpen:
-		switch d := h.Until.Sub(now); {
-		case d <= 0:
-			return "Held: breaker open, next probe now"
-		case d < 5*time.Second:
-			return fmt.Sprintf("Held: breaker open, next probe in %d s", int((d+time.Second-1)/time.Second))
-		}
-		return "Held: breaker open, next probe " + ago(now, h.Until)
+		return "Held: breaker open, next probe " + until(now, h.Until)
 	case store.HeldRateLimit:
 		return "Held: rate limit, waiting for a send slot"
 	case store.HeldConcurrencyLimit:

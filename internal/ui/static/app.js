@@ -24,11 +24,30 @@
     return future ? "in " + s : s + " ago";
   }
 
+  // until is the server's until (until.go): when t comes, from the same
+  // now as every other time on the page.
+  function until(t) {
+    var d = t - (serverNow + (Date.now() - loaded));
+    if (d <= 0) return "now";
+    if (d < 60000) return "in " + Math.ceil(d / 1000) + " s";
+    return ago(t);
+  }
+
   function refreshTimes() {
     var els = document.querySelectorAll("time[data-relative]");
     for (var i = 0; i < els.length; i++) {
       var t = Date.parse(els[i].getAttribute("datetime"));
       if (!isNaN(t)) els[i].textContent = ago(t);
+    }
+    els = document.querySelectorAll("time[data-until]");
+    for (i = 0; i < els.length; i++) {
+      t = Date.parse(els[i].getAttribute("datetime"));
+      if (!isNaN(t)) els[i].textContent = until(t);
+    }
+    els = document.querySelectorAll("[data-held-until]");
+    for (i = 0; i < els.length; i++) {
+      t = Date.parse(els[i].getAttribute("data-held-until"));
+      if (!isNaN(t)) els[i].textContent = "Held: breaker open, next probe " + until(t);
     }
   }
   refreshTimes();
