@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,8 @@ type Config struct {
 //   - The recorder (its own goroutine, see Recorder) is the only caller of
 //     Store.Complete; give-backs of work that did not fit go to it too.
 //   - slots holds what they share: what runs and waits per endpoint, and
-//     the endpoints that answered 410, behind a mutex held only to count.
+//     the endpoints that answered 410 until the database knows (goneMark),
+//     behind a mutex held only to count.
 //
 // Every delivery in flight has a deadline derived from its lease
 // (Delivery.LeaseExpiresAt): it is sent only while there is time for the
@@ -177,13 +179,30 @@ func New(cfg Config) (*Engine, error) {
 			// Committed: an endpoint a 410 disabled is announced now (the
 			// store reports each disabling once, across every node).
 			e.watch.disabled(disabled)
+			// A 410's disabling is in the database now: this node's
+			// deliveries of the endpoint stop being held back (goneMark).
+			now := cfg.Clock.Now()
+			for _, o := range outs {
+				if _, ok := o.DisablesEndpoint(); ok {
+					e.slots.goneRecorded(o.EndpointID(), o.UpdatedAt(), now, true)
+				}
+			}
 			// A give-back is due at once; the dispatcher may have looked
 			// before it was written.
-			now := cfg.Clock.Now()
 			for _, o := range outs {
 				if t := o.NextAttemptAt(); !t.IsZero() && !t.After(now) {
 					e.Wake()
 					return
+				}
+			}
+		},
+		Dropped: func(outs []store.Outcome) {
+			// A 410's disabling that will not be recorded: nothing is
+			// held back for it any more (what was is answered 410 again).
+			now := cfg.Clock.Now()
+			for _, o := range outs {
+				if _, ok := o.DisablesEndpoint(); ok {
+					e.slots.goneRecorded(o.EndpointID(), o.UpdatedAt(), now, false)
 				}
 			}
 		},
@@ -443,11 +462,15 @@ func (e *Engine) dispatch(ctx context.Context) {
 			continue
 		}
 		now := e.cfg.Clock.Now()
+		// Endpoints whose 410 is not recorded yet are skipped too: their
+		// deliveries would only be given back. (Not counted in skip as
+		// full: that lasts a commit, and nothing wakes a wait for it.)
+		claimSkip := append(slices.Clip(skip), e.slots.goneHeld()...)
 		claimed, err := e.cfg.Store.Claim(ctx, store.ClaimParams{
 			Now:           now,
 			Limit:         min(free, e.claimLimit(), max(e.rec.Room(), 1)),
 			Lease:         e.cfg.Lease,
-			SkipEndpoints: skip,
+			SkipEndpoints: claimSkip,
 			Owner:         e.cfg.Owner,
 		})
 		if err != nil {
@@ -624,14 +647,13 @@ func (e *Engine) pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// stillGone asks the database about a delivery of an endpoint that this
-// node saw answer 410 within a lease. The 410 mark only says that asking
-// is worth it: whether the endpoint is disabled is the database's state,
+// stillGone asks the database about a delivery of an endpoint whose 410
+// this node saw, claimed before that 410's disabling was recorded (see
+// goneMark): whether the endpoint is disabled is the database's state,
 // which an enable on any node clears at once. Disabled or deleted: the
-// delivery is cancelled. Enabled since the mark: the mark goes and the
-// delivery is sent, as every later one is. Enabled and not changed since
-// (the 410's disabling is not recorded yet): it is sent. stop reports
-// whether out is the delivery's outcome.
+// delivery is cancelled. Enabled (again): the mark goes and the delivery
+// is sent, as every later one is. stop reports whether out is the
+// delivery's outcome.
 func (e *Engine) stillGone(ctx context.Context, d store.Delivery, now time.Time) (out store.Outcome, stop bool) {
 	ep, err := e.cfg.Store.GetEndpoint(ctx, d.ProjectID, d.EndpointID)
 	switch {
@@ -644,7 +666,7 @@ func (e *Engine) stillGone(ctx context.Context, d store.Delivery, now time.Time)
 	case !ep.Enabled:
 		return store.Cancel(d, "endpoint disabled: "+ep.DisabledReason, now), true
 	}
-	e.slots.clearGone(d.EndpointID, ep.UpdatedAt)
+	e.slots.clearGone(d.EndpointID)
 	return store.Outcome{}, false
 }
 
@@ -666,12 +688,19 @@ func (e *Engine) attempt(ctx context.Context, c store.Claimed) store.Outcome {
 	if c.EndpointGone {
 		return store.Cancel(d, "endpoint deleted or disabled", e.cfg.Clock.Now())
 	}
-	if now := e.cfg.Clock.Now(); e.slots.isGone(d.EndpointID, now) {
+	claimedAt, _ := e.lease(c)
+	switch now := e.cfg.Clock.Now(); e.slots.goneCheck(d.EndpointID, claimedAt, now) {
+	case goneHold:
+		// This node got a 410 from the endpoint whose disabling is not
+		// recorded yet: back, unsent, recorded after the disabling, which
+		// cancels it (see goneMark).
+		return store.GiveBack(d, now)
+	case goneAsk:
 		if out, stop := e.stillGone(ctx, d, now); stop {
 			return out
 		}
 	}
-	if claimedAt, _ := e.lease(c); !c.Probe {
+	if !c.Probe {
 		if _, held := e.watch.heldUntil(d.EndpointID, e.cfg.Clock.Now(), claimedAt); held {
 			// This node saw the breaker open after the claim: the store holds
 			// the endpoint's deliveries now, so this one goes back, due as it

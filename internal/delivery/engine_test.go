@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -213,8 +214,15 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
+// TestGoneDisablesEndpoint: the first delivery gets the 410 and fails; the
+// endpoint is disabled, and this node sends it nothing more: the other
+// deliveries, claimed with it, are cancelled unsent.
 func TestGoneDisablesEndpoint(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410) }))
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(410)
+	}))
 	defer srv.Close()
 	f := newFixture(t, delivery.Config{Workers: 1, PerEndpoint: 1})
 	ep := f.endpoint(srv.URL)
@@ -236,10 +244,13 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 		}
 		return true
 	})
-	// The first delivery gets the 410 and fails. One sent before its
-	// disabling was recorded (the worker asks the database, which does not
-	// know yet) gets a 410 of its own and fails as well: the log says what
-	// the receiver answered. The rest are cancelled unsent.
+	checkGone(t, f, refs, &requests)
+}
+
+// checkGone checks that exactly one of refs was sent (and failed with the
+// 410) and the others were cancelled unsent.
+func checkGone(t *testing.T, f *fixture, refs []store.DeliveryRef, requests *atomic.Int32) {
+	t.Helper()
 	failed := 0
 	for _, r := range refs {
 		d := f.delivery(r.ID)
@@ -250,14 +261,117 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 				t.Errorf("failed delivery %s: %d attempts, last status %d; want the one 410", d.ID, d.AttemptCount, d.LastStatusCode)
 			}
 		case store.StatusCancelled:
-			if d.AttemptCount != 0 {
-				t.Errorf("cancelled delivery %s was attempted %d times", d.ID, d.AttemptCount)
+			if d.AttemptCount != 0 || !strings.HasPrefix(d.LastError, "endpoint disabled: ") {
+				t.Errorf("cancelled delivery %s: %d attempts, last error %q; want none, endpoint disabled", d.ID, d.AttemptCount, d.LastError)
 			}
+		default:
+			t.Errorf("delivery %s is %s", d.ID, d.Status)
 		}
 	}
-	if failed < 1 {
-		t.Fatal("no delivery failed with the 410")
+	if failed != 1 || requests.Load() != 1 {
+		t.Fatalf("%d deliveries failed, the receiver got %d requests; want 1 and 1 (the 410; the rest cancelled unsent)", failed, requests.Load())
 	}
+}
+
+// TestGoneHeldUntilRecorded: until the 410's disabling is recorded, the
+// node holds back every delivery of the endpoint (the database does not
+// know yet, so asking it would let them go): they are given back unsent
+// and Direct takes none; once recorded, the give-backs are cancelled.
+func TestGoneHeldUntilRecorded(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(410)
+	}))
+	defer srv.Close()
+	release := make(chan struct{})
+	h := &hooked{}
+	h.complete = func(ctx context.Context, outs []store.Outcome) ([]store.Endpoint, error) {
+		for _, o := range outs {
+			if _, ok := o.DisablesEndpoint(); ok {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		return h.Store.Complete(ctx, outs)
+	}
+	// The first claim takes two: one is sent, one waits behind it and
+	// reaches the worker after the 410.
+	f := newFixture(t, delivery.Config{Store: h, Workers: 2, PerEndpoint: 1})
+	ep := f.endpoint(srv.URL)
+	refs := f.publish(3)
+	f.run()
+	// The 410 waits for the recorder, with the give-back of the one
+	// behind it (and of the third, if a claim took it before the 410);
+	// nothing else is sent or waits for a worker (claims skip the
+	// endpoint meanwhile).
+	f.waitFor("the 410 and a give-back waiting to be recorded, and nothing else in flight", func() bool {
+		return f.eng.Inflight("recording") >= 2 && f.eng.Inflight("sending") == 0 && f.eng.Inflight("queued") == 0
+	})
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("the receiver got %d requests before the 410 was recorded, want 1", n)
+	}
+	if f.eng.Direct(f.clk.Now()).Take(ep) {
+		t.Error("Take accepted the endpoint whose 410 is not recorded yet")
+	}
+	if !f.eng.Direct(f.clk.Now()).Take("ep_other") {
+		t.Error("Take refused another endpoint")
+	}
+	close(release)
+	f.waitFor("all finished", func() bool {
+		for _, r := range refs {
+			if s := f.delivery(r.ID).Status; s != store.StatusFailed && s != store.StatusCancelled {
+				return false
+			}
+		}
+		return true
+	})
+	checkGone(t, f, refs, &requests)
+}
+
+// TestEnableAfterGoneSends: once the 410's disabling is recorded and the
+// endpoint enabled again, nothing this node remembers holds a delivery
+// back: what is published next is sent and succeeds.
+func TestEnableAfterGoneSends(t *testing.T) {
+	var code atomic.Int32
+	code.Store(410)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(code.Load()))
+	}))
+	defer srv.Close()
+	f := newFixture(t, delivery.Config{})
+	ep := f.endpoint(srv.URL)
+	f.run()
+	d := f.publish(1)[0]
+	f.waitFor("410 recorded", func() bool { return f.delivery(d.ID).Status == store.StatusFailed })
+	code.Store(200)
+	e, err := f.st.GetEndpoint(context.Background(), f.pid, ep)
+	if err != nil || e.Enabled {
+		t.Fatalf("endpoint after the 410: %+v, %v; want disabled", e, err)
+	}
+	e.Enabled, e.DisabledReason = true, ""
+	e.UpdatedAt = f.clk.Now() // the same instant: the fake clock did not move
+	if err := f.st.UpdateEndpoint(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		d := f.publish(1)[0]
+		f.waitFor("a delivery after the enable", func() bool { return finished(f.delivery(d.ID)) })
+		if got := f.delivery(d.ID); got.Status != store.StatusSucceeded {
+			t.Fatalf("delivery after the enable: %s (%s), want succeeded", got.Status, got.LastError)
+		}
+	}
+}
+
+func finished(d store.Delivery) bool {
+	switch d.Status {
+	case store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+		return true
+	}
+	return false
 }
 
 // TestSlowEndpointCannotStarveOthers: one endpoint that hangs holds at most
@@ -536,25 +650,6 @@ func TestDirectTakeCountsEngineLoad(t *testing.T) {
 				t.Errorf("receiver got %d requests, want 3", n)
 			}
 		})
-	}
-}
-
-// TestDirectRefusesGoneEndpoint: an endpoint that answered 410 gets no
-// direct claims (Claim and the 410 mark deal with what is left of it).
-func TestDirectRefusesGoneEndpoint(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410) }))
-	defer srv.Close()
-	f := newFixture(t, delivery.Config{})
-	ep := f.endpoint(srv.URL)
-	d := f.publish(1)[0]
-	f.run()
-	f.waitFor("410 recorded", func() bool { return f.delivery(d.ID).Status == store.StatusFailed })
-	take := f.eng.Direct(f.clk.Now()).Take
-	if take(ep) {
-		t.Error("Take accepted the endpoint that answered 410")
-	}
-	if !take("ep_other") {
-		t.Error("Take refused another endpoint")
 	}
 }
 

@@ -32,6 +32,9 @@ type RecorderConfig struct {
 	// give-back made due at once, and to announce the disabled endpoints.
 	// It must not block.
 	Recorded func(outcomes []store.Outcome, disabled []store.Endpoint)
+	// Dropped, if set, is called on the recorder's goroutine with the
+	// outcomes of a batch given up on (see Recorder). It must not block.
+	Dropped func(outcomes []store.Outcome)
 }
 
 // Recorder writes delivery outcomes to the store: it is the engine's only
@@ -284,6 +287,9 @@ func (r *Recorder) record(batch []pendingOutcome) {
 	}()
 	if err := r.commit(outs, until); err != nil {
 		r.dropped.Add(int64(len(batch)))
+		if r.cfg.Dropped != nil {
+			r.cfg.Dropped(outs)
+		}
 		r.cfg.Logger.Error("recording outcomes failed; their deliveries will be retried after the lease",
 			"err", err, "outcomes", len(batch))
 	}

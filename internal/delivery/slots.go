@@ -10,7 +10,8 @@ import (
 // slots is what this node has taken on: per endpoint, the deliveries
 // running (handed to a worker, until their request is answered) and those
 // queued (claimed, waiting for a slot of their endpoint), and the endpoints
-// that answered 410. It is the only state the engine's goroutines share.
+// that answered 410 (goneMark). It is the only state the engine's
+// goroutines share.
 //
 // Its mutex is held only to count: never across I/O, a call out of the
 // package or a channel operation that can block. So every goroutine may
@@ -30,13 +31,12 @@ type slots struct {
 	busy     int // running, all endpoints
 	waiting  int // queued, all endpoints
 	stopping bool
-	// gone: endpoints that answered 410 on this node, and when. It decides
-	// nothing: a delivery of such an endpoint asks the database whether
-	// the endpoint is disabled (Engine.stillGone) before it is sent, and
-	// Direct leaves it to Claim. An enable (on any node) clears the mark
-	// at the first delivery after it; after a lease every claim made
-	// before the 410 is over, and the mark goes.
-	gone map[string]time.Time
+	// gone: endpoints that answered 410 on this node whose disabling may
+	// not yet be known to every delivery this node holds (see goneMark).
+	// It only ever holds a delivery back or makes it ask the database; it
+	// never cancels one, and nothing claimed after the disabling was
+	// recorded consults it — so nothing of it outlives an enable.
+	gone map[string]goneMark
 	// reserved: what Direct's takes accepted for batches not yet
 	// delivered, over every publish committer (see directBudget).
 	reserved    map[*store.DirectClaim]*directBudget
@@ -57,7 +57,7 @@ func newSlots(workers, perEndpoint int, lease time.Duration) *slots {
 		jobs:        make(chan store.Claimed, workers),
 		running:     make(map[string]int),
 		queued:      make(map[string][]store.Claimed),
-		gone:        make(map[string]time.Time),
+		gone:        make(map[string]goneMark),
 		reserved:    make(map[*store.DirectClaim]*directBudget),
 		resRun:      make(map[string]int),
 		resQueue:    make(map[string]int),
@@ -152,7 +152,7 @@ func (s *slots) release(ep string, claimLimit int, now time.Time) (madeRoom bool
 		s.busy--
 		if s.running[ep]--; s.running[ep] <= 0 {
 			delete(s.running, ep)
-			if t, ok := s.gone[ep]; ok && now.Sub(t) > s.lease {
+			if m, ok := s.gone[ep]; ok && m.over(now, s.lease) {
 				delete(s.gone, ep)
 			}
 		}
@@ -190,29 +190,116 @@ func (s *slots) counts() (c struct{ busy, waiting int }) {
 	return c
 }
 
-// markGone records that endpoint ep answered 410 at at.
-func (s *slots) markGone(ep string, at time.Time) {
-	s.mu.Lock()
-	s.gone[ep] = at
-	s.mu.Unlock()
+// goneMark is what this node knows of a 410 it got from an endpoint.
+//
+// From the answer until the outcome that disables the endpoint is
+// recorded (recorded zero), the database does not know yet: every
+// delivery of the endpoint that reaches a worker here is given back
+// unsent, and the store cancels it when it records the give-back after
+// the disabling (an outcome that leaves a delivery waiting on a disabled
+// endpoint cancels it). So this node sends the endpoint nothing after its
+// 410. Should that outcome never be recorded, the mark ends as well, and
+// so does the mark after a lease (the recorder gives up on an outcome by
+// then): what was held back is sent, and is answered 410 again.
+//
+// Once recorded, the database knows, and decides: a delivery claimed
+// after that is handed out with EndpointGone, or not at all; one claimed
+// at or before it may have been claimed while the endpoint was enabled,
+// so it asks the database whether the endpoint is still disabled
+// (Engine.stillGone) — an enable since lets it go. The mark ends when the
+// database says enabled, or once every such claim's lease is over.
+type goneMark struct {
+	at       time.Time // the 410's answer
+	recorded time.Time // when its disabling was recorded; zero until then
 }
 
-// clearGone forgets the 410 mark of endpoint ep when the endpoint was
-// changed (enabled again) after it: at is the endpoint's UpdatedAt.
-func (s *slots) clearGone(ep string, at time.Time) {
+// over reports whether the mark has nothing left to do at now.
+func (m goneMark) over(now time.Time, lease time.Duration) bool {
+	if m.recorded.IsZero() {
+		return now.Sub(m.at) > lease
+	}
+	return now.Sub(m.recorded) > lease
+}
+
+// What goneCheck tells a worker to do with a delivery.
+const (
+	goneSend = iota // nothing known: send it
+	goneHold        // the 410's disabling is not recorded yet: give it back unsent
+	goneAsk         // claimed before the disabling was recorded: ask the database
+)
+
+// markGone records that endpoint ep answered 410 at at. A mark already
+// there is replaced: the endpoint was enabled again and answered 410 anew,
+// or this is a second 410 of a disabling not recorded yet (the earliest
+// answer is kept then).
+func (s *slots) markGone(ep string, at time.Time) {
 	s.mu.Lock()
-	if t, ok := s.gone[ep]; ok && at.After(t) {
+	defer s.mu.Unlock()
+	if m, ok := s.gone[ep]; ok && m.recorded.IsZero() && m.at.Before(at) {
+		return
+	}
+	s.gone[ep] = goneMark{at: at}
+}
+
+// goneRecorded: the outcome of endpoint ep's 410 answered at at (its
+// disabling) was recorded at now, or dropped (ok false: the mark goes).
+func (s *slots) goneRecorded(ep string, at, now time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, found := s.gone[ep]
+	if !found || !m.recorded.IsZero() || at.Before(m.at) {
+		return
+	}
+	if !ok {
+		delete(s.gone, ep)
+		return
+	}
+	m.recorded = now
+	s.gone[ep] = m
+}
+
+// clearGone forgets the 410 mark of endpoint ep once the database says it
+// is enabled (after its disabling was recorded).
+func (s *slots) clearGone(ep string) {
+	s.mu.Lock()
+	if m, ok := s.gone[ep]; ok && !m.recorded.IsZero() {
 		delete(s.gone, ep)
 	}
 	s.mu.Unlock()
 }
 
-// isGone reports whether endpoint ep answered 410 within a lease of now.
-func (s *slots) isGone(ep string, now time.Time) bool {
+// goneCheck tells a worker what to do with a delivery of endpoint ep
+// claimed at claimedAt (see goneMark).
+func (s *slots) goneCheck(ep string, claimedAt, now time.Time) int {
 	s.mu.Lock()
-	t, ok := s.gone[ep]
-	s.mu.Unlock()
-	return ok && now.Sub(t) <= s.lease
+	defer s.mu.Unlock()
+	m, ok := s.gone[ep]
+	switch {
+	case !ok:
+		return goneSend
+	case m.over(now, s.lease):
+		delete(s.gone, ep)
+		return goneSend
+	case m.recorded.IsZero():
+		return goneHold
+	case claimedAt.After(m.recorded):
+		return goneSend
+	}
+	return goneAsk
+}
+
+// goneHeld lists the endpoints whose 410 is not recorded yet: claims skip
+// them, as their deliveries would only be given back.
+func (s *slots) goneHeld() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for ep, m := range s.gone {
+		if m.recorded.IsZero() {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 // directBudget is what one DirectClaim has accepted so far: its Take is
@@ -268,8 +355,8 @@ func (s *slots) admit(ep string, b *directBudget) bool {
 	if s.stopping || s.recRoom() <= 0 {
 		return false
 	}
-	if _, ok := s.gone[ep]; ok {
-		return false // let Claim and the 410 mark deal with it
+	if m, ok := s.gone[ep]; ok && m.recorded.IsZero() {
+		return false // its 410 is not recorded yet: it would only be held back
 	}
 	running := s.running[ep] + s.resRun[ep]
 	if running < s.perEndpoint && s.busy+s.resAllRun < s.workers {
