@@ -65,6 +65,9 @@ type Config struct {
 	// open, on this node and per project. DefaultMaxStreams,
 	// DefaultMaxProjectStreams.
 	MaxStreams, MaxProjectStreams int
+	// CacheBytes bounds the recent event bodies the node's feeds share,
+	// so a project's streams read each new event once. DefaultCacheBytes.
+	CacheBytes int
 }
 
 // Sink receives what a feed sends.
@@ -87,6 +90,7 @@ type Hub struct {
 	opened map[string]int // feeds acquired, by project
 	closed chan struct{}
 	once   sync.Once
+	bodies *bodies // recent event bodies, shared by the feeds
 }
 
 // ErrClosed ends the feeds of a Hub that was closed (the server is
@@ -113,7 +117,8 @@ func New(cfg Config) (*Hub, error) {
 	cfg.PageBytes = cmp.Or(max(cfg.PageBytes, 0), DefaultPageBytes)
 	cfg.MaxStreams = cmp.Or(max(cfg.MaxStreams, 0), DefaultMaxStreams)
 	cfg.MaxProjectStreams = cmp.Or(max(cfg.MaxProjectStreams, 0), DefaultMaxProjectStreams)
-	return &Hub{cfg: cfg, wakes: map[chan struct{}]waker{}, opened: map[string]int{},
+	cfg.CacheBytes = cmp.Or(max(cfg.CacheBytes, 0), DefaultCacheBytes)
+	return &Hub{cfg: cfg, wakes: map[chan struct{}]waker{}, opened: map[string]int{}, bodies: newBodies(cfg.CacheBytes),
 		closed: make(chan struct{})}, nil
 }
 
@@ -333,6 +338,16 @@ func (f *feed) read(ctx context.Context, full bool) error {
 			return err
 		}
 	}
+	if !full {
+		// Woken by a commit: the few new ids, then each body through
+		// the node's cache.
+		if done, err := f.readNew(ctx, from); done || err != nil {
+			if err == nil {
+				f.forget()
+			}
+			return err
+		}
+	}
 	for {
 		if err := f.check(ctx); err != nil {
 			return err
@@ -370,15 +385,74 @@ func (f *feed) read(ctx context.Context, full bool) error {
 			break // short of both limits: the last page there is
 		}
 	}
-	// Ids of a millisecond before the next full read's start are never
-	// read again; forget them so the set stays the size of Settle.
+	f.forget()
+	return nil
+}
+
+// forget drops the ids of a millisecond before the next full read's
+// start, which are never read again, so the set stays the size of Settle.
+func (f *feed) forget() {
 	cut := f.newest.Add(-f.h.cfg.Settle).UnixMilli()
 	for id, t := range f.sent {
 		if t.UnixMilli() < cut {
 			delete(f.sent, id)
 		}
 	}
-	return nil
+}
+
+// readNew sends the events after from, listed by id and type and read
+// one at a time through the Hub's body cache: every stream of a project
+// woken by one commit reads its new events' bodies once among them. It
+// reports false, having sent nothing, when more than refsPage ids wait
+// (a backlog: the paged body reads take it).
+func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
+	lo, ok := ids.Time(ids.Event, from)
+	if !ok {
+		return false, nil
+	}
+	hi := f.h.cfg.Clock.Now()
+	if f.newest.After(hi) {
+		hi = f.newest
+	}
+	if err := f.check(ctx); err != nil {
+		return false, err
+	}
+	refs, err := f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi.Add(24*time.Hour), "", refsPage)
+	if err != nil || len(refs) == refsPage {
+		return false, err
+	}
+	for i := len(refs) - 1; i >= 0; i-- { // oldest first
+		r := refs[i]
+		if r.ID <= from {
+			continue
+		}
+		if _, sent := f.sent[r.ID]; sent {
+			continue
+		}
+		f.sent[r.ID] = r.CreatedAt
+		if r.ID > f.last {
+			f.last = r.ID
+		}
+		if r.CreatedAt.After(f.newest) {
+			f.newest = r.CreatedAt
+		}
+		if f.p.Accept != nil && !f.p.Accept(r.Type) {
+			continue
+		}
+		ev, err := f.h.bodies.get(ctx, r.ID, func() (store.Event, error) {
+			return f.h.cfg.Store.GetEvent(ctx, f.p.ProjectID, r.ID)
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // removed by retention meanwhile
+		}
+		if err != nil {
+			return true, err
+		}
+		if err := f.sink.Event(ctx, ev); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // refsPage bounds the ids a full read lists before it reads bodies.

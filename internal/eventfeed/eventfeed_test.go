@@ -96,6 +96,19 @@ func (e *env) idle() {
 	}
 }
 
+// waiters waits until n timers wait on the clock (each idle feed arms
+// two), on a deadline that only ends a broken run.
+func (e *env) waiters(n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.clock.Waiters() < n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d timers wait, want %d", e.clock.Waiters(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // poll moves the clock to the feed's next poll and waits for the read.
 func (e *env) poll() {
 	e.t.Helper()
@@ -481,5 +494,84 @@ func TestAPollReadsNoBodyTwice(t *testing.T) {
 	e.expect(sk, late)
 	if after, _ := st.events(); after-before != 1 {
 		t.Fatalf("the poll that found one late event read %d bodies", after-before)
+	}
+}
+
+// gets is a store that counts the bodies feeds read, one event or a page
+// at a time.
+type gets struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (g *gets) GetEvent(ctx context.Context, projectID, id string) (store.Event, error) {
+	g.n.Add(1)
+	return g.Store.GetEvent(ctx, projectID, id)
+}
+
+func (g *gets) EventsAfter(ctx context.Context, projectID, after string, limit, maxBytes int) ([]store.Event, error) {
+	evs, err := g.Store.EventsAfter(ctx, projectID, after, limit, maxBytes)
+	g.n.Add(int64(len(evs)))
+	return evs, err
+}
+
+// TestAProjectsStreamsReadEachBodyOnce: ten streams of a project woken
+// by one commit read its event's body from the store once among them
+// (the Hub's body cache), and a stream whose filter refuses the type
+// reads none.
+func TestAProjectsStreamsReadEachBodyOnce(t *testing.T) {
+	st := &gets{}
+	e := newEnv(t, func(c *Config) { st.Store = c.Store; c.Store = st })
+	var sinks []*sink
+	for range 10 {
+		sk, _, _ := e.follow(Params{})
+		sinks = append(sinks, sk)
+	}
+	other, _, _ := e.follow(Params{Accept: func(typ string) bool { return typ == "t.other" }})
+	e.waiters(2 * 11) // every feed read once and waits
+	before := st.n.Load()
+	a := e.publish("t.a", e.clock.Now().Add(time.Millisecond))
+	if n := e.hub.Notify(e.pid); n != 11 {
+		t.Fatalf("Notify woke %d feeds, want 11", n)
+	}
+	for _, sk := range sinks {
+		e.expect(sk, a)
+	}
+	e.waiters(2 * 11)
+	if n := st.n.Load() - before; n != 1 {
+		t.Fatalf("11 streams read %d bodies of one new event, want 1", n)
+	}
+	select {
+	case got := <-other.events:
+		t.Fatalf("the filtered stream got %s", got.Type)
+	default:
+	}
+	if got := e.hub.bodies.bytes(); got != len(a.Body) {
+		t.Fatalf("the cache holds %d bytes, want the one body (%d)", got, len(a.Body))
+	}
+}
+
+// TestBodyCacheIsBounded: the cache keeps at most its budget, dropping
+// the oldest bodies first, and never keeps one larger than the budget.
+func TestBodyCacheIsBounded(t *testing.T) {
+	c := newBodies(100)
+	load := func(id string, n int) func() (store.Event, error) {
+		return func() (store.Event, error) { return store.Event{ID: id, Body: make([]byte, n)}, nil }
+	}
+	for i, n := range []int{40, 40, 40, 500} {
+		id := fmt.Sprint("evt_", i)
+		if ev, err := c.get(t.Context(), id, load(id, n)); err != nil || len(ev.Body) != n {
+			t.Fatalf("get %s: %d bytes, %v", id, len(ev.Body), err)
+		}
+		if c.bytes() > 100 {
+			t.Fatalf("after %s the cache holds %d bytes, over its 100", id, c.bytes())
+		}
+	}
+	if c.bytes() != 80 {
+		t.Fatalf("the cache holds %d bytes, want the last two 40-byte bodies", c.bytes())
+	}
+	calls := 0
+	if _, err := c.get(t.Context(), "evt_2", func() (store.Event, error) { calls++; return store.Event{}, nil }); err != nil || calls != 0 {
+		t.Fatalf("a cached body was loaded again (%d, %v)", calls, err)
 	}
 }
