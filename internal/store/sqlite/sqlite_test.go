@@ -195,6 +195,7 @@ func TestQueryPlans(t *testing.T) {
 	ofEventQ, ofEventArgs := listing(store.DeliveryFilter{EventID: "evt_01JD0000000000000000000000"})
 	failedOfEventQ, failedOfEventArgs := listing(store.DeliveryFilter{EventID: "evt_01JD0000000000000000000000", Status: store.StatusFailed})
 	evt := "evt_01JD0000000000000000000000"
+	bulkTypedQ, bulkTypedArgs := bulkRetryQuery("prj", store.DeliveryFilter{Status: store.StatusFailed, EventType: "customer.*"})
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -209,6 +210,10 @@ func TestQueryPlans(t *testing.T) {
 		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
 		{"list failed", failedQ, failedArgs, []string{"USING INDEX deliveries_by_project_status"}},
 		{"list in flight", inFlightQ, inFlightArgs, []string{"USING INDEX deliveries_leased"}},
+		// The bulk resend preview by status and type reads only the index
+		// (event type and endpoint are in it).
+		{"count failed of a type", `SELECT count(*) FROM (` + bulkTypedQ + `)`, append(bulkTypedArgs, 10001),
+			[]string{"USING COVERING INDEX deliveries_by_project_status"}},
 		{"list failed of an endpoint", failedOfQ, failedOfArgs, []string{"USING INDEX deliveries_problems_by_endpoint"}},
 		{"recover an endpoint's failed", recoverQuery, []any{0, "p", "e", "failed", 0}, []string{"USING INDEX deliveries_problems_by_endpoint"}},
 		{"remove old endpoint statistics", deleteStatsQuery, []any{0, 100}, []string{"USING COVERING INDEX endpoint_stats_by_hour"}},
