@@ -8,7 +8,9 @@
   if (window.parent === window) return;
   var last = 0;
   function send() {
-    var h = Math.ceil(document.documentElement.scrollHeight);
+    // The content's height (the html element's: not the frame's, so it
+    // can shrink as well as grow).
+    var h = Math.ceil(document.documentElement.getBoundingClientRect().height);
     if (h === last) return;
     last = h;
     window.parent.postMessage({ type: "hookd:portal-height", height: h }, "*");
