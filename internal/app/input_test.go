@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // backends starts one hookd per database kind; the input rules must give
 // the same answer on both.

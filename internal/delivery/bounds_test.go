@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,35 @@ type hooked struct {
 	takeSlot      func(ctx context.Context, s store.SendSlot) (bool, time.Time, error)
 	freeSlot      func(ctx context.Context, ep, token string, rateUntil, concUntil time.Time) error
 	activeSecrets func(ctx context.Context, pid string, now time.Time) ([]store.Secret, error)
+	// claims counts the Claims answered: empty, and those that took
+	// something (see countClaims).
+	claims struct{ empty, took atomic.Int32 }
+}
+
+func (h *hooked) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
+	c, err := h.Store.Claim(ctx, p)
+	switch {
+	case err != nil:
+	case len(c) == 0:
+		h.claims.empty.Add(1)
+	default:
+		h.claims.took.Add(1)
+	}
+	return c, err
+}
+
+// claimsFindNothing waits until the engine has made n more claims that
+// found nothing, and fails if any claim took something meanwhile: what
+// was not claimable at the fake clock's now stays unsent, since nothing
+// is sent unclaimed (the proof of a negative, without sleeping).
+func (f *fixture) claimsFindNothing(h *hooked, n int32) {
+	f.t.Helper()
+	took := h.claims.took.Load()
+	until := h.claims.empty.Load() + n
+	f.waitFor(fmt.Sprintf("%d claims that find nothing", n), func() bool { return h.claims.empty.Load() >= until })
+	if got := h.claims.took.Load(); got != took {
+		f.t.Fatalf("a claim took %d deliveries' worth meanwhile", got-took)
+	}
 }
 
 func (h *hooked) Complete(ctx context.Context, outs []store.Outcome) ([]store.Endpoint, error) {

@@ -174,7 +174,8 @@ func TestRetryScheduleWithInjectedClock(t *testing.T) {
 		w.WriteHeader(204)
 	}))
 	defer srv.Close()
-	f := newFixture(t, delivery.Config{})
+	h := &hooked{}
+	f := newFixture(t, delivery.Config{Store: h})
 	f.endpoint(srv.URL)
 	f.run()
 	d := f.publish(1)[0]
@@ -184,10 +185,7 @@ func TestRetryScheduleWithInjectedClock(t *testing.T) {
 		t.Fatalf("next attempt at %v, want %v (schedule without jitter)", got.NextAttemptAt, want)
 	}
 	// Not due yet: nothing happens however often the engine looks.
-	for range 5 {
-		f.eng.Wake()
-		time.Sleep(5 * time.Millisecond)
-	}
+	f.claimsFindNothing(h, 3)
 	if calls.Load() != 1 {
 		t.Fatalf("retried before it was due: %d calls", calls.Load())
 	}
@@ -419,7 +417,8 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 	var got atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
 	defer srv.Close()
-	f := newFixture(t, delivery.Config{Lease: time.Minute})
+	h := &hooked{}
+	f := newFixture(t, delivery.Config{Store: h, Lease: time.Minute})
 	f.endpoint(srv.URL)
 	d := f.publish(1)[0]
 	// A "dead node" claims it and never reports back.
@@ -428,10 +427,7 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 		t.Fatalf("claim: %v, %d", err, len(claimed))
 	}
 	f.run()
-	for range 5 {
-		f.eng.Wake()
-		time.Sleep(5 * time.Millisecond)
-	}
+	f.claimsFindNothing(h, 3)
 	if got.Load() != 0 {
 		t.Fatal("delivered while another node's lease was alive")
 	}
@@ -445,11 +441,11 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 // TestShutdownDrainsInFlight: a request in flight when Run's context ends
 // finishes and is recorded.
 func TestShutdownDrainsInFlight(t *testing.T) {
-	entered := make(chan struct{})
+	entered, proceed := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		once.Do(func() { close(entered) })
-		time.Sleep(100 * time.Millisecond)
+		<-proceed
 	}))
 	defer srv.Close()
 	f := newFixture(t, delivery.Config{})
@@ -457,6 +453,8 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	d := f.publish(1)[0]
 	f.run()
 	<-entered
+	f.cancel() // Run's context ends while the request is in flight
+	close(proceed)
 	f.stop()
 	if got := f.delivery(d.ID); got.Status != store.StatusSucceeded || got.AttemptCount != 1 {
 		t.Fatalf("after drain: %+v", got)
