@@ -45,6 +45,9 @@ type jsonErrorsConn struct {
 	net.Conn
 }
 
+// NetConn returns the connection it wraps (as tls.Conn does).
+func (c *jsonErrorsConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite keeps what net/http does with a *net.TCPConn when it closes
 // a connection after an error answer: it half-closes first, so that the
 // client reads the answer instead of a reset.

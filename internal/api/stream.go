@@ -53,6 +53,9 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request, c call) er
 	}
 	defer following.Close()
 
+	// A client that reads nothing costs this much kernel copying, not
+	// the ~4 MB Linux would grow the buffer to.
+	limitSendBuffer(r.Context(), StreamSendBuffer)
 	rc := http.NewResponseController(w)
 	// The server's read timeout would end a stream that lasts; the
 	// heartbeat and the client's idle timeout watch it instead.

@@ -454,6 +454,8 @@ func (a *App) buildHTTP(context.Context) error {
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn),
+		// Event streams bound their connection's send buffer.
+		ConnContext: api.WithConn,
 	}
 	// Event streams last until their client leaves; Shutdown would wait
 	// for them, so they end when it starts.

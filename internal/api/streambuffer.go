@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+	"net"
+)
+
+// StreamSendBuffer is the kernel send buffer of a connection that carries
+// an event stream. Left to itself Linux grows a socket's send buffer to
+// about 4 MB, and a client that reads nothing makes the server copy that
+// much into the kernel before the write blocks and the stall can drop it:
+// 1,000 such clients and 200 KB events cost 4 GB of copying and took the
+// publishers' CPU. 256 KiB still holds a page of events in flight, enough
+// for a client that reads (over a long round trip too, at the rates a
+// stream carries).
+const StreamSendBuffer = 256 << 10
+
+type connKey struct{}
+
+// WithConn is an http.Server's ConnContext: it lets the stream handler
+// reach its connection's socket.
+func WithConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// limitSendBuffer sets the send buffer of the request's connection, when
+// the server made it reachable (WithConn) and it is a TCP socket.
+func limitSendBuffer(ctx context.Context, size int) bool {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	for c != nil {
+		if b, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+			return b.SetWriteBuffer(size) == nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return false
+		}
+		c = u.NetConn()
+	}
+	return false
+}
