@@ -414,3 +414,33 @@ func TestNew(t *testing.T) {
 		t.Errorf("keys %q %q", k1, k2)
 	}
 }
+
+// TestCreatePortalSession: a project key gets a one-time link; an invalid
+// request is an *Error naming the field.
+func TestCreatePortalSession(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t)
+	var k struct {
+		Key string `json:"key"`
+	}
+	h.api("POST", "/v1/projects/"+h.project+"/api-keys", `{"name":"portal","scope":"project"}`, &k)
+	c, err := client.New(h.proxy.URL, k.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ps, err := c.CreatePortalSession(ctx, h.project, client.PortalSessionRequest{
+		Access: client.PortalView, TTL: 15 * time.Minute, ReturnURL: "https://app.example.com/settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ps.URL, "/ui/portal/hps_") || ps.Access != "view" || !strings.HasPrefix(ps.ID, "ps_") ||
+		ps.ExpiresAt.Sub(time.Now()) < 14*time.Minute || ps.ExpiresAt.Sub(time.Now()) > 16*time.Minute {
+		t.Errorf("portal session %+v", ps)
+	}
+	_, err = c.CreatePortalSession(ctx, h.project, client.PortalSessionRequest{Access: "all"})
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.StatusCode != http.StatusBadRequest || !strings.Contains(ce.Message, "access") {
+		t.Errorf("invalid access: %v", err)
+	}
+}
