@@ -17,9 +17,13 @@ type deliveryJSON struct {
 	LastStatusCode int        `json:"last_status_code"`
 	LastError      string     `json:"last_error"`
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
-	// HeldReason and HeldUntil are set while status is held.
+	// OrderingKey: its event's, while its endpoint is ordered.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// HeldReason and HeldUntil are set while status is held; HeldAfter,
+	// held by ordering, is the delivery it waits for.
 	HeldReason *string    `json:"held_reason"`
 	HeldUntil  *time.Time `json:"held_until"`
+	HeldAfter  *string    `json:"held_after"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 }
@@ -40,13 +44,18 @@ type attemptJSON struct {
 }
 
 func renderDelivery(d service.Delivery) deliveryJSON {
-	var reason *string
+	var reason, after *string
 	if d.Hold.Reason != "" {
 		reason = &d.Hold.Reason
+	}
+	if d.Hold.After != "" {
+		after = &d.Hold.After
 	}
 	return deliveryJSON{
 		HeldReason:     reason,
 		HeldUntil:      optionalTime(d.Hold.Until),
+		HeldAfter:      after,
+		OrderingKey:    d.OrderingKey,
 		ID:             d.ID,
 		EventID:        d.EventID,
 		EndpointID:     d.EndpointID,

@@ -20,6 +20,9 @@ type endpointJSON struct {
 	// Limits: 0 is none.
 	RateLimitPerSecond int `json:"rate_limit_per_second"`
 	MaxConcurrency     int `json:"max_concurrency"`
+	// Ordered: the events of one ordering key are delivered one after
+	// another.
+	Ordered bool `json:"ordered"`
 	// Health: null times are never (or not failing).
 	FailingSince        *time.Time `json:"failing_since"`
 	LastSuccessAt       *time.Time `json:"last_success_at"`
@@ -51,6 +54,7 @@ func renderEndpoint(e service.Endpoint) endpointJSON {
 
 		RateLimitPerSecond:  e.RateLimitPerSecond,
 		MaxConcurrency:      e.MaxConcurrency,
+		Ordered:             e.Ordered,
 		FailingSince:        optionalTime(e.Health.FailingSince),
 		LastSuccessAt:       optionalTime(e.Health.LastSuccessAt),
 		ConsecutiveFailures: e.Health.Failures,
@@ -65,8 +69,9 @@ type createEndpointRequest struct {
 	EventTypes  []string `json:"event_types"`
 	Enabled     *bool    `json:"enabled"`
 
-	RateLimitPerSecond int `json:"rate_limit_per_second"`
-	MaxConcurrency     int `json:"max_concurrency"`
+	RateLimitPerSecond int  `json:"rate_limit_per_second"`
+	MaxConcurrency     int  `json:"max_concurrency"`
+	Ordered            bool `json:"ordered"`
 }
 
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c call) error {
@@ -82,6 +87,7 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c call) 
 
 		RateLimitPerSecond: in.RateLimitPerSecond,
 		MaxConcurrency:     in.MaxConcurrency,
+		Ordered:            in.Ordered,
 	})
 	if err != nil {
 		return err
@@ -115,8 +121,9 @@ type patchEndpointRequest struct {
 	EventTypes  *[]string `json:"event_types"`
 	Enabled     *bool     `json:"enabled"`
 	// Limits: 0 removes one.
-	RateLimitPerSecond *int `json:"rate_limit_per_second"`
-	MaxConcurrency     *int `json:"max_concurrency"`
+	RateLimitPerSecond *int  `json:"rate_limit_per_second"`
+	MaxConcurrency     *int  `json:"max_concurrency"`
+	Ordered            *bool `json:"ordered"`
 	// RecoverSince, with the endpoint enabled, resends what failed or was
 	// cancelled since then (as POST …/recover).
 	RecoverSince *time.Time `json:"recover_since"`
@@ -128,7 +135,7 @@ func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request, c call) e
 		return err
 	}
 	up := service.UpdateEndpoint{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes, Enabled: in.Enabled,
-		RateLimitPerSecond: in.RateLimitPerSecond, MaxConcurrency: in.MaxConcurrency}
+		RateLimitPerSecond: in.RateLimitPerSecond, MaxConcurrency: in.MaxConcurrency, Ordered: in.Ordered}
 	if in.RecoverSince == nil {
 		e, err := s.svc.Endpoints.Update(r.Context(), c.projectID, r.PathValue("eid"), up)
 		if err != nil {

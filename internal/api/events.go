@@ -10,8 +10,21 @@ import (
 )
 
 type publishRequest struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+	Type        string          `json:"type"`
+	Data        json.RawMessage `json:"data"`
+	OrderingKey *string         `json:"ordering_key"`
+}
+
+// orderingKey is the ordering key given in a body: absent or null is
+// none, given but empty a client bug.
+func orderingKey(k *string) (string, error) {
+	if k == nil {
+		return "", nil
+	}
+	if *k == "" {
+		return "", service.Invalid("ordering_key", service.OrderingKeyRule+" (got an empty string; leave it out for none)")
+	}
+	return *k, nil
 }
 
 type deliveryRefJSON struct {
@@ -20,10 +33,11 @@ type deliveryRefJSON struct {
 }
 
 type publishResponse struct {
-	ID         string            `json:"id"`
-	Type       string            `json:"type"`
-	CreatedAt  time.Time         `json:"created_at"`
-	Deliveries []deliveryRefJSON `json:"deliveries"`
+	ID          string            `json:"id"`
+	Type        string            `json:"type"`
+	CreatedAt   time.Time         `json:"created_at"`
+	OrderingKey string            `json:"ordering_key,omitempty"`
+	Deliveries  []deliveryRefJSON `json:"deliveries"`
 }
 
 func (s *server) publishEvent(w http.ResponseWriter, r *http.Request, c call) error {
@@ -40,7 +54,12 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request, c call) er
 	if err := decodeBody(w, r, s.maxBody, bodyRequired, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.Events.Publish(r.Context(), c.projectID, service.PublishEvent{Type: in.Type, Data: in.Data, IdempotencyKey: idem})
+	key, err := orderingKey(in.OrderingKey)
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.Events.Publish(r.Context(), c.projectID, service.PublishEvent{Type: in.Type, Data: in.Data,
+		IdempotencyKey: idem, OrderingKey: key})
 	if err != nil {
 		return err
 	}
@@ -58,6 +77,7 @@ type eventJSON struct {
 	CreatedAt      time.Time       `json:"created_at"`
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	OrderingKey    string          `json:"ordering_key,omitempty"`
 }
 
 func renderEvent(e service.Event) eventJSON {
@@ -67,6 +87,7 @@ func renderEvent(e service.Event) eventJSON {
 		CreatedAt:      e.CreatedAt.UTC(),
 		Data:           service.EventData(e),
 		IdempotencyKey: e.IdempotencyKey,
+		OrderingKey:    e.OrderingKey,
 	}
 }
 
@@ -113,6 +134,7 @@ type batchEvent struct {
 	Type           string          `json:"type"`
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey *string         `json:"idempotency_key"`
+	OrderingKey    *string         `json:"ordering_key"`
 }
 
 // batchItemJSON answers one event of a batch: status is what a single
@@ -185,6 +207,10 @@ func (s *server) decodeBatchEvent(raw json.RawMessage) (service.PublishEvent, er
 		return service.PublishEvent{}, err
 	}
 	pe := service.PublishEvent{Type: ev.Type, Data: ev.Data}
+	var err error
+	if pe.OrderingKey, err = orderingKey(ev.OrderingKey); err != nil {
+		return service.PublishEvent{}, err
+	}
 	if ev.IdempotencyKey != nil {
 		if *ev.IdempotencyKey == "" {
 			return service.PublishEvent{}, service.Invalid("idempotency_key", service.IdempotencyKeyRule)
@@ -206,10 +232,11 @@ func (s *server) batchError(r *http.Request, err error) batchItemJSON {
 // renderPublished is the answer to an accepted publish.
 func renderPublished(p service.Published) publishResponse {
 	out := publishResponse{
-		ID:         p.Event.ID,
-		Type:       p.Event.Type,
-		CreatedAt:  p.Event.CreatedAt.UTC(),
-		Deliveries: make([]deliveryRefJSON, 0, len(p.Deliveries)),
+		ID:          p.Event.ID,
+		Type:        p.Event.Type,
+		CreatedAt:   p.Event.CreatedAt.UTC(),
+		OrderingKey: p.Event.OrderingKey,
+		Deliveries:  make([]deliveryRefJSON, 0, len(p.Deliveries)),
 	}
 	for _, d := range p.Deliveries {
 		out.Deliveries = append(out.Deliveries, deliveryRefJSON{ID: d.ID, EndpointID: d.EndpointID})

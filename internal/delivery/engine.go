@@ -187,13 +187,28 @@ func New(cfg Config) (*Engine, error) {
 					e.slots.goneRecorded(o.EndpointID(), o.UpdatedAt(), now, true)
 				}
 			}
-			// A give-back is due at once; the dispatcher may have looked
-			// before it was written.
+			// A give-back is due at once, and a delivery with an
+			// ordering key that ended lets the next of its key go: the
+			// dispatcher may have looked before either was written.
+			wake := false
 			for _, o := range outs {
 				if t := o.NextAttemptAt(); !t.IsZero() && !t.After(now) {
-					e.Wake()
-					return
+					wake = true
 				}
+				if o.OrderingKey() == "" {
+					continue
+				}
+				switch o.Status() {
+				case store.StatusFailed:
+					cfg.Logger.Warn("ordered delivery failed for good; the next events of its ordering key follow",
+						"delivery", o.DeliveryID(), "endpoint", o.EndpointID(), "ordering_key", o.OrderingKey())
+					wake = true
+				case store.StatusSucceeded, store.StatusCancelled:
+					wake = true
+				}
+			}
+			if wake {
+				e.Wake()
 			}
 		},
 		Dropped: func(outs []store.Outcome) {

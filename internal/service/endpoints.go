@@ -53,6 +53,10 @@ type CreateEndpoint struct {
 	// makes to the endpoint, over all nodes; 0 means no limit.
 	RateLimitPerSecond int
 	MaxConcurrency     int
+	// Ordered delivers the events of one ordering key one after another:
+	// the next only once the one before it succeeded or failed for good.
+	// Events without a key are not held up. Default false: no order.
+	Ordered bool
 }
 
 // Validate checks the input, naming the field at fault. Create checks the
@@ -103,6 +107,7 @@ func (s *Endpoints) Create(ctx context.Context, projectID string, in CreateEndpo
 
 		RateLimitPerSecond: in.RateLimitPerSecond,
 		MaxConcurrency:     in.MaxConcurrency,
+		Ordered:            in.Ordered,
 	}
 	if e.EventTypes == nil {
 		e.EventTypes = []string{}
@@ -148,6 +153,10 @@ type UpdateEndpoint struct {
 	// RateLimitPerSecond and MaxConcurrency as in CreateEndpoint.
 	RateLimitPerSecond *int
 	MaxConcurrency     *int
+	// Ordered as in CreateEndpoint. Changing it applies to the deliveries
+	// not finished yet: false lets those that wait for an earlier one of
+	// their key go at once; true puts them in their keys' order.
+	Ordered *bool
 }
 
 // Validate checks the fields that are set, naming the one at fault.
@@ -205,6 +214,9 @@ func (s *Endpoints) Update(ctx context.Context, projectID, id string, in UpdateE
 	if in.MaxConcurrency != nil {
 		e.MaxConcurrency = *in.MaxConcurrency
 	}
+	if in.Ordered != nil {
+		e.Ordered = *in.Ordered
+	}
 	if in.Enabled != nil {
 		switch {
 		case *in.Enabled:
@@ -239,6 +251,7 @@ func (s *Endpoints) recordUpdate(ctx context.Context, before, after Endpoint) {
 	add("event_types", !slices.Equal(before.EventTypes, after.EventTypes))
 	add("rate_limit_per_second", before.RateLimitPerSecond != after.RateLimitPerSecond)
 	add("max_concurrency", before.MaxConcurrency != after.MaxConcurrency)
+	add("ordered", before.Ordered != after.Ordered)
 	if len(changed) > 0 {
 		s.c.record(ctx, after.ProjectID, ActionEndpointUpdated, after.ID, "changed "+strings.Join(changed, ", "))
 	}

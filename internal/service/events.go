@@ -110,6 +110,11 @@ type PublishEvent struct {
 	// ASCII, at most MaxIdempotencyKeyLen bytes; the API takes it from the
 	// Idempotency-Key header, hence the field name in errors.
 	IdempotencyKey string
+	// OrderingKey, when set, puts the event in order with the other
+	// events of the key for every ordered endpoint (see
+	// CreateEndpoint.Ordered): OrderingKeyRule. Unordered endpoints
+	// ignore it.
+	OrderingKey string
 }
 
 // Validate checks the input, naming the field at fault.
@@ -121,6 +126,9 @@ func (in PublishEvent) Validate() error { return in.validate(true) }
 // instead of two).
 func (in PublishEvent) validate(full bool) error {
 	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
+		return err
+	}
+	if err := checkOrderingKey(in.OrderingKey); err != nil {
 		return err
 	}
 	if err := checkEventType("type", in.Type); err != nil {
@@ -282,6 +290,7 @@ func (c *core) newEvent(projectID string, in PublishEvent) (Event, error) {
 		ProjectID:      projectID,
 		Type:           in.Type,
 		IdempotencyKey: in.IdempotencyKey,
+		OrderingKey:    in.OrderingKey,
 		CreatedAt:      now,
 	}
 	body, err := eventbody.Build(e.ID, e.Type, now, in.Data)
@@ -303,7 +312,7 @@ var errKeyReused = &Error{Code: CodeIdempotencyKeyReused, Field: "Idempotency-Ke
 // bodies hold the data compacted by eventbody.Build, so equal data means
 // equal bytes.
 func samePublish(orig, e Event) bool {
-	return orig.Type == e.Type && bytes.Equal(EventData(orig), EventData(e))
+	return orig.Type == e.Type && orig.OrderingKey == e.OrderingKey && bytes.Equal(EventData(orig), EventData(e))
 }
 
 // EventData is the data of an event as published, taken from its stored

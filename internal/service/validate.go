@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,8 @@ const (
 	MaxEventTypeLen      = 128
 	MaxEventTypes        = 100
 	MaxIdempotencyKeyLen = 255
+	// MaxOrderingKeyLen bounds an event's ordering key, in bytes.
+	MaxOrderingKeyLen = 255
 	// MaxRateLimit and MaxConcurrency bound an endpoint's limits; 0 is no
 	// limit. Beyond them a limit would not limit anything hookd can send.
 	MaxRateLimit   = 10000
@@ -143,6 +146,27 @@ func checkIdempotencyKey(k string) error {
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x20 || k[i] > 0x7e {
 			return Invalid("Idempotency-Key", IdempotencyKeyRule)
+		}
+	}
+	return nil
+}
+
+// OrderingKeyRule is what an ordering key must be, for messages and help
+// text.
+const OrderingKeyRule = "must be 1–255 bytes of UTF-8 text without control characters"
+
+// checkOrderingKey: valid UTF-8 without control characters, at most
+// MaxOrderingKeyLen bytes; "" means none was given.
+func checkOrderingKey(k string) error {
+	if len(k) > MaxOrderingKeyLen {
+		return Invalid("ordering_key", fmt.Sprintf("%s (got %d bytes)", OrderingKeyRule, len(k)))
+	}
+	if !utf8.ValidString(k) {
+		return Invalid("ordering_key", OrderingKeyRule+" (not valid UTF-8)")
+	}
+	for _, r := range k {
+		if isControl(r) {
+			return Invalid("ordering_key", OrderingKeyRule+" (it holds a control character)")
 		}
 	}
 	return nil
