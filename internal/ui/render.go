@@ -175,6 +175,8 @@ var funcs = template.FuncMap{
 	"statusWord":  statusWord,
 	"duration":    formatDuration,
 	"prettyJSON":  prettyJSON,
+	"bodyCut":     bodyCut,
+	"bytesSize":   bytesSize,
 	"join":        strings.Join,
 	"statusText":  http.StatusText,
 	"codeClass":   codeClass,

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -124,5 +125,44 @@ func TestDeliveryPageLinks(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the delivery page has no %s", want)
 		}
+	}
+}
+
+// TestEventBodyDownload (issue 19): the delivery page links to its event's
+// body as sent, a download of every byte (the page indents a bounded part
+// of it); another project's event answers 404.
+func TestEventBodyDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	s := seed(t, e, "Acme")
+	other := seed(t, e, "Other")
+	c := e.client()
+	c.signIn(s.p.Key)
+	p := "/ui/projects/" + s.p.ID
+	var d struct {
+		EventID string `json:"event_id"`
+	}
+	e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+"/deliveries/"+s.deliveryID, s.p.Key, nil, &d)
+	link := p + "/events/" + d.EventID + "/body"
+	page := c.get(p + "/deliveries/" + s.deliveryID).body
+	if !strings.Contains(page, `href="`+link+`" download>Download it as sent (`) {
+		t.Fatalf("the delivery page has no download link to %s", link)
+	}
+	a := c.get(link)
+	if a.StatusCode != http.StatusOK || a.Header.Get("Content-Type") != "application/json" ||
+		a.Header.Get("Content-Disposition") != `attachment; filename="`+d.EventID+`.json"` ||
+		a.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("download: %d %v", a.StatusCode, a.Header)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(a.body), &ev); err != nil || ev["id"] != d.EventID {
+		t.Fatalf("download is not the event's body: %v %.200s", err, a.body)
+	}
+	var od struct {
+		EventID string `json:"event_id"`
+	}
+	e.api(http.StatusOK, "GET", "/v1/projects/"+other.p.ID+"/deliveries/"+other.deliveryID, other.p.Key, nil, &od)
+	if a := c.get(p + "/events/" + od.EventID + "/body"); a.StatusCode != http.StatusNotFound {
+		t.Fatalf("another project's event body: %d, want 404", a.StatusCode)
 	}
 }

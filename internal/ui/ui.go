@@ -150,6 +150,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("GET "+p+"/events/resend", u.signedIn(u.inProject(u.resendPreview)))
 	u.mux.HandleFunc("POST "+p+"/events/resend", u.signedIn(u.inProject(u.resendMatching)))
 	u.mux.HandleFunc("GET "+p+"/deliveries/{did}", u.signedIn(u.inProject(u.delivery)))
+	u.mux.HandleFunc("GET "+p+"/events/{evid}/body", u.signedIn(u.inProject(u.eventBody)))
 	u.mux.HandleFunc("POST "+p+"/deliveries/{did}/resend", u.signedIn(u.inProject(u.resend)))
 }
 
