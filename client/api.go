@@ -20,8 +20,9 @@ type Event struct {
 	// every retry of this call. Give your own (an order id, say) to make publishes
 	// from different processes or runs idempotent too.
 	IdempotencyKey string
-	// OrderingKey, on an endpoint with ordered delivery, keeps the events of one
-	// key in order. Sent only when not empty.
+	// OrderingKey puts the event in order with the other events of the key for
+	// every ordered endpoint (Endpoint.Ordered): each gets them one after
+	// another. 1–255 bytes of UTF-8 text; sent only when not empty.
 	OrderingKey string
 }
 
@@ -31,6 +32,8 @@ type PublishedEvent struct {
 	Type       string        `json:"type"`
 	CreatedAt  time.Time     `json:"created_at"`
 	Deliveries []DeliveryRef `json:"deliveries"`
+	// OrderingKey is the event's ordering key ("" for none).
+	OrderingKey string `json:"ordering_key"`
 	// IdempotencyKey is the key the publish was made with.
 	IdempotencyKey string `json:"-"`
 	// Replayed: the key had been used before; this is the event stored then.
@@ -86,6 +89,7 @@ type Endpoint struct {
 	UpdatedAt           time.Time  `json:"updated_at"`
 	RateLimitPerSecond  int        `json:"rate_limit_per_second"`
 	MaxConcurrency      int        `json:"max_concurrency"`
+	Ordered             bool       `json:"ordered"`
 	FailingSince        *time.Time `json:"failing_since"`
 	LastSuccessAt       *time.Time `json:"last_success_at"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
@@ -101,6 +105,8 @@ type NewEndpoint struct {
 	Enabled            *bool    `json:"enabled,omitempty"` // nil: enabled
 	RateLimitPerSecond int      `json:"rate_limit_per_second,omitempty"`
 	MaxConcurrency     int      `json:"max_concurrency,omitempty"`
+	// Ordered delivers the events of one OrderingKey one after another.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // EndpointUpdate is what UpdateEndpoint sends; nil fields stay as they are.
@@ -111,6 +117,7 @@ type EndpointUpdate struct {
 	Enabled            *bool     `json:"enabled,omitempty"`
 	RateLimitPerSecond *int      `json:"rate_limit_per_second,omitempty"`
 	MaxConcurrency     *int      `json:"max_concurrency,omitempty"`
+	Ordered            *bool     `json:"ordered,omitempty"`
 }
 
 // CreateEndpoint adds an endpoint to the project. It is not retried: a retry

@@ -194,9 +194,21 @@ func TestPublish(t *testing.T) {
 	if replay.ID != again.ID || !replay.Replayed {
 		t.Errorf("replay = %+v, want event %s replayed", replay, again.ID)
 	}
-	// An empty OrderingKey is not sent (hookd refuses unknown fields).
+	// An empty OrderingKey is not sent (hookd refuses an empty one); a
+	// given one is stored with the event.
 	if n := h.eventCount(); n != 2 {
 		t.Errorf("%d events stored, want 2", n)
+	}
+	keyed, err := c.Publish(ctx, h.project, client.Event{Type: "order.paid", Data: map[string]int{"n": 2}, OrderingKey: "order-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		OrderingKey string `json:"ordering_key"`
+	}
+	h.api("GET", "/v1/projects/"+h.project+"/events/"+keyed.ID, "", &stored)
+	if keyed.OrderingKey != "order-7" || stored.OrderingKey != "order-7" {
+		t.Errorf("ordering key answered %q, stored %q; want order-7", keyed.OrderingKey, stored.OrderingKey)
 	}
 }
 

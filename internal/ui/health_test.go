@@ -163,4 +163,27 @@ func TestEndpointHealthWithoutScript(t *testing.T) {
 	if limits.Rate != 0 || limits.Conc != 0 {
 		t.Errorf("emptied limits are now %+v", limits)
 	}
+
+	// Ordered delivery: a box of the same form, shown on the health page.
+	var order struct {
+		Ordered bool `json:"ordered"`
+	}
+	ordered := form("", "")
+	ordered.Set("ordered", "1")
+	c.post(ep, ordered, nil)
+	e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+"/endpoints/"+s.endpointID, s.p.Key, nil, &order)
+	if !order.Ordered {
+		t.Error("ticking Ordered delivery left the endpoint unordered")
+	}
+	if a = c.get(ep); !strings.Contains(a.body, "<strong>ordered</strong>") {
+		t.Error("the health page does not say the endpoint is ordered")
+	}
+	if a = c.get(ep + "/edit"); !regexp.MustCompile(`name="ordered"[^>]* checked`).MatchString(a.body) {
+		t.Error("the edit form does not show Ordered delivery ticked")
+	}
+	c.post(ep, form("", ""), nil)
+	e.api(http.StatusOK, "GET", "/v1/projects/"+s.p.ID+"/endpoints/"+s.endpointID, s.p.Key, nil, &order)
+	if order.Ordered {
+		t.Error("unticking Ordered delivery left the endpoint ordered")
+	}
 }

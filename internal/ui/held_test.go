@@ -51,6 +51,7 @@ func TestHeldShown(t *testing.T) {
 		{Reason: store.HeldBreakerOpen, Until: now.Add(1500 * time.Millisecond)}: "Held: breaker open, next probe in 2 s",
 		{Reason: store.HeldBreakerOpen, Until: now.Add(3 * time.Minute)}:         "Held: breaker open, next probe in 3 min",
 		{Reason: store.HeldRateLimit}:                                            "Held: rate limit, waiting for a send slot",
+		{Reason: store.HeldOrdering, After: "dlv_x"}:                             "Held: ordered, waiting for the delivery before it of its ordering key",
 	} {
 		if got := heldWhy(now, h); got != want {
 			t.Errorf("heldWhy(%+v) = %q, want %q", h, got, want)

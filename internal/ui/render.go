@@ -253,6 +253,8 @@ func statusWord(status string) string {
 // next probe in 12 s".
 func heldWhy(now time.Time, h store.Hold) string {
 	switch h.Reason {
+	case store.HeldOrdering:
+		return "Held: ordered, waiting for the delivery before it of its ordering key"
 	case store.HeldBreakerOpen:
 		return "Held: breaker open, next probe " + until(now, h.Until)
 	case store.HeldRateLimit:

@@ -73,7 +73,7 @@ func (u *UI) webhooks(w http.ResponseWriter, r *http.Request, c *request) error 
 
 // endpointFields are the fields of the endpoint form, named as the
 // service names them in its errors.
-var endpointFields = []string{"url", "description", "event_types", "rate_limit_per_second", "max_concurrency"}
+var endpointFields = []string{"url", "description", "event_types", "rate_limit_per_second", "max_concurrency", "ordered"}
 
 // formLimit reads a limit field: empty is no limit (0); what is not a
 // whole number becomes -1, which the service refuses with the rule.
@@ -137,6 +137,7 @@ func (u *UI) createEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 
 		RateLimitPerSecond: formLimit(f, "rate_limit_per_second"),
 		MaxConcurrency:     formLimit(f, "max_concurrency"),
+		Ordered:            f.Values["ordered"] != "",
 	})
 	if err != nil {
 		if !f.fail(err) {
@@ -165,6 +166,9 @@ func (u *UI) editEndpoint(w http.ResponseWriter, r *http.Request, c *request) er
 		"rate_limit_per_second": limitValue(e.RateLimitPerSecond),
 		"max_concurrency":       limitValue(e.MaxConcurrency),
 	}, Errors: map[string]string{}}
+	if e.Ordered {
+		f.Values["ordered"] = "1"
+	}
 	u.showEndpointForm(w, r, c, http.StatusOK, endpointFormData{Form: f, Endpoint: e, Action: u.projectPath(c, "/webhooks/"+e.ID),
 		Chosen: e.EventTypes, splitFree: true})
 	return nil
@@ -175,10 +179,11 @@ func (u *UI) updateEndpoint(w http.ResponseWriter, r *http.Request, c *request) 
 	url, desc := strings.TrimSpace(f.Values["url"]), f.Values["description"]
 	types := postedTypes(r, f)
 	rate, conc := formLimit(f, "rate_limit_per_second"), formLimit(f, "max_concurrency")
+	ordered := f.Values["ordered"] != ""
 	eid := r.PathValue("eid")
 	_, err := u.svc.Endpoints.Update(r.Context(), c.project.ID, eid, service.UpdateEndpoint{
 		URL: &url, Description: &desc, EventTypes: &types,
-		RateLimitPerSecond: &rate, MaxConcurrency: &conc,
+		RateLimitPerSecond: &rate, MaxConcurrency: &conc, Ordered: &ordered,
 	})
 	if err != nil {
 		if !f.fail(err) {
