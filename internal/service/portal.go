@@ -175,6 +175,7 @@ const (
 type PortalClosed struct {
 	Reason    string // PortalUsed, …
 	ReturnURL string // "" when none was given (or the link is unknown)
+	ProjectID string // whose portal it was ("" for an unknown link)
 }
 
 func (e *PortalClosed) Error() string { return "portal session closed: " + e.Reason }
@@ -200,7 +201,7 @@ func (s *Portal) Claim(ctx context.Context, linkToken string) (PortalLogin, erro
 	case errors.Is(err, store.ErrNotFound):
 		return PortalLogin{}, &PortalClosed{Reason: PortalUnknownLink}
 	case errors.Is(err, store.ErrConflict):
-		return PortalLogin{}, &PortalClosed{Reason: closedReason(p, now, true), ReturnURL: p.ReturnURL}
+		return PortalLogin{}, &PortalClosed{Reason: closedReason(p, now, true), ReturnURL: p.ReturnURL, ProjectID: p.ProjectID}
 	case err != nil:
 		return PortalLogin{}, translate(err, "portal session")
 	}
@@ -240,7 +241,7 @@ func (s *Portal) Session(ctx context.Context, token string) (PortalSession, erro
 		return PortalSession{}, translate(err, "portal session")
 	}
 	if why := closedReason(p, s.c.now(), false); why != "" {
-		return p, &PortalClosed{Reason: why, ReturnURL: p.ReturnURL}
+		return p, &PortalClosed{Reason: why, ReturnURL: p.ReturnURL, ProjectID: p.ProjectID}
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,8 +156,20 @@ func (u *UI) renderPortalClosed(w http.ResponseWriter, r *http.Request, c *servi
 	default:
 		d.Heading, d.Message = "This link is not valid", "Check that you copied the whole link, or go back and open the page again."
 	}
-	u.portalHeaders(w, "")
-	u.render(w, r, nil, http.StatusGone, "portalclosed", view{Title: d.Heading, Data: d, Portal: &portalView{ReturnURL: d.ReturnURL}})
+	// The project's name and logo, so the customer knows where it was;
+	// its colours are for its sessions (brand.css).
+	pv := &portalView{ReturnURL: d.ReturnURL}
+	if c.ProjectID != "" {
+		if p, err := u.svc.Projects.Get(r.Context(), c.ProjectID); err == nil {
+			pv.Name = p.Name
+		}
+		if b, err := u.svc.Portal.Brand(r.Context(), c.ProjectID); err == nil {
+			pv.Name = cmp.Or(b.Name, pv.Name)
+			pv.LogoURL = b.LogoURL
+		}
+	}
+	u.portalHeaders(w, pv.LogoURL)
+	u.render(w, r, nil, http.StatusGone, "portalclosed", view{Title: d.Heading, Data: d, Portal: pv})
 }
 
 // setPortalCookie sets (maxAge > 0) or clears the portal session cookie:

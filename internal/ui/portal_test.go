@@ -81,7 +81,7 @@ func TestPortalLinkOnce(t *testing.T) {
 	for _, other := range []*client{c, e.client()} {
 		again := other.get(link)
 		if again.StatusCode != http.StatusGone || !strings.Contains(again.body, "This link was already used") ||
-			!strings.Contains(again.body, `href="https://app.example.test/settings"`) {
+			!strings.Contains(again.body, `href="https://app.example.test/settings"`) || !strings.Contains(again.body, "Acme") {
 			t.Errorf("second visit: %d\n%.2000s", again.StatusCode, again.body)
 		}
 	}
