@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,5 +285,59 @@ func runOrdered(t *testing.T, nodes int, db string) {
 		if len(l.Items) != 0 {
 			t.Errorf("%d deliveries %s at the end, want none: %+v", len(l.Items), status, l.Items[0])
 		}
+	}
+}
+
+// TestOrderedFailedForGood: when an event of a key fails for good, the
+// key's next event follows, and the log says so.
+func TestOrderedFailedForGood(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	s := start(t, func(c *app.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	var mu sync.Mutex
+	var order []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var ev struct {
+			Data struct{ Fail bool }
+		}
+		body, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(body, &ev)
+		mu.Lock()
+		order = append(order, req.Header.Get("webhook-id"))
+		mu.Unlock()
+		if ev.Data.Fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(recv.Close)
+	p := s.newProject("ordered")
+	var ep struct{ ID string }
+	s.must(201, "POST", "/v1/projects/"+p.ID+"/endpoints", p.Key, map[string]any{"url": recv.URL, "ordered": true}, &ep)
+	var first, second published
+	s.must(202, "POST", "/v1/projects/"+p.ID+"/events", p.Key,
+		map[string]any{"type": "order.changed", "data": map[string]any{"fail": true}, "ordering_key": "o-1"}, &first)
+	s.must(202, "POST", "/v1/projects/"+p.ID+"/events", p.Key,
+		map[string]any{"type": "order.changed", "data": map[string]any{}, "ordering_key": "o-1"}, &second)
+	d := s.waitDelivery(p, second.Deliveries[0].ID, finished)
+	if d.Status != "succeeded" {
+		t.Fatalf("the second event's delivery %+v, want succeeded", d)
+	}
+	if f := s.waitDelivery(p, first.Deliveries[0].ID, finished); f.Status != "failed" || f.AttemptCount != 3 {
+		t.Fatalf("the first event's delivery %+v, want failed after 3 attempts", f)
+	}
+	mu.Lock()
+	got := slices.Clone(order)
+	mu.Unlock()
+	want := []string{first.ID, first.ID, first.ID, second.ID}
+	if !slices.Equal(got, want) {
+		t.Errorf("the receiver got %v, want the first event three times, then the second", got)
+	}
+	if l := logs.String(); !strings.Contains(l, "ordered delivery failed for good") || !strings.Contains(l, first.Deliveries[0].ID) ||
+		!strings.Contains(l, "ordering_key=o-1") {
+		t.Errorf("the log does not say the key's first event failed for good:\n%s", l)
 	}
 }
