@@ -120,6 +120,9 @@ func portalBrowser(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
 		chromedp.Flag("lang", "en-GB"), chromedp.Flag("ignore-certificate-errors", true),
+		// Third-party cookies blocked, as more and more browsers do: the
+		// portal's cookie must work as a partitioned one.
+		chromedp.Flag("test-third-party-cookie-phaseout", true),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
@@ -230,7 +233,9 @@ func shot(t *testing.T, tab, f context.Context, name string) {
 // TestBrowserPortalFramed: a SaaS's settings page on another site frames
 // a portal link it asked for. Inside the frame, at 1280 and 390 px with
 // no sideways scroll: the branded Webhooks page, Test, the Event Log, a
-// delivery page, and Rotate with its confirmation. The link's second use
+// delivery page, and Rotate with its confirmation; another project's
+// pages and the operator's answer 404 there. Chromium blocks third-party
+// cookies: the partitioned cookie is what works. The link's second use
 // is refused; a session whose key is revoked, and one past its expiry,
 // show their page in the frame, whose Go back leads the whole tab to the
 // return_url.
@@ -302,6 +307,16 @@ func TestBrowserPortalFramed(t *testing.T) {
 	frameClick(t, f, `form[action$="/secret/rotate"] button[type=submit]`, ".flash, .notice")
 	if msg := text(t, f, "main"); !strings.Contains(msg, "Secret rotated") {
 		t.Errorf("after Rotate: %.300s", msg)
+	}
+
+	// Another project's pages, and the operator's, are not there.
+	other := e.project("Other customer")
+	for _, path := range []string{"/ui/projects/" + other.ID + "/webhooks", "/ui/projects", "/ui/projects/" + p.ID + "/api-keys"} {
+		do(t, f, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.hookdOldPage = true; location.href = %q`, path)))
+		frameLoaded(t, f, ".error-page")
+		if h := text(t, f, "h1"); !strings.Contains(h, "not found") {
+			t.Errorf("%s in the portal: %q, want a 404 page", path, h)
+		}
 	}
 
 	// A phone: the same pages in the frame, no sideways scroll.
