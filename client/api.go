@@ -220,6 +220,9 @@ type Attempt struct {
 	StatusCode   int       `json:"status_code"` // 0: no answer
 	Error        string    `json:"error"`
 	ResponseBody string    `json:"response_body"`
+	// WebhookSignature is the webhook-signature header the request was
+	// sent with ("" when not recorded).
+	WebhookSignature string `json:"webhook_signature"`
 }
 
 // DeliveryFilter selects deliveries; zero fields select all.

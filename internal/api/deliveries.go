@@ -41,6 +41,9 @@ type attemptJSON struct {
 	StatusCode   int       `json:"status_code"`
 	Error        string    `json:"error"`
 	ResponseBody string    `json:"response_body"`
+	// Signature is the webhook-signature header the attempt was sent
+	// with ("" when not recorded); never a secret.
+	Signature string `json:"webhook_signature"`
 }
 
 func renderDelivery(d service.Delivery) deliveryJSON {
@@ -108,6 +111,7 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, c call) err
 			StatusCode:   a.StatusCode,
 			Error:        a.Error,
 			ResponseBody: a.ResponseBody,
+			Signature:    a.Signature,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -27,6 +27,7 @@ func (e *env) attempt(code int, errText string) {
 		a := store.Attempt{
 			Number: c.Delivery.AttemptCount + 1, StartedAt: now,
 			Duration: 1500 * time.Millisecond, StatusCode: code, Error: errText, ResponseBody: "answer",
+			Signature: "v1,sig-of-" + c.Delivery.ID,
 		}
 		o := store.Succeeded(c.Delivery, a, now)
 		if code < 200 || code > 299 {
@@ -61,7 +62,8 @@ func TestDeliveries(t *testing.T) {
 	}
 	a := d.Attempts[0]
 	if a.Number != 1 || a.StatusCode != 500 || a.Error != "HTTP 500" || a.DurationMS != 1500 ||
-		a.ResponseBody != "answer" || !a.StartedAt.Equal(start) || d.Attempts[1].Number != 2 {
+		a.ResponseBody != "answer" || !a.StartedAt.Equal(start) || d.Attempts[1].Number != 2 ||
+		a.Signature != "v1,sig-of-"+d.ID {
 		t.Fatalf("attempts %+v", d.Attempts)
 	}
 	var pending deliveryOut

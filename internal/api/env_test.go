@@ -397,6 +397,7 @@ type deliveryOut struct {
 		StatusCode   int       `json:"status_code"`
 		Error        string    `json:"error"`
 		ResponseBody string    `json:"response_body"`
+		Signature    string    `json:"webhook_signature"`
 	} `json:"attempts"`
 }
 
