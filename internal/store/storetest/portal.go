@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 var portalCases = []testCase{
 	{"PortalClaimOnce", testPortalClaimOnce},
+	{"PortalClaimRace", testPortalClaimRace},
 	{"PortalRefusals", testPortalRefusals},
 	{"PortalEnd", testPortalEnd},
 	{"PortalBrand", testPortalBrand},
@@ -76,6 +78,42 @@ func testPortalClaimOnce(t *testing.T, f *fixture) {
 	f.must(f.s.PutFlash(f.ctx, fl), "PutFlash")
 	if d, err := f.s.TakeFlash(f.ctx, sh, "f1", now); err != nil || string(d) != "x" {
 		t.Errorf("TakeFlash = %q, %v", d, err)
+	}
+}
+
+// testPortalClaimRace: the same link opened at once from several places
+// is claimed once.
+func testPortalClaimRace(t *testing.T, f *fixture) {
+	p := f.project()
+	ps := f.portal(f.apiKey(p.ID), "manage", Base.Add(time.Hour))
+	const n = 8
+	hashes := make([][]byte, n)
+	for i := range hashes {
+		hashes[i] = f.hash("s")
+	}
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.s.ClaimPortalSession(f.ctx, ps.LinkHash, hashes[i], Base.Add(time.Minute))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("a losing claim: %v, want ErrConflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d claims won, want 1", won)
 	}
 }
 
