@@ -179,20 +179,35 @@ func (c *Client) DeleteEndpoint(ctx context.Context, projectID, endpointID strin
 	return err
 }
 
-// RecoverEndpoint enables the endpoint if it was disabled and resends every
-// delivery to it that failed or was cancelled since the given time. It returns
-// how many were resent.
-func (c *Client) RecoverEndpoint(ctx context.Context, projectID, endpointID string, since time.Time) (int, error) {
-	var out struct {
-		Recovered int `json:"recovered"`
-	}
+// Recovered is what RecoverEndpoint did.
+type Recovered struct {
+	Recovered int `json:"recovered"` // Resent + Replayed
+	// Resent: deliveries that had failed, or were cancelled by a disable,
+	// made pending again (the same event ids).
+	Resent int `json:"resent"`
+	// Replayed: events published while the endpoint was disabled, which
+	// its filter accepts, now delivered as new deliveries.
+	Replayed int `json:"replayed"`
+	// Held: deliveries the endpoint's open breaker still holds, until
+	// HeldUntil (its next probe; nil when the breaker is closed).
+	Held      int        `json:"held"`
+	HeldUntil *time.Time `json:"held_until"`
+}
+
+// RecoverEndpoint resends every delivery to an enabled endpoint that failed
+// or was cancelled since the given time, and delivers the events published
+// since then while the endpoint was disabled. A disabled endpoint is refused
+// (409): enable it first, or with UpdateEndpoint's Enabled in the same
+// change.
+func (c *Client) RecoverEndpoint(ctx context.Context, projectID, endpointID string, since time.Time) (*Recovered, error) {
+	var out Recovered
 	_, err := c.do(ctx, request{
 		method: "POST", path: projectPath(projectID, "endpoints", endpointID, "recover"),
 		body: struct {
 			Since time.Time `json:"since"`
 		}{since.UTC()},
 	}, &out)
-	return out.Recovered, err
+	return result(&out, err)
 }
 
 // Delivery is one event's delivery to one endpoint.

@@ -354,18 +354,23 @@ func TestBackOffice(t *testing.T) {
 	if err != nil || len(list.Items) != 1 {
 		t.Fatalf("ListEndpoints: %+v, %v", list, err)
 	}
+	since := time.Now().Add(-time.Minute)
 	off := false
 	desc := "billing v2"
 	upd, err := c.UpdateEndpoint(ctx, h.project, ep.ID, client.EndpointUpdate{Enabled: &off, Description: &desc})
 	if err != nil || upd.Enabled || upd.Description != desc || upd.URL != recv.URL {
 		t.Fatalf("UpdateEndpoint: %+v, %v", upd, err)
 	}
+	// Published while it is disabled: no delivery, until a recovery.
+	missed, err := c.Publish(ctx, h.project, client.Event{Type: "invoice.missed", Data: map[string]int{"n": 0}})
+	if err != nil || len(missed.Deliveries) != 0 {
+		t.Fatalf("publish while disabled: %+v, %v", missed, err)
+	}
 	on := true
 	if _, err := c.UpdateEndpoint(ctx, h.project, ep.ID, client.EndpointUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 
-	since := time.Now().Add(-time.Minute)
 	ev, err := c.Publish(ctx, h.project, client.Event{Type: "invoice.paid", Data: map[string]int{"n": 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -403,9 +408,9 @@ func TestBackOffice(t *testing.T) {
 			t.Errorf("RetryDelivery: %v, want nil or a *client.Error", err)
 		}
 	}
-	n, err := c.RecoverEndpoint(ctx, h.project, ep.ID, since)
-	if err != nil || n < 0 {
-		t.Errorf("RecoverEndpoint: %d, %v", n, err)
+	rec, err := c.RecoverEndpoint(ctx, h.project, ep.ID, since)
+	if err != nil || rec.Replayed != 1 || rec.Resent != 0 || rec.Recovered != 1 {
+		t.Errorf("RecoverEndpoint: %+v, %v; want the event published while disabled replayed", rec, err)
 	}
 	if err := c.DeleteEndpoint(ctx, h.project, ep.ID); err != nil {
 		t.Fatal(err)

@@ -147,14 +147,17 @@ func ExampleClient_RetryDelivery() {
 	fmt.Println(d.Status)
 }
 
-// After a receiver's outage: enable its endpoint again and resend what failed
-// since the outage began.
+// After a receiver's outage, its endpoint enabled again: resend what failed
+// since the outage began, and send what was published while it was disabled.
 func ExampleClient_RecoverEndpoint() {
 	c, _ := client.New(os.Getenv("HOOKD_URL"), os.Getenv("HOOKD_KEY"))
 	outageBegan := time.Date(2026, 11, 26, 9, 14, 0, 0, time.UTC)
-	n, err := c.RecoverEndpoint(context.Background(), os.Getenv("HOOKD_PROJECT"), "ep_…", outageBegan)
+	rec, err := c.RecoverEndpoint(context.Background(), os.Getenv("HOOKD_PROJECT"), "ep_…", outageBegan)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("resent", n)
+	fmt.Println("resent", rec.Resent, "replayed", rec.Replayed)
+	if rec.Held > 0 {
+		fmt.Println(rec.Held, "held by the breaker until", rec.HeldUntil)
+	}
 }
