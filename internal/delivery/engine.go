@@ -480,7 +480,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		// Endpoints whose 410 is not recorded yet are skipped too: their
 		// deliveries would only be given back. (Not counted in skip as
 		// full: that lasts a commit, and nothing wakes a wait for it.)
-		claimSkip := append(slices.Clip(skip), e.slots.goneHeld()...)
+		claimSkip := append(slices.Clip(skip), e.slots.goneHeld(now)...)
 		claimed, err := e.cfg.Store.Claim(ctx, store.ClaimParams{
 			Now:           now,
 			Limit:         min(free, e.claimLimit(), max(e.rec.Room(), 1)),
@@ -575,7 +575,7 @@ func (e *Engine) Direct(now time.Time) *store.DirectClaim {
 		Now:   now,
 		Lease: e.cfg.Lease,
 		Owner: e.cfg.Owner,
-		Take:  func(ep string) bool { return e.slots.admit(ep, b) },
+		Take:  func(ep string) bool { return e.slots.admit(ep, now, b) },
 	}
 	e.slots.reserve(dc, b)
 	return dc

@@ -288,14 +288,17 @@ func (s *slots) goneCheck(ep string, claimedAt, now time.Time) int {
 	return goneAsk
 }
 
-// goneHeld lists the endpoints whose 410 is not recorded yet: claims skip
-// them, as their deliveries would only be given back.
-func (s *slots) goneHeld() []string {
+// goneHeld lists the endpoints whose 410 is not recorded yet at now:
+// claims skip them, as their deliveries would only be given back.
+func (s *slots) goneHeld(now time.Time) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
 	for ep, m := range s.gone {
-		if m.recorded.IsZero() {
+		switch {
+		case m.over(now, s.lease):
+			delete(s.gone, ep)
+		case m.recorded.IsZero():
 			out = append(out, ep)
 		}
 	}
@@ -349,13 +352,13 @@ func (s *slots) unreserve(direct *store.DirectClaim) {
 
 // admit tells Direct's Take whether to claim a delivery of ep (see
 // Engine.Direct), counting it in b and in the reservations when it does.
-func (s *slots) admit(ep string, b *directBudget) bool {
+func (s *slots) admit(ep string, now time.Time, b *directBudget) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping || s.recRoom() <= 0 {
 		return false
 	}
-	if m, ok := s.gone[ep]; ok && m.recorded.IsZero() {
+	if m, ok := s.gone[ep]; ok && m.recorded.IsZero() && !m.over(now, s.lease) {
 		return false // its 410 is not recorded yet: it would only be held back
 	}
 	running := s.running[ep] + s.resRun[ep]
