@@ -752,8 +752,16 @@ func cleanText(s string) string {
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
 	err := db.read(ctx, func() error {
-		return db.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries
-			WHERE status IN ('pending', 'retrying', 'delivering')`).Scan(&t)
+		// A delivery waiting for an earlier one of its ordering key is
+		// not due: that one's own time is when anything changes for it.
+		err := db.pool.QueryRow(ctx, `SELECT next_attempt_at FROM deliveries
+			WHERE status IN ('pending', 'retrying', 'delivering')
+				AND (status = 'delivering' OR `+inOrder("deliveries")+`)
+			ORDER BY next_attempt_at LIMIT 1`).Scan(&t)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
 	})
 	if err != nil || t == nil {
 		return time.Time{}, false, err

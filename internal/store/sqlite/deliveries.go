@@ -965,8 +965,12 @@ func (c *completeTx) complete(o store.Outcome) error {
 	return nil
 }
 
-const nextDueQuery = `SELECT MIN(t) FROM (
-	SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE ` + waiting + `
+// nextDueQuery: the first waiting delivery in due order that is not
+// waiting for an earlier one of its ordering key (that one's own time is
+// when anything changes for it), and the first lease to expire.
+var nextDueQuery = `SELECT MIN(t) FROM (
+	SELECT * FROM (SELECT next_attempt_at AS t FROM deliveries d WHERE ` + waiting + ` AND ` + inOrder("d") + `
+		ORDER BY next_attempt_at LIMIT 1)
 	UNION ALL
 	SELECT MIN(lease_expires_at) FROM deliveries WHERE ` + leased + `)`
 

@@ -16,6 +16,7 @@ var orderedCases = []testCase{
 	{"OrderedToggle", testOrderedToggle},
 	{"OrderedResendTakesItsPlace", testOrderedResendTakesItsPlace},
 	{"OrderedKeyRoundTrips", testOrderedKeyRoundTrips},
+	{"OrderedNextDue", testOrderedNextDue},
 }
 
 // orderedEndpoint creates an enabled, ordered endpoint accepting types.
@@ -309,5 +310,22 @@ func testOrderedKeyRoundTrips(t *testing.T, f *fixture) {
 	f.must(err, "ListEvents")
 	if len(list) != 1 || list[0].OrderingKey != "customer-42" {
 		t.Errorf("ListEvents = %+v, want the event with its key", list)
+	}
+}
+
+// testOrderedNextDue: a delivery waiting for an earlier one of its key is
+// not due work: NextDue is when the earlier one comes due again.
+func testOrderedNextDue(t *testing.T, f *fixture) {
+	p := f.project()
+	f.orderedEndpoint(p.ID, "o.*")
+	a := f.one(keyed(p.ID, "o.a", "k", Base))
+	f.one(keyed(p.ID, "o.b", "k", Base))
+	c := f.claimOnly(Base, a)
+	retry := Base.Add(5 * time.Minute)
+	f.complete(store.RetryAt(c.Delivery, attempt(c, Base, 500), retry, Base))
+	got, ok, err := f.s.NextDue(f.ctx)
+	f.must(err, "NextDue")
+	if !ok || !got.Equal(retry) {
+		t.Errorf("NextDue = %s, %v; want the first's retry at %s (the second waits for it)", got, ok, retry)
 	}
 }
