@@ -17,6 +17,7 @@ var orderedCases = []testCase{
 	{"OrderedResendTakesItsPlace", testOrderedResendTakesItsPlace},
 	{"OrderedKeyRoundTrips", testOrderedKeyRoundTrips},
 	{"OrderedNextDue", testOrderedNextDue},
+	{"OrderedResendsFollowTheEndpoint", testOrderedResendsFollowTheEndpoint},
 }
 
 // orderedEndpoint creates an enabled, ordered endpoint accepting types.
@@ -327,5 +328,73 @@ func testOrderedNextDue(t *testing.T, f *fixture) {
 	f.must(err, "NextDue")
 	if !ok || !got.Equal(retry) {
 		t.Errorf("NextDue = %s, %v; want the first's retry at %s (the second waits for it)", got, ok, retry)
+	}
+}
+
+// testOrderedResendsFollowTheEndpoint: a delivery made due again (bulk
+// retry, recover) or made for an old event (AddDeliveries) carries its
+// event's key exactly while its endpoint is ordered then.
+func testOrderedResendsFollowTheEndpoint(t *testing.T, f *fixture) {
+	p := f.project()
+	ep := f.orderedEndpoint(p.ID, "o.*")
+	a := f.one(keyed(p.ID, "o.a", "k", Base))
+	c := f.claimOnly(Base, a)
+	f.complete(outcome(c, Base, store.StatusFailed, 500))
+	key := func(when, want string) {
+		t.Helper()
+		if d := f.delivery(p.ID, a); d.OrderingKey != want {
+			t.Errorf("%s: OrderingKey %q, want %q", when, d.OrderingKey, want)
+		}
+	}
+	setOrdered := func(on bool, at time.Time) {
+		t.Helper()
+		ep.Ordered, ep.UpdatedAt = on, at
+		f.must(f.s.UpdateEndpoint(f.ctx, ep), "UpdateEndpoint")
+	}
+	fail := func(at time.Time) {
+		t.Helper()
+		c := f.claimOnly(at, a)
+		f.complete(outcome(c, at, store.StatusFailed, 500))
+	}
+
+	setOrdered(false, Base.Add(time.Second))
+	key("failed, endpoint unordered since", "k") // finished: left as it was
+	_, resent, err := f.s.RetryDeliveries(f.ctx, p.ID, store.DeliveryFilter{Status: store.StatusFailed}, 10, Base.Add(2*time.Second), false)
+	f.must(err, "RetryDeliveries")
+	if resent != 1 {
+		t.Fatalf("RetryDeliveries resent %d, want 1", resent)
+	}
+	key("bulk retried while unordered", "")
+	fail(Base.Add(2 * time.Second))
+
+	setOrdered(true, Base.Add(3*time.Second))
+	n, err := f.s.RecoverDeliveries(f.ctx, p.ID, ep.ID, Base, Base.Add(4*time.Second))
+	f.must(err, "RecoverDeliveries")
+	if n != 1 {
+		t.Fatalf("RecoverDeliveries = %d, want 1", n)
+	}
+	key("recovered while ordered", "k")
+	fail(Base.Add(4 * time.Second))
+
+	setOrdered(false, Base.Add(5*time.Second))
+	if _, err := f.s.RetryDelivery(f.ctx, p.ID, a, Base.Add(6*time.Second)); err != nil {
+		t.Fatalf("RetryDelivery: %v", err)
+	}
+	key("resent while unordered", "")
+
+	// An event published before the endpoint existed, delivered to it later.
+	q := f.project()
+	ev := keyed(q.ID, "o.x", "j", Base)
+	f.publish(ev)
+	late := f.orderedEndpoint(q.ID, "o.*")
+	added, err := f.s.AddDeliveries(f.ctx, q.ID, late.ID, []string{ev.ID}, Base.Add(time.Minute))
+	f.must(err, "AddDeliveries")
+	if added != 1 {
+		t.Fatalf("AddDeliveries = %d, want 1", added)
+	}
+	ds, err := f.s.ListDeliveries(f.ctx, q.ID, store.DeliveryFilter{EndpointID: late.ID}, store.Page{Limit: 10})
+	f.must(err, "ListDeliveries")
+	if len(ds) != 1 || ds[0].OrderingKey != "j" {
+		t.Errorf("added deliveries %+v, want one with key j", ds)
 	}
 }
