@@ -58,7 +58,7 @@ func startHookd(t *testing.T) *hookd {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	h.proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var f fault
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/events") {
+		if r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, "/events") || strings.HasSuffix(r.URL.Path, "/events/batch")) {
 			h.mu.Lock()
 			h.requests = append(h.requests, r)
 			h.keys = append(h.keys, r.Header.Get("Idempotency-Key"))

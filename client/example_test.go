@@ -161,3 +161,24 @@ func ExampleClient_RecoverEndpoint() {
 		fmt.Println(rec.Held, "held by the breaker until", rec.HeldUntil)
 	}
 }
+
+// Publish a day's invoices in batches of up to 100: one request and one
+// transaction each. An event the API refused is reported on its own.
+func ExampleClient_PublishBatch() {
+	c, _ := client.New(os.Getenv("HOOKD_URL"), os.Getenv("HOOKD_KEY"))
+	events := []client.Event{
+		{Type: "invoice.paid", Data: map[string]any{"invoice": "in_1"}, IdempotencyKey: "in_1-paid"},
+		{Type: "invoice.paid", Data: map[string]any{"invoice": "in_2"}, IdempotencyKey: "in_2-paid"},
+	}
+	results, err := c.PublishBatch(context.Background(), os.Getenv("HOOKD_PROJECT"), events)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, r := range results {
+		if r.Err != nil {
+			log.Printf("event %d: %v", i, r.Err)
+			continue
+		}
+		fmt.Println("published", r.Event.ID)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/internal/pgtest"
 )
 
-
 // backends starts one hookd per database kind; the input rules must give
 // the same answer on both.
 var backends = []struct {
