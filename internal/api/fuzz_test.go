@@ -159,3 +159,20 @@ func FuzzListQueries(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCreatePortalSession(f *testing.F) {
+	fuzzBody(f, "POST", func(e *env, pid, key string) string { return "/v1/projects/" + pid + "/portal-sessions" },
+		append(commonSeeds,
+			`{"access":"manage"}`, `{"access":"view","ttl_seconds":60,"return_url":"https://app.example.com/s"}`,
+			`{"access":"view","ttl_seconds":9223372036854775807}`, `{"access":"view","ttl_seconds":-1}`,
+			`{"access":"view","return_url":"http://[::1]:8080/x"}`, `{"access":"view","return_url":"https://a b/"}`,
+			`{"access":"view","return_url":"https://x.example/\u0000"}`, `{"access":"MANAGE"}`, `{"access":["view"]}`)...)
+}
+
+func FuzzPatchProject(f *testing.F) {
+	fuzzBody(f, "PATCH", func(e *env, pid, key string) string { return "/v1/projects/" + pid },
+		append(commonSeeds,
+			`{"portal":{}}`, `{"portal":null}`, `{"portal":{"name":"Acme","logo_url":"https://a.example/l.svg","accent_color":"#0A7f5c"}}`,
+			`{"portal":{"accent_color":"#0a7f5"}}`, `{"portal":{"accent_color":"#0a7f5cc"}}`, `{"portal":{"logo_url":"https://a.example/l.svg';script-src *"}}`,
+			`{"portal":{"name":"`+strings.Repeat("é", 101)+`"}}`, `{"portal":{"name":"a\u0000b"}}`, `{"name":"x"}`)...)
+}

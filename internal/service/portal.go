@@ -102,6 +102,11 @@ func checkBrowserURL(field, v string, loopbackHTTP bool) error {
 	if u.User != nil {
 		return Invalid(field, "must not carry a user name or password")
 	}
+	if !validHostname(u.Hostname()) {
+		// The logo's origin goes into a Content-Security-Policy: a
+		// host of letters, digits, dots and dashes, or an IP address.
+		return Invalid(field, "must have a host name such as app.example.com")
+	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && loopbackHTTP && isLoopbackHost(u.Hostname()):
@@ -114,6 +119,21 @@ func checkBrowserURL(field, v string, loopbackHTTP bool) error {
 		return Invalid(field, "must not contain spaces, quotes, angle brackets or control characters")
 	}
 	return nil
+}
+
+func validHostname(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopbackHost(h string) bool {

@@ -180,6 +180,7 @@ func TestPortalBrand(t *testing.T) {
 		{service.PortalBrand{LogoURL: "http://acme.example/l.png"}, "portal.logo_url"},
 		{service.PortalBrand{LogoURL: "data:image/png;base64,AAAA"}, "portal.logo_url"},
 		{service.PortalBrand{Name: "a\x00b"}, "portal.name"},
+		{service.PortalBrand{LogoURL: "https://a.example;script-src/l.svg"}, "portal.logo_url"},
 	} {
 		_, err := e.svc.Portal.SetBrand(ctx, pid, tc.b)
 		if se, _ := service.AsError(err); se.Code != service.CodeInvalidArgument || se.Field != tc.field {
