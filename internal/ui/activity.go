@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -47,6 +48,10 @@ var actionWords = map[string]string{
 	service.ActionDeliveriesResent:  "Deliveries resent",
 	service.ActionSigninSucceeded:   "Signed in",
 	service.ActionSigninFailed:      "Sign-in failed",
+	service.ActionPortalCreated:     "Portal link made",
+	service.ActionPortalOpened:      "Portal opened",
+	service.ActionPortalEnded:       "Portal left",
+	service.ActionPortalBranded:     "Portal brand changed",
 }
 
 func (u *UI) activity(w http.ResponseWriter, r *http.Request, c *request) error {
@@ -86,6 +91,10 @@ func (u *UI) activity(w http.ResponseWriter, r *http.Request, c *request) error 
 			row.Who = "a key with no name"
 		case rec.ActorKeyID != "":
 			row.Who = "an admin key"
+		}
+		if rec.ActorPortalID != "" {
+			// A customer in the portal, by a link that key made.
+			row.Who = "customer portal " + rec.ActorPortalID + ", link by " + cmp.Or(row.Who, "a key")
 		}
 		switch {
 		case strings.HasPrefix(rec.TargetID, "ep_") && rec.Action != service.ActionEndpointDeleted:

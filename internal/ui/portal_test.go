@@ -335,6 +335,12 @@ func TestPortalAuditAndBrand(t *testing.T) {
 	if !found {
 		t.Errorf("no secret.rotated record by the portal session and its key: %+v", audit.Items)
 	}
+	// The operator's Activity page says a customer did it.
+	op := e.client()
+	op.signIn(p.Key)
+	if a := op.get("/ui/projects/" + p.ID + "/activity"); !strings.Contains(a.body, "customer portal ps_") || !strings.Contains(a.body, "Portal opened") {
+		t.Errorf("Activity page:\n%.3000s", a.body)
+	}
 }
 
 // createEndpoint makes an endpoint of p through the API and returns its id.
