@@ -142,6 +142,16 @@ func TestPortalHeaders(t *testing.T) {
 	e := portalEnv(t, nil)
 	p := e.project("Acme")
 	ep := createEndpoint(t, e, p, "https://example.com/hook")
+	e.api(http.StatusAccepted, "POST", "/v1/projects/"+p.ID+"/events", p.Key, map[string]any{"type": "order.created", "data": map[string]int{"n": 1}}, nil)
+	var dl struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	e.api(http.StatusOK, "GET", "/v1/projects/"+p.ID+"/deliveries", p.Key, nil, &dl)
+	if len(dl.Items) != 1 {
+		t.Fatalf("deliveries: %+v", dl)
+	}
 	framable := func(what string, a answer) {
 		t.Helper()
 		csp := a.Header.Get("Content-Security-Policy")
@@ -159,7 +169,8 @@ func TestPortalHeaders(t *testing.T) {
 	framable("GET the link", first)
 	base := "/ui/projects/" + p.ID
 	pages := []string{first.Header.Get("Location"), base + "/events", base + "/webhooks/" + ep, base + "/webhooks/" + ep + "/edit",
-		base + "/webhooks/new", base + "/webhooks/" + ep + "/delete", base + "/webhooks/" + ep + "/test", base + "/secret/rotate"}
+		base + "/webhooks/new", base + "/webhooks/" + ep + "/delete", base + "/webhooks/" + ep + "/test", base + "/secret/rotate",
+		base + "/deliveries/" + dl.Items[0].ID, base + "/event-types", base + "/events/resend?status=pending"}
 	csrf := ""
 	for _, path := range pages {
 		a := c.get(path)
