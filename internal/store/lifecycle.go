@@ -28,7 +28,14 @@ import "time"
 // Held is not stored: it is what a waiting delivery (pending or retrying)
 // is while its endpoint keeps it back — it has an ordering key and an
 // earlier delivery of that key is not finished yet, its breaker is open,
-// or it is due and waits for one of its endpoint's send slots.
+// or it is due and waits for one of its endpoint's send slots. It is
+// worked out when the log is read, from the delivery (with its WaitsFor)
+// and its endpoint as they are then (Held), rather than written on every
+// delivery when a breaker opens or a key's delivery ends: opening and
+// closing a breaker stays one write of the endpoint row, both drivers
+// agree by construction (the same rule, and the same rule in SQL for
+// DeliveryFilter.Hold, checked by storetest), and a delivery never shows a
+// hold its endpoint has already lifted.
 //
 // Ordered delivery: among the deliveries of one endpoint that carry the
 // same OrderingKey, Claim (and Publish's DirectClaim, which leaves them
@@ -37,13 +44,9 @@ import "time"
 // failed for good or was cancelled lets the next go. A delivery made due
 // again (RetryDelivery, RetryDeliveries, RecoverDeliveries) takes its
 // place in that order again: the key's later deliveries not yet handed
-// out wait for it; one already in flight is not called back. It is worked out when the
-// log is read, from the delivery and its endpoint as they are then (Held),
-// rather than written on every delivery when a breaker opens: opening and
-// closing a breaker stays one write of the endpoint row, both drivers
-// agree by construction (the same rule, and the same rule in SQL for
-// DeliveryFilter.Hold, checked by storetest), and a delivery never shows a
-// hold its endpoint has already lifted.
+// out wait for it; one already in flight is not called back. Turning an
+// endpoint's Ordered on or off re-derives the keys of its unfinished
+// deliveries (UpdateEndpoint).
 const StatusHeld = "held"
 
 // Why a delivery is held (Hold.Reason).
