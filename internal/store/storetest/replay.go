@@ -62,6 +62,17 @@ func testDisabledSpans(t *testing.T, f *fixture) {
 		}
 	}
 
+	// A disable at the instant an earlier span began (enabled and
+	// disabled again within one tick of the clock) opens that span again:
+	// the endpoint is disabled, so a span must be open.
+	g := f.endpoint(p.ID)
+	f.setEnabled(&g, false, m(7))
+	f.setEnabled(&g, true, m(7))
+	f.setEnabled(&g, false, m(7))
+	if got, _ := f.s.DisabledSpans(f.ctx, g.ID, Base); !slices.Equal(got, []store.DisabledSpan{{From: m(7)}}) {
+		t.Errorf("disabled, enabled and disabled again at one instant: spans %v, want one still open", got)
+	}
+
 	off := store.Endpoint{ID: "ep_off", ProjectID: p.ID, URL: "https://receiver.example/off",
 		Enabled: false, DisabledReason: "made disabled", CreatedAt: m(10), UpdatedAt: m(10)}
 	f.must(f.s.CreateEndpoint(f.ctx, off), "CreateEndpoint")

@@ -15,16 +15,19 @@ CREATE TABLE endpoint_disabled_spans (
 INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at)
     SELECT id, updated_at FROM endpoints WHERE NOT enabled;
 
+-- A disable at the instant an earlier span began (enabled and disabled
+-- again within one tick of the clock) opens that span again: a disabled
+-- endpoint always has one open span.
 CREATE FUNCTION endpoint_disabled_spans_keep() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NOT NEW.enabled THEN
             INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.created_at)
-                ON CONFLICT DO NOTHING;
+                ON CONFLICT (endpoint_id, disabled_at) DO UPDATE SET enabled_at = NULL;
         END IF;
     ELSIF OLD.enabled AND NOT NEW.enabled THEN
         INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.updated_at)
-            ON CONFLICT DO NOTHING;
+            ON CONFLICT (endpoint_id, disabled_at) DO UPDATE SET enabled_at = NULL;
     ELSIF NOT OLD.enabled AND NEW.enabled THEN
         UPDATE endpoint_disabled_spans SET enabled_at = NEW.updated_at
             WHERE endpoint_id = NEW.id AND enabled_at IS NULL;

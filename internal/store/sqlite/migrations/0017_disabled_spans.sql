@@ -15,14 +15,19 @@ CREATE TABLE endpoint_disabled_spans (
 INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at)
     SELECT id, updated_at FROM endpoints WHERE enabled = 0;
 
+-- A disable at the instant an earlier span began (enabled and disabled
+-- again within one tick of the clock) opens that span again: a disabled
+-- endpoint always has one open span.
 CREATE TRIGGER endpoint_created_disabled AFTER INSERT ON endpoints WHEN NEW.enabled = 0
 BEGIN
-    INSERT OR IGNORE INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.created_at);
+    INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.created_at)
+        ON CONFLICT (endpoint_id, disabled_at) DO UPDATE SET enabled_at = NULL;
 END;
 
 CREATE TRIGGER endpoint_disabled AFTER UPDATE OF enabled ON endpoints WHEN OLD.enabled = 1 AND NEW.enabled = 0
 BEGIN
-    INSERT OR IGNORE INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.updated_at);
+    INSERT INTO endpoint_disabled_spans (endpoint_id, disabled_at) VALUES (NEW.id, NEW.updated_at)
+        ON CONFLICT (endpoint_id, disabled_at) DO UPDATE SET enabled_at = NULL;
 END;
 
 CREATE TRIGGER endpoint_enabled AFTER UPDATE OF enabled ON endpoints WHEN OLD.enabled = 0 AND NEW.enabled = 1
