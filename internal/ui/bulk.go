@@ -91,9 +91,9 @@ func bulkMessage(res service.BulkRetried, in service.BulkRetry) string {
 	msg := fmt.Sprintf("Resent %s: they are due now.", pluralize(res.Resent, "delivery", "deliveries"))
 	if res.Truncated {
 		if in.Status == store.StatusFailed || in.Status == store.StatusCancelled || in.Status == store.StatusSucceeded {
-			msg += fmt.Sprintf(" More than %d matched: those resent are pending now, so Resend again with the same filters takes the next ones.", service.MaxBulkRetry)
+			msg += fmt.Sprintf(" More than %s matched: those resent are pending now, so Resend again with the same filters takes the next ones.", grouped(service.MaxBulkRetry))
 		} else {
-			msg += fmt.Sprintf(" More than %d matched and only the newest were resent: set Until to the oldest one resent to go on.", service.MaxBulkRetry)
+			msg += fmt.Sprintf(" More than %s matched and only the newest were resent: set Until to the oldest one resent to go on.", grouped(service.MaxBulkRetry))
 		}
 	}
 	return msg

@@ -144,9 +144,9 @@ func newChart(st service.EndpointStats, window string) chart {
 			c.Busiest = row
 		}
 	}
-	c.Summary = fmt.Sprintf("%s in the last %s, %d succeeded.", pluralize(int(st.Attempts), "attempt", "attempts"), window, st.Succeeded)
+	c.Summary = fmt.Sprintf("%s in the last %s, %s succeeded.", pluralize(int(st.Attempts), "attempt", "attempts"), window, grouped(st.Succeeded))
 	if c.Busiest.Attempts > 0 {
-		c.Summary += fmt.Sprintf(" The busiest hour was %s UTC, with %d.", c.Busiest.Label, c.Busiest.Attempts)
+		c.Summary += fmt.Sprintf(" The busiest hour was %s UTC, with %s.", c.Busiest.Label, grouped(c.Busiest.Attempts))
 	}
 	return c
 }
@@ -164,7 +164,7 @@ func hourLabel(h service.HourStats) string {
 	sep := ": "
 	for _, o := range outcomes {
 		if n := o.n(h); n > 0 {
-			fmt.Fprintf(&b, "%s%d %s", sep, n, strings.ToLower(o.Label))
+			fmt.Fprintf(&b, "%s%s %s", sep, grouped(n), strings.ToLower(o.Label))
 			sep = ", "
 		}
 	}

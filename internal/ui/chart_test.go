@@ -39,7 +39,7 @@ func TestChart(t *testing.T) {
 	if len(b.Segs) != 2 || b.Segs[0].Class != "ok" || b.Segs[1].Class != "5xx" || b.Segs[1].H < minSegment || b.Segs[1].Y < 0 {
 		t.Errorf("the busy hour's segments: %+v", b.Segs)
 	}
-	if want := "Tue 1 Dec 13:00–14:00 UTC: 1000 attempts: 999 succeeded, 1 5xx"; b.Label != want {
+	if want := "Tue 1 Dec 13:00–14:00 UTC: 1,000 attempts: 999 succeeded, 1 5xx"; b.Label != want {
 		t.Errorf("label %q, want %q", b.Label, want)
 	}
 	if len(c.Bars[0].Segs) != 0 || !strings.HasSuffix(c.Bars[0].Label, "no attempts") {
@@ -109,5 +109,17 @@ func TestHealthStates(t *testing.T) {
 		if !strings.Contains(b.String(), "No attempts in the last 24 hours") {
 			t.Errorf("%s: an empty window is not said", d.Health.Word)
 		}
+	}
+}
+
+// TestGrouped: counts are written with their thousands grouped.
+func TestGrouped(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567", -1000: "-1,000"} {
+		if got := grouped(n); got != want {
+			t.Errorf("grouped(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := pluralize(1000, "delivery", "deliveries"); got != "1,000 deliveries" {
+		t.Errorf("pluralize(1000) = %q", got)
 	}
 }

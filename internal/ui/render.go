@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -182,6 +183,7 @@ var funcs = template.FuncMap{
 	"codeClass":   codeClass,
 	"truncate":    truncate,
 	"pluralize":   pluralize,
+	"grouped":     grouped[int],
 	"percent":     percent,
 	"health":      endpointHealth,
 	"heldWhy":     heldWhy,
@@ -316,9 +318,23 @@ func truncate(n int, s string) string {
 
 func pluralize(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return grouped(n) + " " + many
+}
+
+// grouped writes n with its thousands grouped (1,000 and 10,000 rather
+// than 1000 and 10000), as a person reads a count.
+func grouped[N int | int64](n N) string {
+	s := strconv.FormatInt(int64(n), 10)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return sign + s
 }
 
 // prettyMaxDepth and prettyMaxBytes bound what prettyJSON makes: indenting
