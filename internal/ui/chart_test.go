@@ -98,7 +98,7 @@ func TestHealthStates(t *testing.T) {
 		d := healthData{Endpoint: tc.e, Health: endpointHealth(tc.e), Stats: service.EndpointStats{Window: "24h"}, Window: "24 hours",
 			Recover: form{Values: map[string]string{}, Errors: map[string]string{}}, Enable: form{Values: map[string]string{}, Errors: map[string]string{}}}
 		var b bytes.Buffer
-		if err := p.byName["health"].ExecuteTemplate(&b, "layout.html", view{Now: now, Data: d}); err != nil {
+		if err := p.byName["health"].ExecuteTemplate(&b, "layout.html", view{Now: now, Data: d, CanChange: true}); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range tc.want {
