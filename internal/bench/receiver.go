@@ -27,6 +27,12 @@ type receiver struct {
 	failPath atomic.Pointer[string]
 	// hang is closed to let every request held on hangPath go.
 	hang atomic.Pointer[chan struct{}]
+	// flakyPrefix: on paths that start with it, the first attempt of
+	// every fifth event ("i" divisible by 5) answers 500; on those that
+	// end in "/ordered" the events of each ordering key ("k") are
+	// checked to arrive in order.
+	flakyPrefix atomic.Pointer[string]
+	flaky       flakyState
 
 	got  atomic.Int64
 	bad  atomic.Int64
@@ -106,6 +112,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	if p := r.flakyPrefix.Load(); p != nil && strings.HasPrefix(req.URL.Path, *p) {
+		if !r.flaky.take(req.URL.Path, req.Header.Get("webhook-id"), body) {
+			w.WriteHeader(500)
+			return
+		}
+	}
 	sent, hasT := sentAt(body)
 	r.mu.Lock()
 	// One event goes to several endpoints (paths) with the same id; only
@@ -166,4 +178,81 @@ func (r *receiver) perPath() map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// flakyState is the receiver's memory for flakyPrefix paths.
+type flakyState struct {
+	mu         sync.Mutex
+	failed     map[string]bool // path + webhook-id: its one failure is done
+	next       map[string]int  // path + ordering key: the "i" expected next
+	violations int64           // keyed events that came before an earlier one of their key
+}
+
+func (f *flakyState) reset() {
+	f.mu.Lock()
+	f.failed, f.next, f.violations = map[string]bool{}, map[string]int{}, 0
+	f.mu.Unlock()
+}
+
+// take reports whether the request is answered 2xx: false for the first
+// attempt of every fifth event. A keyed event taken checks its key's order
+// (the events of a key are numbered 0, 1, 2, … in "n").
+func (f *flakyState) take(path, id string, body []byte) bool {
+	i, hasI := intField(body, `"i":`)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed == nil {
+		f.failed, f.next = map[string]bool{}, map[string]int{}
+	}
+	if hasI && i%5 == 0 && !f.failed[path+" "+id] {
+		f.failed[path+" "+id] = true
+		return false
+	}
+	if k, ok := stringField(body, `"k":"`); ok && strings.HasSuffix(path, "/ordered") {
+		n, _ := intField(body, `"n":`)
+		key := path + " " + k
+		if n != f.next[key] {
+			f.violations++
+		}
+		f.next[key] = max(f.next[key], n+1)
+	}
+	return true
+}
+
+func (f *flakyState) outOfOrder() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.violations
+}
+
+// intField finds the integer after marker in a JSON body.
+func intField(body []byte, marker string) (int, bool) {
+	s := string(body)
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return 0, false
+	}
+	j := i + len(marker)
+	k := j
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	n, err := strconv.Atoi(s[j:k])
+	return n, err == nil
+}
+
+// stringField finds the string after marker (which ends with the opening
+// quote) in a JSON body; the bench's keys need no escapes.
+func stringField(body []byte, marker string) (string, bool) {
+	s := string(body)
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+len(marker):]
+	j := strings.IndexByte(rest, '"')
+	if j < 0 {
+		return "", false
+	}
+	return rest[:j], true
 }
