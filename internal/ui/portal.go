@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -312,21 +313,84 @@ func (u *UI) brandCSS(w http.ResponseWriter, r *http.Request, c *request) error 
 
 // brandStylesheet: the accent and the shades the stylesheet derives from
 // it. AccentColor is validated as #rrggbb by the service; anything else
-// gives an empty sheet.
+// gives an empty sheet. A brand colour is the customer's choice, and
+// readability is ours: --on-accent (text on the accent, the primary
+// button's) is white or near-black, whichever reads, and --accent-ink
+// (links, the accent as text) is the accent darkened, or in dark mode
+// lightened, until it keeps 4.5:1 against the page (WCAG AA).
 func brandStylesheet(b service.PortalBrand) string {
 	var r, g, bl int
 	if n, err := fmt.Sscanf(b.AccentColor, "#%02x%02x%02x", &r, &g, &bl); err != nil || n != 3 || len(b.AccentColor) != 7 {
 		return "/* no brand colour */\n"
 	}
-	mix := func(to int, f float64) func(int) int {
-		return func(c int) int { return int(float64(c) + (float64(to)-float64(c))*f + 0.5) }
+	c := [3]int{r, g, bl}
+	light := [3]int{255, 255, 255}   // --surface, light
+	dark := [3]int{0x17, 0x1a, 0x20} // --surface, dark
+	darkAccent := mixRGB(c, light, 0.25)
+	block := func(accent, page, towards [3]int, hover, soft [3]int) string {
+		return fmt.Sprintf("  --accent: %s;\n  --accent-hover: %s;\n  --accent-soft: %s;\n  --focus: %s;\n  --on-accent: %s;\n  --accent-ink: %s;\n",
+			hexOf(accent), hexOf(hover), hexOf(soft), hexOf(accent), hexOf(onAccent(accent)), hexOf(readableOn(accent, page, towards)))
 	}
-	hex := func(f func(int) int) string { return fmt.Sprintf("#%02x%02x%02x", f(r), f(g), f(bl)) }
-	id := func(c int) int { return c }
-	return fmt.Sprintf(":root {\n  --accent: %s;\n  --accent-hover: %s;\n  --accent-soft: %s;\n  --focus: %s;\n}\n"+
-		"@media (prefers-color-scheme: dark) {\n  :root {\n    --accent: %s;\n    --accent-hover: %s;\n    --accent-soft: %s;\n    --focus: %s;\n  }\n}\n",
-		hex(id), hex(mix(0, 0.15)), hex(mix(255, 0.9)), hex(id),
-		hex(mix(255, 0.25)), hex(mix(255, 0.4)), hex(mix(23, 0.8)), hex(mix(255, 0.25)))
+	return ":root {\n" + block(c, light, [3]int{0, 0, 0}, mixRGB(c, [3]int{0, 0, 0}, 0.15), mixRGB(c, light, 0.9)) + "}\n" +
+		"@media (prefers-color-scheme: dark) {\n  :root {\n" +
+		indent(block(darkAccent, dark, light, mixRGB(c, light, 0.4), mixRGB(c, [3]int{23, 23, 23}, 0.8))) + "  }\n}\n"
+}
+
+func indent(s string) string {
+	return strings.ReplaceAll(strings.TrimSuffix("  "+s, "  "), "\n  --", "\n    --")
+}
+
+func mixRGB(c, to [3]int, f float64) [3]int {
+	var out [3]int
+	for i := range 3 {
+		out[i] = int(float64(c[i]) + (float64(to[i])-float64(c[i]))*f + 0.5)
+	}
+	return out
+}
+
+func hexOf(c [3]int) string { return fmt.Sprintf("#%02x%02x%02x", c[0], c[1], c[2]) }
+
+// luminance is WCAG's relative luminance of an sRGB colour.
+func luminance(c [3]int) float64 {
+	var l [3]float64
+	for i, v := range c {
+		x := float64(v) / 255
+		if x <= 0.03928 {
+			l[i] = x / 12.92
+		} else {
+			l[i] = math.Pow((x+0.055)/1.055, 2.4)
+		}
+	}
+	return 0.2126*l[0] + 0.7152*l[1] + 0.0722*l[2]
+}
+
+// contrastRatio is WCAG's contrast between two colours (1 to 21).
+func contrastRatio(a, b [3]int) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+// onAccent is the text colour that reads on accent: white when it
+// keeps 4.5:1, else near-black (one of the two always does).
+func onAccent(accent [3]int) [3]int {
+	if white := [3]int{255, 255, 255}; contrastRatio(white, accent) >= 4.5 {
+		return white
+	}
+	return [3]int{0x11, 0x11, 0x11}
+}
+
+// readableOn moves c towards towards (black on a light page, white on a
+// dark one) until it keeps 4.5:1 against page.
+func readableOn(c, page, towards [3]int) [3]int {
+	for f := 0.0; f < 1; f += 0.05 {
+		if m := mixRGB(c, towards, f); contrastRatio(m, page) >= 4.5 {
+			return m
+		}
+	}
+	return towards
 }
 
 // portalViewOf is the layout's portal chrome for c.
