@@ -289,3 +289,21 @@ func result[T any](v *T, err error) (*T, error) {
 	}
 	return v, nil
 }
+
+// EventType is one type of event the project has published.
+type EventType struct {
+	Type       string    `json:"type"`
+	Count      int64     `json:"count"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	// Example is the data of the newest event of the type (null once
+	// retention removed it).
+	Example json.RawMessage `json:"example"`
+}
+
+// ListEventTypes returns a page of the types the project has published,
+// by type, with how many and when last: what an endpoint's filter can name.
+func (c *Client) ListEventTypes(ctx context.Context, projectID string, p Page) (*List[EventType], error) {
+	var out List[EventType]
+	_, err := c.do(ctx, request{method: "GET", path: projectPath(projectID, "event-types"), query: p.query(), retry: true}, &out)
+	return result(&out, err)
+}

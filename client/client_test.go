@@ -408,6 +408,11 @@ func TestBackOffice(t *testing.T) {
 			t.Errorf("RetryDelivery: %v, want nil or a *client.Error", err)
 		}
 	}
+	types, err := c.ListEventTypes(ctx, h.project, client.Page{Limit: 10})
+	if err != nil || len(types.Items) != 2 || types.Items[0].Type != "invoice.missed" || types.Items[1].Type != "invoice.paid" ||
+		types.Items[1].Count != 1 || string(types.Items[1].Example) != `{"n":1}` {
+		t.Errorf("ListEventTypes: %+v, %v", types, err)
+	}
 	rec, err := c.RecoverEndpoint(ctx, h.project, ep.ID, since)
 	if err != nil || rec.Replayed != 1 || rec.Resent != 0 || rec.Recovered != 1 {
 		t.Errorf("RecoverEndpoint: %+v, %v; want the event published while disabled replayed", rec, err)
