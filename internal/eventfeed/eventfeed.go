@@ -406,19 +406,8 @@ func (f *feed) forget() {
 // reports false, having sent nothing, when more than refsPage ids wait
 // (a backlog: the paged body reads take it).
 func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
-	lo, ok := ids.Time(ids.Event, from)
-	if !ok {
-		return false, nil
-	}
-	hi := f.h.cfg.Clock.Now()
-	if f.newest.After(hi) {
-		hi = f.newest
-	}
-	if err := f.check(ctx); err != nil {
-		return false, err
-	}
-	refs, err := f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi.Add(24*time.Hour), "", refsPage)
-	if err != nil || len(refs) == refsPage {
+	refs, ok, err := f.refsAfter(ctx, from)
+	if err != nil || !ok {
 		return false, err
 	}
 	for i := len(refs) - 1; i >= 0; i-- { // oldest first
@@ -465,22 +454,12 @@ const refsPage = 1000
 // then reads no body on its polls. With more than refsPage ids after
 // from, it leaves from as it is (the reads skip what was sent, as ever).
 func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
-	lo, ok := ids.Time(ids.Event, from)
-	if !ok {
-		return from, nil
-	}
-	// Ids are made by clocks: allow for one a day ahead of this node's.
-	hi := f.h.cfg.Clock.Now()
-	if f.newest.After(hi) {
-		hi = f.newest
-	}
-	hi = hi.Add(24 * time.Hour)
-	if err := f.check(ctx); err != nil {
+	refs, ok, err := f.refsAfter(ctx, from)
+	if err != nil {
 		return "", err
 	}
-	refs, err := f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi, "", refsPage)
-	if err != nil || len(refs) == refsPage {
-		return from, err
+	if !ok {
+		return from, nil
 	}
 	start := max(f.last, from) // every one sent: only what is newer than the newest seen
 	prev := from
@@ -496,4 +475,28 @@ func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
 		prev = id
 	}
 	return start, nil
+}
+
+// refsAfter lists the ids and types of the project's events from from's
+// millisecond on, newest first, after the stream's check; ok is false
+// when from is no event id or more than refsPage ids came back (a
+// backlog, which the paged body reads take).
+func (f *feed) refsAfter(ctx context.Context, from string) (refs []store.EventRef, ok bool, err error) {
+	lo, isID := ids.Time(ids.Event, from)
+	if !isID {
+		return nil, false, nil
+	}
+	// Ids are made by clocks: allow for one a day ahead of this node's.
+	hi := f.h.cfg.Clock.Now()
+	if f.newest.After(hi) {
+		hi = f.newest
+	}
+	if err := f.check(ctx); err != nil {
+		return nil, false, err
+	}
+	refs, err = f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi.Add(24*time.Hour), "", refsPage)
+	if err != nil || len(refs) == refsPage {
+		return nil, false, err
+	}
+	return refs, true, nil
 }
