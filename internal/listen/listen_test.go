@@ -44,9 +44,12 @@ func TestSilentStreamIsDropped(t *testing.T) {
 		case strings.HasSuffix(r.URL.Path, "/secret"):
 			fmt.Fprint(w, `{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`)
 		case strings.HasSuffix(r.URL.Path, "/events/stream"):
+			// Counted before the test hears of it: it checks the count
+			// as soon as the second stream's Last-Event-ID arrived.
+			n := streams.Add(1)
 			lastIDs <- r.Header.Get("Last-Event-ID")
 			w.Header().Set("Content-Type", "text/event-stream")
-			if streams.Add(1) == 1 {
+			if n == 1 {
 				fmt.Fprint(w, "id: evt_1\nevent: t\ndata: {}\n\n")
 			}
 			w.(http.Flusher).Flush()
