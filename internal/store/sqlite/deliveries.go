@@ -182,6 +182,21 @@ func deliveriesWhere(projectID string, f store.DeliveryFilter, page store.Page) 
 	if !f.Until.IsZero() {
 		add(`d.created_at < ?`, f.Until.UnixMicro())
 	}
+	if f.Hold.Held && f.Status == "" {
+		// Only waiting deliveries are held: said so the planner reads
+		// the indexes by status (two ranges, then a sort of the few
+		// waiting ones) instead of every delivery of the project or
+		// endpoint, newest first, looking for them.
+		// INDEXED BY: without it the planner keeps an index in id order
+		// to skip the sort, and walks every delivery to find the few.
+		where.WriteString(` AND d.status IN ('pending', 'retrying') AND d.` + listedByStatus)
+		indexedBy = ` INDEXED BY deliveries_by_project_status`
+		if f.EndpointID != "" {
+			// Lets SQLite use deliveries_problems_by_endpoint.
+			where.WriteString(` AND d.` + problems)
+			indexedBy = ` INDEXED BY deliveries_problems_by_endpoint`
+		}
+	}
 	if !f.Hold.At.IsZero() {
 		// store.Held, in SQL.
 		held := `((d.status = 'pending' OR d.status = 'retrying') AND EXISTS (SELECT 1 FROM endpoints e
