@@ -270,9 +270,11 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 	// that come faster than Poll do not put off the full reads that find
 	// late commits.
 	var poll, heartbeat <-chan time.Time
-	full := true // the first read looks back Settle
+	full, first := true, true // the first read looks back Settle
 	for {
-		if err := f.read(ctx, full); err != nil {
+		err := f.read(ctx, full, first)
+		first = false
+		if err != nil {
 			if context.Cause(ctx) == ErrClosed {
 				return ErrClosed
 			}
@@ -328,25 +330,28 @@ func (f *feed) check(ctx context.Context) error {
 }
 
 // read sends what committed since the last read: from the newest id seen
-// when woken by a local commit, from Settle before it on a full read.
-func (f *feed) read(ctx context.Context, full bool) error {
+// when woken by a local commit, from Settle before it on a full read. The
+// first read (a new stream, or a resume from the client's last id) reads
+// pages of events with their bodies. Later reads list the ids first and
+// take each new body through the node's cache, so the streams of a
+// project read an event once among them whether a commit woke them or a
+// poll found it (an event of another node, or one that committed late);
+// only a backlog of more than refsPage ids is read in pages.
+func (f *feed) read(ctx context.Context, full, first bool) error {
 	from := f.last
 	if full {
 		from = max(f.floor, ids.Floor(ids.Event, f.newest.Add(-f.h.cfg.Settle)))
+	}
+	if first {
 		var err error
 		if from, err = f.skipSent(ctx, from); err != nil {
 			return err
 		}
-	}
-	if !full {
-		// Woken by a commit: the few new ids, then each body through
-		// the node's cache.
-		if done, err := f.readNew(ctx, from); done || err != nil {
-			if err == nil {
-				f.forget()
-			}
-			return err
+	} else if done, err := f.readNew(ctx, from); done || err != nil {
+		if err == nil {
+			f.forget()
 		}
+		return err
 	}
 	for {
 		if err := f.check(ctx); err != nil {
@@ -447,12 +452,13 @@ func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
 // refsPage bounds the ids a full read lists before it reads bodies.
 const refsPage = 1000
 
-// skipSent moves a full read's start past what it would only read again:
-// it lists the ids after from (no bodies), and returns the id just before
-// the first one not yet sent — or the largest id seen, when every one was
-// sent. A stream that is quiet, or whose events all arrived in order,
-// then reads no body on its polls. With more than refsPage ids after
-// from, it leaves from as it is (the reads skip what was sent, as ever).
+// skipSent moves the first read's start past what it would only read
+// again (a resuming client's last id): it lists the ids after from (no
+// bodies), and returns the id just before the first one not yet sent — or
+// the largest id seen, when every one was sent. With more than refsPage
+// ids after from, it leaves from as it is (the reads skip what was sent,
+// as ever). Later reads need it not: readNew lists the ids and reads only
+// the bodies not sent.
 func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
 	refs, ok, err := f.refsAfter(ctx, from)
 	if err != nil {
