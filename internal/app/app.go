@@ -338,16 +338,17 @@ func (a *App) buildDelivery(context.Context) error {
 // buildPublisher makes the group-commit publisher, which hands the
 // deliveries it claims to the engine.
 func (a *App) buildPublisher(context.Context) error {
-	// One batch at a time unless the store says more help: SQLite's single
-	// writer takes them in turn anyway, and while a batch waits for its
-	// fsync the next one grows. (Two committers, one writing while the
-	// other waits for its fsync, measured 7.6k-7.9k events/s against
-	// 8.0k-9.0k for one: the machine is CPU-bound, and smaller batches
-	// write more pages per event.)
-	committers := 1
-	if c, ok := a.store.(store.ConcurrentCommitter); ok {
-		committers = c.Committers()
-	}
+	// One batch at a time on both drivers. SQLite's single writer takes
+	// them in turn anyway, and while a batch waits for its fsync the next
+	// one grows. (Two committers, one writing while the other waits for its
+	// fsync, measured 7.6k-7.9k events/s against 8.0k-9.0k for one: the
+	// machine is CPU-bound, and smaller batches write more pages per
+	// event.) On PostgreSQL a node's commits take the same event-type
+	// counter row (its shard) and wait for each other there, and each
+	// commit costs the database about the same whatever its size, so
+	// fewer, larger commits win: four committers a node measured 1,646
+	// events/s on one node and 896 on two, one committer 2,116 and 1,407
+	// (BENCHMARKS.md, "PostgreSQL: one node and two nodes").
 	feed, err := eventfeed.New(eventfeed.Config{Store: a.store, Clock: a.cfg.Clock,
 		PageBytes: a.cfg.StreamPageBytes, MaxStreams: a.cfg.MaxStreams, MaxProjectStreams: a.cfg.MaxProjectStreams})
 	if err != nil {
@@ -355,11 +356,10 @@ func (a *App) buildPublisher(context.Context) error {
 	}
 	a.feed = feed
 	a.batcher = publish.New(publish.Config{
-		Store:      a.store,
-		Clock:      a.cfg.Clock,
-		Committers: committers,
-		Timeout:    a.cfg.PublishTimeout,
-		OnCommit:   a.engine.Wake,
+		Store:    a.store,
+		Clock:    a.cfg.Clock,
+		Timeout:  a.cfg.PublishTimeout,
+		OnCommit: a.engine.Wake,
 		// Streams of the projects this node just stored events of read
 		// them now, not at their next poll; other streams sleep on.
 		OnEvents: func(projects []string) { feed.Notify(projects...) },

@@ -50,8 +50,8 @@ type Config struct {
 	Clock clock.Clock // default clock.Real
 	// MaxBatch caps the events in one transaction; default 500.
 	MaxBatch int
-	// Committers is how many transactions may be in flight at once:
-	// 1 for SQLite (one writer anyway), more for PostgreSQL. Default 1.
+	// Committers is how many transactions may be in flight at once;
+	// default 1 (what hookd runs on both drivers: see app.buildPublisher).
 	Committers int
 	// OnCommit runs after each committed batch that created deliveries
 	// left for the delivery engine to claim (its wake-up). May be nil.

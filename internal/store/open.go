@@ -96,11 +96,3 @@ type Elector interface {
 	// reports whether this node leads.
 	TryLeader(ctx context.Context) (bool, error)
 }
-
-// ConcurrentCommitter is a store that takes several publish transactions
-// at once to advantage. A store that is not one (SQLite: a single writer)
-// gets one batch at a time.
-type ConcurrentCommitter interface {
-	// Committers is how many publish batches to keep in flight.
-	Committers() int
-}

@@ -22,9 +22,6 @@ func capabilities(s store.Store) []string {
 	if _, ok := s.(store.Elector); ok {
 		out = append(out, "elector")
 	}
-	if _, ok := s.(store.ConcurrentCommitter); ok {
-		out = append(out, "concurrent")
-	}
 	return out
 }
 
@@ -49,11 +46,8 @@ func TestOpenChoosesTheDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	if c := strings.Join(capabilities(pg), ","); c != "notifier,elector,concurrent" {
+	if c := strings.Join(capabilities(pg), ","); c != "notifier,elector" {
 		t.Errorf("PostgreSQL store has capabilities %q", c)
-	}
-	if n := pg.(store.ConcurrentCommitter).Committers(); n < 2 {
-		t.Errorf("PostgreSQL committers %d", n)
 	}
 }
 

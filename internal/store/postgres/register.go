@@ -19,13 +19,8 @@ func init() {
 	})
 }
 
-// Committers: several transactions in flight keep PostgreSQL busy while
-// each waits for its round trip (store.ConcurrentCommitter).
-func (db *DB) Committers() int { return 4 }
-
 // The optional capabilities PostgreSQL has.
 var (
-	_ store.Notifier            = (*DB)(nil)
-	_ store.Elector             = (*DB)(nil)
-	_ store.ConcurrentCommitter = (*DB)(nil)
+	_ store.Notifier = (*DB)(nil)
+	_ store.Elector  = (*DB)(nil)
 )
