@@ -149,3 +149,91 @@ func BenchmarkLifecycle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClaimBehindBlockedKey claims another project's due deliveries
+// while an ordered endpoint has a backlog of due deliveries of one key,
+// all waiting behind the key's first, which waits for its retry: what one
+// tenant's stuck ordering key costs every other tenant's claims. The first
+// claims after the backlog came set it aside, a bounded part each; the
+// slowest of them is reported apart, and the claims measured are those of
+// every moment after.
+func BenchmarkClaimBehindBlockedKey(b *testing.B) {
+	for _, backlog := range []int{0, 1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("blocked=%d", backlog), func(b *testing.B) {
+			db := openTemp(b)
+			ctx := context.Background()
+			stuck := seed(b, db, 0)
+			eps, err := db.ListEndpoints(ctx, stuck.ID, store.Page{Limit: 1})
+			if err != nil || len(eps) != 1 {
+				b.Fatal(err)
+			}
+			ep := eps[0]
+			ep.Ordered = true
+			if err := db.UpdateEndpoint(ctx, ep); err != nil {
+				b.Fatal(err)
+			}
+			body := []byte(`{"type":"t.a","data":{"n":1}}`)
+			keyed := func(at time.Time) store.Event {
+				return store.Event{ID: ids.New(ids.Event, at), ProjectID: stuck.ID, Type: "t.a", Body: body, CreatedAt: at, OrderingKey: "k"}
+			}
+			if _, err := db.Publish(ctx, []store.Event{keyed(base)}, time.Time{}, nil); err != nil {
+				b.Fatal(err)
+			}
+			cs, err := db.Claim(ctx, store.ClaimParams{Now: base, Limit: 10, Lease: time.Hour, Owner: "bench"})
+			if err != nil || len(cs) != 1 {
+				b.Fatalf("claimed %d (%v), want the key's first", len(cs), err)
+			}
+			at := base.Add(time.Millisecond)
+			if _, err := db.Complete(ctx, []store.Outcome{store.RetryAt(cs[0].Delivery, store.Attempt{Number: 1, StartedAt: at, StatusCode: 500}, base.Add(24*time.Hour), at)}); err != nil {
+				b.Fatal(err)
+			}
+			for done := 0; done < backlog; {
+				batch := make([]store.Event, 0, min(1000, backlog-done))
+				for range cap(batch) {
+					batch = append(batch, keyed(base.Add(time.Duration(2+done)*time.Microsecond)))
+					done++
+				}
+				if _, err := db.Publish(ctx, batch, time.Time{}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			other := base.Add(time.Second)
+			o := seed(b, db, 0)
+			oeps, err := db.ListEndpoints(ctx, o.ID, store.Page{Limit: 1})
+			if err != nil || len(oeps) != 1 {
+				b.Fatal(err)
+			}
+			for n := 10 * (b.N + 1); n > 0; n -= 1000 {
+				batch := make([]store.Event, 0, min(1000, n))
+				for range cap(batch) {
+					batch = append(batch, store.Event{ID: ids.New(ids.Event, other), ProjectID: o.ID, Type: "t.a", Body: body, CreatedAt: other})
+				}
+				if _, err := db.Publish(ctx, batch, time.Time{}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			now := other.Add(time.Second)
+			var first time.Duration
+			for range backlog/parkBudget + 1 {
+				start := time.Now()
+				cs, err := db.Claim(ctx, store.ClaimParams{Now: now, Limit: 10, Lease: time.Hour, Owner: "bench", SkipEndpoints: []string{oeps[0].ID}})
+				first = max(first, time.Since(start))
+				if err != nil || len(cs) != 0 {
+					b.Fatalf("warm-up claim: %d claimed, %v", len(cs), err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				cs, err := db.Claim(ctx, store.ClaimParams{Now: now, Limit: 10, Lease: time.Hour, Owner: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != 10 {
+					b.Fatalf("claimed %d, want 10", len(cs))
+				}
+			}
+			b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "deliveries/s")
+			b.ReportMetric(float64(first.Microseconds())/1000, "slowest-warm-up-claim-ms")
+		})
+	}
+}

@@ -20,9 +20,12 @@ import (
 // They are ORed equalities, never IN lists: SQLite evaluates an IN by
 // building a temporary B-tree, on every insert and update too.
 const (
-	// waiting: deliveries a claim may take once due (deliveries_due,
-	// deliveries_waiting_by_endpoint).
+	// waiting: deliveries a claim may take once due.
 	waiting = `(status = 'pending' OR status = 'retrying')`
+	// claimable: the waiting ones a claim has not parked behind an
+	// unfinished delivery of their ordering key (migration 0022);
+	// deliveries_due and deliveries_waiting_by_endpoint hold these.
+	claimable = waiting + ` AND parked = 0`
 	// leased: deliveries in flight (deliveries_leased).
 	leased = `status = 'delivering'`
 	// listedByStatus: deliveries_by_project_status holds all others.
@@ -242,7 +245,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.Del
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries
-			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			SET status = 'pending', next_attempt_at = ?, updated_at = ?, parked = 0,
 			    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 			WHERE status <> 'delivering' AND id IN (`+q+`)`,
 			append([]any{micros(now), micros(now)}, append(slices.Clone(args), limit)...)...)
@@ -321,7 +324,7 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 				return err
 			}
 		} else if _, err := tx.ExecContext(ctx, `UPDATE deliveries
-			SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			SET status = 'pending', next_attempt_at = ?, updated_at = ?, parked = 0,
 			    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = ?
 			WHERE id = ?`, micros(now), micros(now), key, id); err != nil {
 			return err
@@ -354,7 +357,7 @@ func addDelivery(ctx context.Context, tx *sql.Tx, projectID, eventID, endpointID
 // since a time pending again (deliveries_problems_by_endpoint finds them);
 // its arguments are now, the project, the endpoint, the status and since.
 var recoverQuery = `UPDATE deliveries
-	SET status = 'pending', next_attempt_at = ?1, updated_at = ?1,
+	SET status = 'pending', next_attempt_at = ?1, updated_at = ?1, parked = 0,
 	    lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = ` + orderingKeyOf("deliveries") + `
 	WHERE project_id = ?2 AND endpoint_id = ?3 AND status = ?4 AND updated_at >= ?5
 	  AND status <> 'succeeded' AND status <> 'delivering'`
@@ -383,13 +386,23 @@ func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID strin
 
 // claimScanQuery lists the oldest due deliveries from the covering due
 // index; its arguments are now and how many to scan.
-var claimScanQuery = `SELECT id, endpoint_id FROM deliveries d
-	WHERE ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
+var claimScanQuery = `SELECT id, endpoint_id, NOT ` + inOrder("d") + ` FROM deliveries d
+	WHERE ` + claimable + ` AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?`
+
+// parkSQL sets a delivery the claim scan found behind an unfinished one of
+// its key aside, out of the claim indexes, until the trigger of migration
+// 0022 lets it go.
+const parkSQL = `UPDATE deliveries SET parked = 1 WHERE id = ?`
+
+// parkBudget bounds how many deliveries one claim parks, and so the time a
+// sudden backlog of a stuck key costs one claim in the single writer; the
+// rest are parked by the claims after it.
+const parkBudget = 1024
 
 // claimByEndpointQuery lists one endpoint's oldest due deliveries; its
 // arguments are the endpoint, now and a limit.
 var claimByEndpointQuery = `SELECT id FROM deliveries d
-	WHERE d.endpoint_id = ? AND ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
+	WHERE d.endpoint_id = ? AND ` + claimable + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
 	ORDER BY d.next_attempt_at, d.id LIMIT ?`
 
 // probeQuery picks an open breaker's probe among the endpoint's oldest
@@ -399,7 +412,7 @@ var claimByEndpointQuery = `SELECT id FROM deliveries d
 // its place while the message closest to succeeding waits. Its arguments
 // are the endpoint and now.
 var probeQuery = `SELECT id FROM (SELECT id, attempt_count, next_attempt_at FROM deliveries d
-	WHERE d.endpoint_id = ? AND ` + waiting + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
+	WHERE d.endpoint_id = ? AND ` + claimable + ` AND d.next_attempt_at <= ? AND ` + inOrder("d") + `
 	ORDER BY d.next_attempt_at, d.id LIMIT 512)
 	ORDER BY attempt_count DESC, next_attempt_at, id LIMIT 1`
 
@@ -409,7 +422,7 @@ var probeQuery = `SELECT id FROM (SELECT id, attempt_count, next_attempt_at FROM
 // the old claimant from recording over a new claim. Its argument is now.
 const reclaimQuery = `UPDATE deliveries
 	SET status = CASE WHEN attempt_count > 0 THEN 'retrying' ELSE 'pending' END,
-	    next_attempt_at = lease_expires_at, lease_expires_at = NULL, lease_token = '', lease_owner = ''
+	    next_attempt_at = lease_expires_at, lease_expires_at = NULL, lease_token = '', lease_owner = '', parked = 0
 	WHERE ` + leased + ` AND lease_expires_at <= ?`
 
 // claimRowsQuery loads what a worker needs for n chosen deliveries.
@@ -594,29 +607,61 @@ func (db *DB) chooseDue(ctx context.Context, tx *sql.Tx, now int64, limit int, s
 		return nil, nil
 	}
 	scan := limit + min(claimScanExtra, len(skip)*claimScanExtra)
-	rows, err := tx.QueryContext(ctx, claimScanQuery, now, scan)
+	var chosen []string
+	have := make(map[string]bool)
+	park, err := db.prepared(ctx, tx, parkSQL)
 	if err != nil {
 		return nil, err
 	}
-	var chosen []string
-	seen := 0
-	for rows.Next() {
-		var id, ep string
-		if err := rows.Scan(&id, &ep); err != nil {
-			rows.Close()
+	defer park.Close()
+	for parked := 0; ; {
+		rows, err := tx.QueryContext(ctx, claimScanQuery, now, scan)
+		if err != nil {
 			return nil, err
 		}
-		seen++
-		if !skip[ep] && len(chosen) < limit {
-			chosen = append(chosen, id)
+		var behind []string
+		seen := 0
+		for rows.Next() {
+			var id, ep string
+			var blocked bool
+			if err := rows.Scan(&id, &ep, &blocked); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			seen++
+			switch {
+			case blocked:
+				behind = append(behind, id)
+			case !skip[ep] && len(chosen) < limit && !have[id]:
+				have[id] = true
+				chosen = append(chosen, id)
+			}
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if len(chosen) == limit || seen < scan {
-		// Enough, or the scan saw every due delivery.
-		return chosen, nil
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		// Behind an unfinished delivery of their key: parked, they leave
+		// the index this scan walks, so neither this claim's next scan
+		// nor any later claim walks them again until their turn.
+		for _, id := range behind {
+			if _, err := park.ExecContext(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		parked += len(behind)
+		if len(chosen) == limit || seen < scan {
+			// Enough, or the scan saw every due delivery.
+			return chosen, nil
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if parked >= parkBudget {
+			// The rest of a stuck key's backlog is for the next claims.
+			return chosen, nil
+		}
+		// What was parked made room in the window: look again, wider.
+		scan = min(2*scan, 1024)
 	}
 	return db.chooseByEndpoint(ctx, tx, now, limit, skip, chosen)
 }
@@ -681,7 +726,7 @@ func (db *DB) chooseByEndpoint(ctx context.Context, tx *sql.Tx, now int64, limit
 func (db *DB) distinctDueEndpoints(ctx context.Context, tx *sql.Tx, from string) ([]string, error) {
 	const maxEndpoints = 1000
 	var eps []string
-	next, err := db.prepared(ctx, tx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+waiting)
+	next, err := db.prepared(ctx, tx, `SELECT MIN(endpoint_id) FROM deliveries WHERE endpoint_id > ? AND `+claimable)
 	if err != nil {
 		return nil, err
 	}
@@ -984,7 +1029,7 @@ func (c *completeTx) complete(o store.Outcome) error {
 // waiting for an earlier one of its ordering key (that one's own time is
 // when anything changes for it), and the first lease to expire.
 var nextDueQuery = `SELECT MIN(t) FROM (
-	SELECT * FROM (SELECT next_attempt_at AS t FROM deliveries d WHERE ` + waiting + ` AND ` + inOrder("d") + `
+	SELECT * FROM (SELECT next_attempt_at AS t FROM deliveries d WHERE ` + claimable + `
 		ORDER BY next_attempt_at LIMIT 1)
 	UNION ALL
 	SELECT MIN(lease_expires_at) FROM deliveries WHERE ` + leased + `)`

@@ -120,8 +120,13 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 		}
 		if e.Ordered != wasOrdered {
 			// The unfinished deliveries follow: they take their events'
-			// keys, or lose them (and go without waiting).
-			for _, which := range []string{waiting, leased} {
+			// keys, or lose them (and go without waiting). Any a claim
+			// parked are claimable again first; a claim parks again
+			// those still behind their key's.
+			if err := unpark(ctx, tx, e.ID); err != nil {
+				return err
+			}
+			for _, which := range []string{claimable, leased} {
 				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET ordering_key = `+orderingKeyOf("deliveries")+`
 					WHERE endpoint_id = ? AND `+which, e.ID); err != nil {
 					return err
@@ -139,15 +144,35 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 // Deliveries being delivered are left to their claimant, which records how
 // the attempt ended.
 func cancelWaiting(ctx context.Context, tx *sql.Tx, endpointID, reason string, now time.Time) error {
+	if err := unpark(ctx, tx, endpointID); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, cancelWaitingQuery, reason, micros(now), endpointID)
 	return err
 }
 
-// cancelWaitingQuery's first status term repeats the partial index's WHERE
-// clause so that SQLite can prove the index usable.
+// cancelWaitingQuery's status terms repeat the partial index's WHERE
+// clause so that SQLite can prove the index usable; unpark runs first, so
+// they are all of the endpoint's waiting deliveries.
 const cancelWaitingQuery = `UPDATE deliveries
 	SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, updated_at = ?
-	WHERE endpoint_id = ? AND ` + waiting
+	WHERE endpoint_id = ? AND ` + claimable
+
+// unparkQuery makes the deliveries of an endpoint that claims parked
+// (migration 0022) claimable again, through deliveries_ordered: only a
+// delivery with an ordering key is ever parked.
+const unparkQuery = `UPDATE deliveries SET parked = 0
+	WHERE endpoint_id = ? AND ordering_key IS NOT NULL
+	  AND (status = 'pending' OR status = 'retrying' OR status = 'delivering') AND parked = 1`
+
+// unpark makes all of an endpoint's parked deliveries claimable again,
+// before a statement that must reach every waiting delivery through the
+// claim indexes. It changes no status, so the triggers of migration 0022
+// do not run.
+func unpark(ctx context.Context, tx *sql.Tx, endpointID string) error {
+	_, err := tx.ExecContext(ctx, unparkQuery, endpointID)
+	return err
+}
 
 // DeleteEndpoint removes the endpoint and cancels its unfinished
 // deliveries, which stay in the log.
@@ -165,9 +190,12 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string, now time
 		// it); an outcome that would leave it waiting cancels it then
 		// (Complete), and one whose claimant died is handed out marked
 		// EndpointGone once its lease ends.
+		if err := unpark(ctx, tx, id); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries
 			SET status = 'cancelled', last_error = 'endpoint deleted', next_attempt_at = NULL, updated_at = ?
-			WHERE endpoint_id = ? AND `+waiting,
+			WHERE endpoint_id = ? AND `+claimable,
 			micros(now), id)
 		return err
 	})

@@ -211,6 +211,14 @@ func TestQueryPlans(t *testing.T) {
 		{"release a silent node's claims", releaseSilentQuery, []any{0, "node"}, []string{"USING INDEX deliveries_leased"}},
 		{"NextDue", nextDueQuery, nil, []string{"USING COVERING INDEX deliveries_due", "USING COVERING INDEX deliveries_leased"}},
 		{"cancel on disable", cancelWaitingQuery, []any{"r", 0, "e"}, []string{"USING INDEX deliveries_waiting_by_endpoint"}},
+		// Parked deliveries (migration 0022) are found through the
+		// unfinished keyed ones: to unpark an endpoint's, and the key's
+		// first unfinished delivery in the trigger that unparks it.
+		{"unpark an endpoint's", unparkQuery, []any{"e"}, []string{"USING INDEX deliveries_ordered"}},
+		{"a key's first unfinished (the unpark trigger's)", `SELECT o.id FROM deliveries o
+			WHERE o.endpoint_id = ? AND o.ordering_key = ?
+			  AND o.ordering_key IS NOT NULL AND (o.status = 'pending' OR o.status = 'retrying' OR o.status = 'delivering')
+			ORDER BY o.event_id, o.id LIMIT 1`, []any{"e", "k"}, []string{"USING COVERING INDEX deliveries_ordered (endpoint_id=? AND ordering_key=?)"}},
 		{"list failed", failedQ, failedArgs, []string{"USING INDEX deliveries_by_project_status"}},
 		{"list in flight", inFlightQ, inFlightArgs, []string{"USING INDEX deliveries_leased"}},
 		// The bulk resend preview by status and type reads only the index

@@ -18,6 +18,8 @@ var orderedCases = []testCase{
 	{"OrderedKeyRoundTrips", testOrderedKeyRoundTrips},
 	{"OrderedNextDue", testOrderedNextDue},
 	{"OrderedResendsFollowTheEndpoint", testOrderedResendsFollowTheEndpoint},
+	{"OrderedBlockedBacklog", testOrderedBlockedBacklog},
+	{"OrderedBlockedBacklogCancelled", testOrderedBlockedBacklogCancelled},
 }
 
 // orderedEndpoint creates an enabled, ordered endpoint accepting types.
@@ -396,5 +398,122 @@ func testOrderedResendsFollowTheEndpoint(t *testing.T, f *fixture) {
 	f.must(err, "ListDeliveries")
 	if len(ds) != 1 || ds[0].OrderingKey != "j" {
 		t.Errorf("added deliveries %+v, want one with key j", ds)
+	}
+}
+
+// blockedBacklog publishes a key's first delivery to an ordered endpoint
+// and n more of the same key behind it, claims the first and leaves it
+// waiting for a retry at retry, so that the n wait behind it. Claims while
+// they wait may set them aside (a driver need not walk a stuck key's
+// backlog on every claim); these cases check that nothing set aside is
+// lost: each goes when its turn comes, and leaves with its endpoint's.
+func (f *fixture) blockedBacklog(p store.Project, ep store.Endpoint, key string, n int, retry time.Time) (first store.Claimed, rest []string) {
+	f.t.Helper()
+	head := f.one(keyed(p.ID, "o.a", key, Base))
+	evs := make([]store.Event, n)
+	for i := range evs {
+		evs[i] = keyed(p.ID, "o.b", key, Base.Add(time.Duration(i+1)*time.Microsecond))
+	}
+	for _, r := range f.publish(evs...) {
+		rest = append(rest, deliveryTo(f.t, r, ep.ID))
+	}
+	first = f.claimOnly(Base, head)
+	f.complete(store.RetryAt(first.Delivery, attempt(first, Base, 500), retry, Base))
+	return first, rest
+}
+
+// testOrderedBlockedBacklog: a key's backlog behind a delivery waiting for
+// its retry is not claimable, however often claims come, while other
+// work is; then each of the backlog goes in its turn — after the first
+// fails for good, after a resend in the middle of it, after more are
+// published behind it — and all at once when the endpoint stops being
+// ordered.
+func testOrderedBlockedBacklog(t *testing.T, f *fixture) {
+	p := f.project()
+	ord := f.orderedEndpoint(p.ID, "o.*")
+	retry := Base.Add(time.Hour)
+	first, rest := f.blockedBacklog(p, ord, "k", 300, retry)
+	other := f.project()
+	f.endpoint(other.ID, "o.*")
+	for round := range 3 {
+		at := Base.Add(time.Duration(round+1) * time.Second)
+		free := f.one(event(other.ID, "o.x", at))
+		c := f.claimOnly(at, free)
+		f.complete(outcome(c, at, store.StatusSucceeded, 200))
+	}
+	next, ok, err := f.s.NextDue(f.ctx)
+	f.must(err, "NextDue")
+	if !ok || !next.Equal(retry) {
+		t.Fatalf("NextDue = %s, %v; want the first's retry at %s (its backlog is not due work)", next, ok, retry)
+	}
+	// Published behind the stuck key meanwhile: waits too.
+	late := f.one(keyed(p.ID, "o.c", "k", Base.Add(time.Minute)))
+	rest = append(rest, late)
+	if got := f.claim(Base.Add(2*time.Minute), 100); len(got) != 0 {
+		t.Fatalf("claim with the key's first waiting = %d deliveries, want none", len(got))
+	}
+	held, err := f.s.ListDeliveries(f.ctx, p.ID, store.DeliveryFilter{Hold: store.HoldFilter{Held: true, At: Base.Add(2 * time.Minute)}}, store.Page{Limit: 1000})
+	f.must(err, "ListDeliveries held")
+	if len(held) != len(rest) {
+		t.Errorf("held by ordering: %d deliveries, want the backlog's %d", len(held), len(rest))
+	}
+
+	// The first fails for good: the backlog goes one after another.
+	c := f.claimOnly(retry, first.Delivery.ID)
+	f.complete(store.Failed(c.Delivery, attempt(c, retry, 500), retry))
+	for i := range 3 {
+		c = f.claimOnly(retry, rest[i])
+		f.complete(outcome(c, retry, store.StatusSucceeded, 200))
+	}
+	// One further back is resent by hand: it is still behind the others.
+	at := retry.Add(time.Second)
+	if _, err := f.s.RetryDelivery(f.ctx, p.ID, rest[10], at); err != nil {
+		t.Fatalf("RetryDelivery: %v", err)
+	}
+	c = f.claimOnly(at, rest[3])
+	f.complete(outcome(c, at, store.StatusSucceeded, 200))
+	// The endpoint stops being ordered: everything left goes at once.
+	ord = f.getEndpoint(p.ID, ord.ID)
+	ord.Ordered = false
+	ord.UpdatedAt = at
+	f.must(f.s.UpdateEndpoint(f.ctx, ord), "UpdateEndpoint unordered")
+	var got []string
+	for range 10 {
+		cs := f.claim(at, 100)
+		if len(cs) == 0 {
+			break
+		}
+		got = append(got, claimedIDs(cs)...)
+	}
+	slices.Sort(got)
+	if want := sortedIDs(rest[4:]...); !slices.Equal(got, want) {
+		t.Fatalf("after unordering claimed %d deliveries, want the %d left", len(got), len(want))
+	}
+}
+
+// testOrderedBlockedBacklogCancelled: disabling an ordered endpoint
+// cancels its stuck key's whole backlog, however claims set it aside; so
+// does deleting one.
+func testOrderedBlockedBacklogCancelled(t *testing.T, f *fixture) {
+	p := f.project()
+	for _, del := range []bool{false, true} {
+		ep := f.orderedEndpoint(p.ID, "o.*")
+		_, rest := f.blockedBacklog(p, ep, "k", 200, Base.Add(time.Hour))
+		if got := f.claim(Base.Add(time.Second), 100); len(got) != 0 {
+			t.Fatalf("claim with the key's first waiting = %d deliveries, want none", len(got))
+		}
+		at := Base.Add(2 * time.Second)
+		if del {
+			f.must(f.s.DeleteEndpoint(f.ctx, p.ID, ep.ID, at), "DeleteEndpoint")
+		} else {
+			ep = f.getEndpoint(p.ID, ep.ID)
+			ep.Enabled, ep.DisabledReason, ep.UpdatedAt = false, "by hand", at
+			f.must(f.s.UpdateEndpoint(f.ctx, ep), "UpdateEndpoint disable")
+		}
+		for _, id := range rest {
+			if d := f.delivery(p.ID, id); d.Status != store.StatusCancelled {
+				t.Fatalf("delete=%v: delivery %s is %s, want cancelled", del, id, d.Status)
+			}
+		}
 	}
 }
