@@ -243,7 +243,9 @@ func (u *UI) showDelivery(w http.ResponseWriter, r *http.Request, c *request, st
 	case store.StatusPending, store.StatusRetrying:
 		d.Live = dd.NextAttemptAt.Before(now.Add(5*time.Second)) && dd.NextAttemptAt.After(now.Add(-30*time.Second))
 	}
-	u.render(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Data: d})
+	// Everything is loaded: the page streams, its body indented as it
+	// is written, not held (a body may be large, or deeply nested).
+	u.renderStreamed(w, r, c, status, "delivery", view{Title: dd.EventType + " · delivery", Nav: "events", Data: d})
 	return nil
 }
 

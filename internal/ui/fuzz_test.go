@@ -1,11 +1,16 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hookd/hookd/internal/ui"
 )
 
 // FuzzEventLogQuery: whatever query string reaches the Event Log, the
@@ -101,6 +106,84 @@ func FuzzEndpointForm(f *testing.F) {
 			"rate_limit_per_second": {rate}, "max_concurrency": {concurrency}}, nil)
 		if a.StatusCode != http.StatusSeeOther && a.StatusCode != http.StatusBadRequest {
 			t.Fatalf("url %q description %q types %q limits %q %q: %d\n%.500s", u, desc, types, rate, concurrency, a.StatusCode, a.body)
+		}
+	})
+}
+
+// FuzzDeliveryPage (issue 19): whatever body an event has — nested deep,
+// wide, large, full of what HTML escapes — its delivery page answers 200
+// and shows the body indented as json.Indent would, or as it is past the
+// caps, never more than PrettyMaxBytes of it; the rest of the page is the
+// same few KB whatever the body.
+func FuzzDeliveryPage(f *testing.F) {
+	f.Add(3, 2, `{"k":"<b>&amp;</b>"}`)
+	f.Add(40, 1, `1`)
+	f.Add(2, 30000, `"<<<<"`)
+	f.Add(5000, 1, `[]`)
+	f.Add(0, 1, `"\u2028 é \" \\"`)
+	f.Add(30, 30000, `1`) // indented past PrettyMaxBytes: shown as it is
+	e := newEnv(f, false)
+	s := seed(f, e, "Fuzz")
+	c := e.client()
+	c.signIn(s.p.Key)
+	pre := regexp.MustCompile(`(?s)<pre class="body" id="event-body">(.*?)</pre>`)
+	f.Fuzz(func(t *testing.T, depth, width int, leaf string) {
+		depth, width = max(0, depth%6000), max(1, width%40000)
+		var b strings.Builder
+		b.WriteString(`{"type":"fuzz.page","data":{"v":` + strings.Repeat("[", depth))
+		for i := range width {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(leaf)
+		}
+		b.WriteString(strings.Repeat("]", depth) + "}}")
+		if b.Len() > 250<<10 || !json.Valid([]byte(b.String())) {
+			return // not an event hookd stores
+		}
+		req, err := http.NewRequest("POST", e.base+"/v1/projects/"+s.p.ID+"/events", strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+s.p.Key)
+		req.Header.Set("Content-Type", "application/json")
+		pub := c.as(t).do(req)
+		switch pub.StatusCode {
+		case http.StatusAccepted:
+		case http.StatusBadRequest:
+			return // hookd refuses it (a lone surrogate escape, too deep): no event to show
+		default:
+			t.Fatalf("publish: %d %.300s", pub.StatusCode, pub.body)
+		}
+		var ev struct{ ID string }
+		if err := json.Unmarshal([]byte(pub.body), &ev); err != nil {
+			t.Fatal(err)
+		}
+		var ds struct{ Items []struct{ ID string } }
+		req, _ = http.NewRequest("GET", e.base+"/v1/projects/"+s.p.ID+"/deliveries?event_id="+ev.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+s.p.Key)
+		if a := c.as(t).do(req); a.StatusCode != http.StatusOK || json.Unmarshal([]byte(a.body), &ds) != nil || len(ds.Items) != 1 {
+			t.Fatalf("deliveries of %s: %d %.300s", ev.ID, a.StatusCode, a.body)
+		}
+		p := "/ui/projects/" + s.p.ID
+		body := c.as(t).get(p + "/events/" + ev.ID + "/body")
+		page := c.as(t).get(p + "/deliveries/" + ds.Items[0].ID)
+		if page.StatusCode != http.StatusOK || body.StatusCode != http.StatusOK {
+			t.Fatalf("delivery page %d, body %d", page.StatusCode, body.StatusCode)
+		}
+		m := pre.FindStringSubmatchIndex(page.body)
+		if m == nil {
+			t.Fatalf("no event body on the page:\n%.500s", page.body)
+		}
+		shown := html.UnescapeString(page.body[m[2]:m[3]])
+		if len(shown) > ui.PrettyMaxBytes {
+			t.Fatalf("a %d-byte body is shown as %d bytes, over %d", len(body.body), len(shown), ui.PrettyMaxBytes)
+		}
+		if want := ui.PrettyWhole([]byte(body.body)); shown != want {
+			t.Fatalf("a %d-byte body is shown as %d bytes, want %d (json.Indent's or the raw cut)", len(body.body), len(shown), len(want))
+		}
+		if rest := len(page.body) - (m[3] - m[2]); rest > 64<<10 {
+			t.Fatalf("the page around the body is %d bytes", rest)
 		}
 	})
 }

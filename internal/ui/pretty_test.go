@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -44,4 +46,57 @@ func FuzzPrettyJSON(f *testing.F) {
 			t.Fatalf("%d bytes, %d deep, rendered as %d bytes", b.Len(), depth, len(out))
 		}
 	})
+}
+
+// prettyWhole is prettyJSON as it was before it streamed: the whole
+// indented form made by json.Indent. prettyJSON must make the same.
+func prettyWhole(b []byte) string {
+	raw := func() string {
+		if len(b) > prettyMaxBytes {
+			return strings.ToValidUTF8(string(b[:prettyMaxBytes-len(" …")]), "") + " …"
+		}
+		return string(b)
+	}
+	if jsonDepth(b) > prettyMaxDepth {
+		return raw()
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil || out.Len() > prettyMaxBytes {
+		return raw()
+	}
+	return out.String()
+}
+
+// FuzzPrettyJSONIsJSONIndent: the streamed indenting makes what
+// json.Indent makes, byte for byte, for any input (invalid JSON, odd
+// escapes and UTF-8, bodies over the caps shown raw); its pieces are at
+// most a chunk and a line of indenting.
+func FuzzPrettyJSONIsJSONIndent(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,{"b":2}],"c":{},"d":[],"e":"x\"y\\","f":null}`, ` [ 1 , [ ] , { } ] `, `"\u00e9\n"`, `{"a":`,
+		"\xff\xfe{}", `{"é":"ü"}`, `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, "",
+		`{"pad":"` + strings.Repeat("é", 300<<10) + `"}`, "[" + strings.Repeat(`{"k":[1,2,3]},`, 40000) + "1]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := prettyJSON(b), prettyWhole(b)
+		if got != want {
+			t.Fatalf("%d bytes: streamed %d bytes, json.Indent %d; first difference at %d", len(b), len(got), len(want), firstDiff(got, want))
+		}
+		for p := range prettyChunks(b) {
+			if len(p) > prettyChunk+2*prettyMaxDepth+4 {
+				t.Fatalf("a piece of %d bytes", len(p))
+			}
+		}
+	})
+}
+
+func firstDiff(a, b string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }

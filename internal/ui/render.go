@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"embed"
@@ -9,12 +10,14 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"iter"
 	"math"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/service"
 	"github.com/hookd/hookd/internal/store"
@@ -84,11 +87,58 @@ func parsePages() (*pages, error) {
 // render writes page name with status. The page is rendered into a buffer
 // first, so a template failure becomes an error page, not half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, c *request, status int, name string, v view) {
+	t, ok := u.page(w, r, c, name, &v)
+	if !ok {
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		u.log.ErrorContext(r.Context(), "ui: rendering failed", "page", name, "err", err)
+		if name != "error" {
+			u.renderError(w, r, c, errInternal)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a failed write means the browser left
+}
+
+// streamBuffer is what renderStreamed holds of a page while it writes it.
+const streamBuffer = 32 << 10
+
+// renderStreamed writes page name with status as it renders it, through a
+// buffer of streamBuffer bytes: for a page whose size is a tenant's to
+// choose (the delivery page shows an event's body), so that it is never
+// held whole. The caller loads everything the page shows first, and
+// answers an error status itself when it cannot; once the status is sent,
+// a template failure can only cut the page short (and is logged).
+func (u *UI) renderStreamed(w http.ResponseWriter, r *http.Request, c *request, status int, name string, v view) {
+	t, ok := u.page(w, r, c, name, &v)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	bw := bufio.NewWriterSize(w, streamBuffer)
+	err := t.ExecuteTemplate(bw, "layout.html", v)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil && r.Context().Err() == nil {
+		u.log.ErrorContext(r.Context(), "ui: rendering failed after the page was begun", "page", name, "err", err)
+	}
+}
+
+// page finds page name's template and fills in what every page shows
+// (and the portal's headers); without the template it answers the error
+// page and returns false.
+func (u *UI) page(w http.ResponseWriter, r *http.Request, c *request, name string, v *view) (*template.Template, bool) {
 	t, ok := u.pages.byName[name]
 	if !ok {
 		u.log.ErrorContext(r.Context(), "ui: no such template", "name", name)
 		u.renderError(w, r, c, errInternal)
-		return
+		return nil, false
 	}
 	v.Now = u.clock.Now()
 	if c != nil {
@@ -105,17 +155,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *request, status i
 			u.portalHeaders(w, v.Portal.LogoURL)
 		}
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
-		u.log.ErrorContext(r.Context(), "ui: rendering failed", "page", name, "err", err)
-		if name != "error" {
-			u.renderError(w, r, c, errInternal)
-		}
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes()) // a failed write means the browser left
+	return t, true
 }
 
 // renderError shows err as a page; errors the user cannot act on are
@@ -176,6 +216,7 @@ var funcs = template.FuncMap{
 	"statusWord":  statusWord,
 	"duration":    formatDuration,
 	"prettyJSON":  prettyJSON,
+	"pretty":      prettyChunks,
 	"bodyCut":     bodyCut,
 	"bytesSize":   bytesSize,
 	"join":        strings.Join,
@@ -339,29 +380,147 @@ func grouped[N int | int64](n N) string {
 
 // prettyMaxDepth and prettyMaxBytes bound what prettyJSON makes: indenting
 // grows with depth times size (a 40 KB body 9,990 levels deep made 200 MB).
+// prettyChunk is the size of the pieces prettyChunks hands out.
 const (
 	prettyMaxDepth = 32
 	prettyMaxBytes = 512 << 10
+	prettyChunk    = 8 << 10
 )
 
 // prettyJSON indents a JSON document for reading; anything else, a
 // document nested deeper than prettyMaxDepth or one whose indented form
 // would pass prettyMaxBytes is shown as it is, cut at prettyMaxBytes.
 func prettyJSON(b []byte) string {
-	raw := func() string {
-		if len(b) > prettyMaxBytes {
-			return strings.ToValidUTF8(string(b[:prettyMaxBytes-len(" …")]), "") + " …"
-		}
-		return string(b)
-	}
-	if jsonDepth(b) > prettyMaxDepth {
-		return raw()
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil || out.Len() > prettyMaxBytes {
-		return raw()
+	var out strings.Builder
+	for s := range prettyChunks(b) {
+		out.WriteString(s)
 	}
 	return out.String()
+}
+
+// prettyChunks is prettyJSON(b) in pieces of about prettyChunk bytes, each
+// made when it is asked for: a page ranging over it streams the indented
+// body without ever holding it whole.
+func prettyChunks(b []byte) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if jsonDepth(b) > prettyMaxDepth || !json.Valid(b) || !indentedWithin(b, prettyMaxBytes) {
+			rawChunks(b, yield)
+			return
+		}
+		indentJSON(b, make([]byte, 0, prettyChunk+128), func(p []byte) bool { return yield(string(p)) })
+	}
+}
+
+// indentedWithin tells whether the indented form of JSON text b (valid)
+// takes at most n bytes, without making it.
+func indentedWithin(b []byte, n int) bool {
+	size := 0
+	return indentJSON(b, make([]byte, 0, prettyChunk+128), func(p []byte) bool {
+		size += len(p)
+		return size <= n
+	})
+}
+
+// indentJSON makes what json.Indent(dst, b, "", "  ") makes of JSON text b
+// (valid, nested at most prettyMaxDepth deep) a piece at a time: flush
+// gets each piece of at least prettyChunk bytes, then the rest, in buf
+// (reused: flush must not keep it). It stops when flush returns false and
+// tells whether every piece was taken.
+func indentJSON(b, buf []byte, flush func([]byte) bool) bool {
+	dst := buf[:0]
+	depth, needIndent, inString := 0, false, false
+	newline := func(dst []byte, depth int) []byte {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, "  "...)
+		}
+		return dst
+	}
+	// Space after the document is kept as it is, as json.Indent keeps it.
+	end := len(bytes.TrimRight(b, " \t\n\r"))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case i >= end:
+			dst = append(dst, c)
+		case inString:
+			dst = append(dst, c)
+			if c == '\\' && i+1 < len(b) {
+				i++
+				dst = append(dst, b[i])
+			} else if c == '"' {
+				inString = false
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		default:
+			if needIndent && c != '}' && c != ']' {
+				// Delayed, so that empty objects and arrays stay {} and [].
+				needIndent = false
+				depth++
+				dst = newline(dst, depth)
+			}
+			switch c {
+			case '"':
+				inString = true
+				dst = append(dst, c)
+			case '{', '[':
+				needIndent = true
+				dst = append(dst, c)
+			case ',':
+				dst = newline(append(dst, c), depth)
+			case ':':
+				dst = append(dst, c, ' ')
+			case '}', ']':
+				if needIndent {
+					needIndent = false
+				} else {
+					depth--
+					dst = newline(dst, depth)
+				}
+				dst = append(dst, c)
+			default:
+				dst = append(dst, c)
+			}
+		}
+		if len(dst) >= prettyChunk {
+			if !flush(dst) {
+				return false
+			}
+			dst = dst[:0]
+		}
+	}
+	return len(dst) == 0 || flush(dst)
+}
+
+// rawChunks hands out b as it is, or cut at prettyMaxBytes with " …"
+// (and its invalid UTF-8 dropped, as the cut may split a character), in pieces of at most prettyChunk bytes that
+// never split a character.
+func rawChunks(b []byte, yield func(string) bool) {
+	cut := len(b) > prettyMaxBytes
+	if cut {
+		b = b[:prettyMaxBytes-len(" …")]
+	}
+	for len(b) > 0 {
+		n := min(len(b), prettyChunk)
+		// A piece ends before a byte that starts a character: a valid
+		// character never spans two pieces. (Four continuation bytes
+		// in a row belong to none.)
+		for back := 0; back < 3 && n < len(b) && n > 1 && !utf8.RuneStart(b[n]); back++ {
+			n--
+		}
+		piece := string(b[:n])
+		if cut {
+			piece = strings.ToValidUTF8(piece, "")
+		}
+		if !yield(piece) {
+			return
+		}
+		b = b[n:]
+	}
+	if cut {
+		yield(" …")
+	}
 }
 
 // jsonDepth is the deepest nesting of arrays and objects in JSON text b.

@@ -1,0 +1,7 @@
+package ui
+
+// For the tests of package ui_test.
+var (
+	PrettyMaxBytes = prettyMaxBytes
+	PrettyWhole    = prettyWhole
+)
