@@ -355,9 +355,10 @@ func usable(k APIKey, h []byte) bool {
 
 // recheckKey reads key k from the store again, past the cache, and fails
 // with CodeUnauthenticated unless it may still be used: what a long-lived
-// stream asks, so a revocation on any node ends it.
+// stream asks, so a revocation on any node ends it. The checks of one key
+// share reads that began after they asked (keyReads).
 func (c *core) recheckKey(ctx context.Context, k APIKey) error {
-	got, err := c.store.GetAPIKeyByHash(ctx, k.Hash)
+	got, err := c.keyReads.get(ctx, k.Hash, c.store.GetAPIKeyByHash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errUnauthenticated

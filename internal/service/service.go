@@ -138,6 +138,7 @@ type core struct {
 	testLimits   *testLimits
 	egress       []string
 	log          *slog.Logger
+	keyReads     keyReads // the streams' re-reads of their keys, shared
 }
 
 // New returns the services over cfg.Store.
