@@ -134,7 +134,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, projectID string, f store.Del
 			return err
 		}
 		tag, err := tx.Exec(ctx, `WITH picked AS (`+pick+`)
-			UPDATE deliveries d SET status = 'pending', next_attempt_at = `+nowArg+`, updated_at = `+nowArg+`,
+			UPDATE deliveries d SET status = 'pending', next_attempt_at = `+nowArg+`, updated_at = `+nowArg+`, parked = false,
 				lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("d")+`
 			FROM picked WHERE d.id = picked.id`, w.args...)
 		if err != nil {
@@ -292,7 +292,7 @@ func (db *DB) RetryDelivery(ctx context.Context, projectID, id string, now time.
 							AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = $4 AND e.ordered)))
 					RETURNING `+deliveryColumns, ids.New(ids.Delivery, at), projectID, eventID, endpointID, eventType, now)
 			} else {
-				row = tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2,
+				row = tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2, parked = false,
 						lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 					WHERE id = $1 RETURNING `+deliveryColumns, id, now)
 			}
@@ -319,7 +319,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context, projectID, endpointID strin
 	var n int64
 	err := db.write(ctx, func() error {
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4,
+		b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4, parked = false,
 				lease_expires_at = NULL, lease_token = '', lease_owner = '', ordering_key = `+orderingKeyOf("deliveries")+`
 			WHERE project_id = $1 AND endpoint_id = $2 AND (status = 'failed' OR status = 'cancelled') AND updated_at >= $3`,
 			projectID, endpointID, ts(since), now).
@@ -343,7 +343,7 @@ var (
 	claimByDue = `
 	SELECT id FROM (
 		SELECT id, endpoint_id FROM deliveries
-		WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		WHERE status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1
 		ORDER BY next_attempt_at, id
 		LIMIT $6
 	) walked WHERE endpoint_id <> ALL($3)`
@@ -356,7 +356,7 @@ var (
 	SELECT c.id FROM endpoints e
 	CROSS JOIN LATERAL (
 		SELECT id, next_attempt_at FROM deliveries
-		WHERE endpoint_id = e.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		WHERE endpoint_id = e.id AND status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1
 			AND ` + inOrder("deliveries") + `
 		ORDER BY next_attempt_at, id
 		LIMIT $2
@@ -376,7 +376,7 @@ const notHeld = `endpoint_id <> ALL(ARRAY(SELECT id FROM endpoints WHERE probe_a
 // endpoint ($3 is then empty).
 var claimDirect = `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
-	WHERE status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+	WHERE status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1
 		AND endpoint_id <> ALL($3) AND ` + notHeld + ` AND ` + inOrder("deliveries") + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
@@ -387,7 +387,7 @@ func claimAmong(candidates string) string {
 	return `
 	SELECT id, next_attempt_at AS due_at FROM deliveries
 	WHERE id IN (` + candidates + `)
-		AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1 AND ` + notHeld + `
+		AND status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1 AND ` + notHeld + `
 		AND ` + inOrder("deliveries") + `
 	ORDER BY next_attempt_at, id
 	LIMIT $2
@@ -441,10 +441,10 @@ var claimProbeSQL = claimWith(`ep AS (
 ), `, `
 	SELECT c.id, c.next_attempt_at AS due_at, c.endpoint_id FROM ep CROSS JOIN LATERAL (
 		SELECT id, next_attempt_at, endpoint_id FROM deliveries
-		WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+		WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1
 			AND `+inOrder("deliveries")+`
 			AND id IN (SELECT id FROM deliveries
-				WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND next_attempt_at <= $1
+				WHERE endpoint_id = ep.id AND status IN ('pending', 'retrying', 'delivering') AND NOT parked AND next_attempt_at <= $1
 				ORDER BY next_attempt_at, id LIMIT 512)
 		ORDER BY attempt_count DESC, next_attempt_at, id
 		LIMIT 1
@@ -506,10 +506,10 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		return out, nil
 	}
 	if len(skip) == 0 {
-		more, err := db.claim(ctx, claimDirectSQL, now, limit, skip, lease, p.Owner)
+		more, err := db.claimParked(ctx, claimDirectSQL, now, limit, skip, lease, p.Owner)
 		return append(out, more...), err
 	}
-	more, err := db.claim(ctx, claimByDueSQL, now, limit, skip, lease, p.Owner, limit+claimScanExtra)
+	more, err := db.claimParked(ctx, claimByDueSQL, now, limit, skip, lease, p.Owner, limit+claimScanExtra)
 	out = append(out, more...)
 	if err != nil || len(more) == limit {
 		return out, err
@@ -525,19 +525,48 @@ func (db *DB) claim(ctx context.Context, q string, args ...any) ([]store.Claimed
 	err := db.write(ctx, func() error {
 		rows, _ := db.pool.Query(ctx, q, args...)
 		var err error
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Claimed, error) {
-			var c store.Claimed
-			var failing, success, probe *time.Time
-			dest, finish := deliveryDest(&c.Delivery)
-			err := row.Scan(append(dest, &c.Body, &c.URL, &c.EndpointGone, &c.RateLimitPerSecond, &c.MaxConcurrency,
-				&failing, &success, &c.Health.Failures, &probe)...)
-			finish()
-			c.Health.FailingSince, c.Health.LastSuccessAt, c.Health.ProbeAt = fromTZ(failing), fromTZ(success), fromTZ(probe)
-			return c, err
-		})
+		out, err = pgx.CollectRows(rows, scanClaimed)
 		return err
 	})
 	return out, err
+}
+
+// parkBudget bounds how many deliveries one claim parks, and so what a
+// sudden backlog of a stuck key costs one claim; the claims after it park
+// the rest.
+const parkBudget = 1024
+
+// claimParked runs one claim statement that walks the due index (its $1
+// is now), after parking, in the same round trip and transaction, the due
+// deliveries that wait behind an unfinished one of their ordering key
+// (hookd_park_blocked, migration 0019): parked, they leave the index, so
+// that neither this walk nor any later one steps over a stuck key's
+// backlog. Without ordered endpoints the park reads an empty index.
+func (db *DB) claimParked(ctx context.Context, q string, args ...any) ([]store.Claimed, error) {
+	var out []store.Claimed
+	err := db.write(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT hookd_park_blocked($1, $2)`, args[0], parkBudget)
+		b.Queue(q, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = pgx.CollectRows(rows, scanClaimed)
+			return err
+		})
+		return db.pool.SendBatch(ctx, b).Close()
+	})
+	return out, err
+}
+
+// scanClaimed reads a row of a claim statement (claimWith).
+func scanClaimed(row pgx.CollectableRow) (store.Claimed, error) {
+	var c store.Claimed
+	var failing, success, probe *time.Time
+	dest, finish := deliveryDest(&c.Delivery)
+	err := row.Scan(append(dest, &c.Body, &c.URL, &c.EndpointGone, &c.RateLimitPerSecond, &c.MaxConcurrency,
+		&failing, &success, &c.Health.Failures, &probe)...)
+	finish()
+	c.Health.FailingSince, c.Health.LastSuccessAt, c.Health.ProbeAt = fromTZ(failing), fromTZ(success), fromTZ(probe)
+	return c, err
 }
 
 // completeSQL records the attempts of a batch of outcomes and moves each
@@ -753,10 +782,11 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
 	err := db.read(ctx, func() error {
 		// A delivery waiting for an earlier one of its ordering key is
-		// not due: that one's own time is when anything changes for it.
+		// not due once a claim has parked it (hookd_park_blocked); one
+		// not parked yet reads as due, so that the claim that parks it
+		// comes.
 		err := db.pool.QueryRow(ctx, `SELECT next_attempt_at FROM deliveries
-			WHERE status IN ('pending', 'retrying', 'delivering')
-				AND (status = 'delivering' OR `+inOrder("deliveries")+`)
+			WHERE status IN ('pending', 'retrying', 'delivering') AND NOT parked
 			ORDER BY next_attempt_at LIMIT 1`).Scan(&t)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil

@@ -103,8 +103,14 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e store.Endpoint) error {
 			if e.Ordered != wasOrdered {
 				// The unfinished deliveries follow: they take their
 				// events' keys, or lose them (and go without waiting).
+				// Any a claim parked are claimable again first (through
+				// deliveries_ordered_idx); a claim parks again those
+				// still behind their key's.
+				b.Queue(`UPDATE deliveries SET parked = false
+					WHERE endpoint_id = $1 AND ordering_key IS NOT NULL
+						AND status IN ('pending', 'retrying', 'delivering') AND parked`, e.ID)
 				b.Queue(`UPDATE deliveries SET ordering_key = `+orderingKeyOf("deliveries")+`
-					WHERE endpoint_id = $1 AND status IN ('pending', 'retrying', 'delivering')`, e.ID)
+					WHERE endpoint_id = $1 AND status IN ('pending', 'retrying', 'delivering') AND NOT parked`, e.ID)
 			}
 			if wasEnabled && !e.Enabled {
 				b.Queue(`UPDATE deliveries SET status = 'cancelled', last_error = $3, next_attempt_at = NULL,
