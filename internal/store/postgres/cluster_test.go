@@ -443,3 +443,79 @@ func TestStatsAcrossNodes(t *testing.T) {
 		t.Fatalf("removed %d counter rows, want 4 (2 counters in 2 shards)", removed)
 	}
 }
+
+// TestPublishSeesOtherNodesEndpointChanges: a node's publishes follow the
+// endpoints as they are when they commit, whatever another node changed
+// since this one last published (a new endpoint, a disabled one, a changed
+// type filter or rate limit, a deleted one), and only the enabled ones
+// accepting the type get a delivery; a direct claim is made only where
+// Publish may make one (not for a limited endpoint).
+func TestPublishSeesOtherNodesEndpointChanges(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	a, b := openURL(t, url), openURL(t, url)
+	p, eps := setup(t, a, 2)
+	at := base
+	// targets publishes one event on node a with a direct claim and returns
+	// the endpoints it got a delivery for, and those claimed directly.
+	targets := func() (got, claimed []string) {
+		t.Helper()
+		at = at.Add(time.Second)
+		direct := &store.DirectClaim{Now: at, Lease: time.Minute, Owner: "a", Take: func(string) bool { return true }}
+		res, err := a.Publish(ctx, events(p.ID, 1, at), time.Time{}, direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range res[0].Deliveries {
+			got = append(got, d.EndpointID)
+		}
+		for _, c := range res[0].Claimed {
+			claimed = append(claimed, c.Delivery.EndpointID)
+		}
+		return got, claimed
+	}
+	check := func(step string, want, wantClaimed []string) {
+		t.Helper()
+		got, claimed := targets()
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(claimed) != fmt.Sprint(wantClaimed) {
+			t.Fatalf("%s: deliveries to %v, claimed %v; want %v, claimed %v", step, got, claimed, want, wantClaimed)
+		}
+	}
+	both := []string{eps[0].ID, eps[1].ID}
+	check("at first", both, both)
+	check("again", both, both)
+
+	third := store.Endpoint{ID: ids.New(ids.Endpoint, base), ProjectID: p.ID, URL: "https://receiver.example/3",
+		Enabled: true, CreatedAt: base, UpdatedAt: base}
+	if err := b.CreateEndpoint(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{eps[0].ID, eps[1].ID, third.ID}
+	check("endpoint created on the other node", all, all)
+
+	e := eps[0]
+	e.Enabled, e.DisabledReason, e.UpdatedAt = false, "by hand", base.Add(time.Minute)
+	if err := b.UpdateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	rest := []string{eps[1].ID, third.ID}
+	check("endpoint disabled on the other node", rest, rest)
+
+	e = eps[1]
+	e.EventTypes, e.UpdatedAt = []string{"other.type"}, base.Add(time.Minute)
+	if err := b.UpdateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	check("type filter changed on the other node", []string{third.ID}, []string{third.ID})
+
+	third.RateLimitPerSecond, third.UpdatedAt = 5, base.Add(time.Minute)
+	if err := b.UpdateEndpoint(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	check("rate limit set on the other node", []string{third.ID}, nil)
+
+	if err := b.DeleteEndpoint(ctx, p.ID, third.ID, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	check("endpoint deleted on the other node", nil, nil)
+}

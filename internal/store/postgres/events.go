@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,11 +20,19 @@ import (
 // (store.DirectClaim): delivering, leased until $11 by $13. The inserted
 // events are counted in event_types, in this process's shard $14.
 const publishSQL = `
-WITH ins AS (
+WITH current AS (
+	-- The endpoints the deliveries were made from are still the
+	-- projects' enabled endpoints: each fingerprint in $17/$18 (none when
+	-- they were read just before) matches. Otherwise nothing is written.
+	SELECT coalesce(bool_and(coalesce((SELECT ` + endpointsFingerprint + ` FROM endpoints e
+		WHERE e.project_id = c.project AND e.enabled), '') = c.fingerprint), true) AS ok
+	FROM unnest($17::text[], $18::text[]) AS c (project, fingerprint)
+), ins AS (
 	INSERT INTO events (id, project_id, type, body, idempotency_key, live_idempotency_key, created_at, ordering_key)
 	SELECT id, project_id, type, body, coalesce(key, ''), key, created_at, nullif(okey, '')
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[], $15::text[])
 		AS u (id, project_id, type, body, key, created_at, okey)
+	WHERE (SELECT ok FROM current)
 	ON CONFLICT (project_id, live_idempotency_key) WHERE live_idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id, project_id, type, created_at
 ), dlv AS (
@@ -50,7 +59,71 @@ WITH ins AS (
 		last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at),
 		last_event_id = greatest(t.last_event_id, excluded.last_event_id)
 )
-SELECT id FROM ins`
+SELECT (SELECT ok FROM current), coalesce((SELECT array_agg(id) FROM ins), '{}')`
+
+// endpointsFingerprint sums up the rows of endpoints e (aggregated, in id
+// order): equal fingerprints, equal endpoints in every column Publish and
+// the claims it makes use. A healthy endpoint's row changes about once a
+// minute (its last success); a failing one's more often.
+const endpointsFingerprint = `md5(string_agg(row(e.id, e.project_id, e.url, e.event_types, e.enabled,
+	e.updated_at, e.rate_limit_per_second, e.max_concurrency, e.failing_since, e.last_success_at, e.failures,
+	e.probe_at, e.window_start, e.window_attempts, e.window_failures, e.ordered)::text, ',' ORDER BY e.id))`
+
+// endpointCacheMax bounds the projects whose endpoints a node remembers;
+// past it the cache starts again empty.
+const endpointCacheMax = 10000
+
+// endpointCache holds the enabled endpoints of projects as last read, and
+// their fingerprint (endpointsFingerprint). A publish whose projects are
+// all in it makes its deliveries from them without reading, and the
+// write checks the fingerprints in the same statement: when another node
+// (or this one) changed an endpoint since, nothing is written, and the
+// publish reads the endpoints and writes again.
+type endpointCache struct {
+	mu sync.Mutex
+	m  map[string]cachedEndpoints
+}
+
+type cachedEndpoints struct {
+	endpoints   []store.Endpoint
+	fingerprint string
+}
+
+// get returns the cached endpoints of every project, or ok false when
+// one of them is not cached.
+func (c *endpointCache) get(projectIDs []string) (eps map[string][]store.Endpoint, fingerprints []string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	eps = make(map[string][]store.Endpoint, len(projectIDs))
+	for _, p := range projectIDs {
+		e, in := c.m[p]
+		if !in {
+			return nil, nil, false
+		}
+		eps[p] = e.endpoints
+		fingerprints = append(fingerprints, e.fingerprint)
+	}
+	return eps, fingerprints, true
+}
+
+func (c *endpointCache) put(eps map[string][]store.Endpoint, fingerprints map[string]string, projectIDs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= endpointCacheMax {
+		c.m = make(map[string]cachedEndpoints)
+	}
+	for _, p := range projectIDs {
+		c.m[p] = cachedEndpoints{endpoints: eps[p], fingerprint: fingerprints[p]}
+	}
+}
+
+func (c *endpointCache) forget(projectIDs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range projectIDs {
+		delete(c.m, p)
+	}
+}
 
 // Publish commits events and their deliveries in one transaction, in two
 // round trips: one reads the enabled endpoints of the batch's projects, one
@@ -89,35 +162,22 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		}
 	}
 
-	var endpoints map[string][]store.Endpoint
 	var taken map[projectKey]bool // keys an earlier event holds
-	err := db.read(ctx, func() error {
-		var err error
-		if endpoints, err = db.enabledEndpoints(ctx, projectIDs); err != nil {
-			return err
-		}
-		if direct != nil && len(seen) > 0 {
-			// Which keys the write will find taken is decided there (ON
-			// CONFLICT); asking now keeps direct.Take from counting the
-			// deliveries of repeats that will not be created. A key taken
-			// in between by another node's publish is the rare exception.
+	if direct != nil && len(seen) > 0 {
+		// Which keys the write will find taken is decided there (ON
+		// CONFLICT); asking now keeps direct.Take from counting the
+		// deliveries of repeats that will not be created. A key taken
+		// in between by another node's publish is the rare exception.
+		err := db.read(ctx, func() error {
+			var err error
 			taken, err = db.takenKeys(ctx, seen, idempotencyCutoff)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 
-	var (
-		evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
-		dlvToken                                              []string  // "": pending
-		evOrder, dlvOrder                                     []string  // "": no ordering key
-		evKey                                                 []*string // nil: no key
-		evBody                                                [][]byte
-		evCreated                                             []time.Time
-		keyProject, keyKey                                    []string
-	)
 	var leaseExpiry, claimedAt time.Time
 	var owner string
 	if direct != nil {
@@ -125,90 +185,131 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		leaseExpiry = ts(direct.Now.Add(direct.Lease))
 		owner = direct.Owner
 	}
-	pending := false // some delivery is left for Claim: wake the nodes
-	for i, ev := range events {
-		if firstOf[i] != i {
-			continue
-		}
-		ev.CreatedAt = ts(ev.CreatedAt)
-		if ev.Body == nil {
-			ev.Body = []byte{}
-		}
-		res := store.PublishResult{Event: ev}
-		for _, ep := range endpoints[ev.ProjectID] {
-			if ep.Accepts(ev.Type) && ep.ID != ev.NotTo {
-				ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
-				res.Deliveries = append(res.Deliveries, ref)
-				dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
-				token, key := "", ""
-				if ep.Ordered {
-					key = ev.OrderingKey
-				}
-				dlvOrder = append(dlvOrder, key)
-				// Limited endpoints and open breakers are Claim's to pace
-				// and hold, and deliveries with a key Claim's to put in order.
-				if direct != nil && key == "" && !ep.Limited() && !ep.Health.BreakerOpen() &&
-					!taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
-					token = rand.Text()
-					res.Claimed = append(res.Claimed, store.Claimed{
-						Delivery: store.Delivery{
-							ID: ref.ID, ProjectID: ev.ProjectID, EventID: ev.ID, EndpointID: ep.ID, EventType: ev.Type,
-							Status:        store.StatusDelivering,
-							NextAttemptAt: leaseExpiry, LeaseExpiresAt: leaseExpiry, LeaseToken: token,
-							CreatedAt: ev.CreatedAt, UpdatedAt: claimedAt,
-						},
-						Body:   ev.Body,
-						URL:    ep.URL,
-						Health: ep.Health,
-					})
-				} else {
-					pending = true
-				}
-				dlvToken = append(dlvToken, token)
+	var inserted map[string]bool
+	for {
+		// The endpoints as cached, checked by the write, or read now.
+		endpoints, fingerprints, cached := db.endpoints.get(projectIDs)
+		var checked []string // the projects whose fingerprints the write checks
+		if cached {
+			checked = projectIDs
+		} else {
+			var fps map[string]string
+			err := db.read(ctx, func() error {
+				var err error
+				endpoints, fps, err = db.enabledEndpoints(ctx, projectIDs)
+				return err
+			})
+			if err != nil {
+				return nil, err
 			}
+			db.endpoints.put(endpoints, fps, projectIDs)
+			fingerprints = nil
 		}
-		results[i] = res
-		evID, evProject, evType = append(evID, ev.ID), append(evProject, ev.ProjectID), append(evType, ev.Type)
-		evBody, evCreated, evOrder = append(evBody, ev.Body), append(evCreated, ev.CreatedAt), append(evOrder, ev.OrderingKey)
-		var key *string
-		if ev.IdempotencyKey != "" {
-			key = &ev.IdempotencyKey
-			keyProject, keyKey = append(keyProject, ev.ProjectID), append(keyKey, ev.IdempotencyKey)
-		}
-		evKey = append(evKey, key)
-	}
 
-	inserted := make(map[string]bool, len(evID))
-	err = db.write(ctx, func() error {
-		clear(inserted)
-		b := &pgx.Batch{}
-		if len(keyKey) > 0 {
-			// A key last used at or before the cutoff is free again: the old
-			// event lets go of it (keeping it for display) so the new one can
-			// take it.
-			b.Queue(`UPDATE events SET live_idempotency_key = NULL
-				WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-				AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
+		var (
+			evID, evProject, evType, dlvID, dlvEvent, dlvEndpoint []string
+			dlvToken                                              []string  // "": pending
+			evOrder, dlvOrder                                     []string  // "": no ordering key
+			evKey                                                 []*string // nil: no key
+			evBody                                                [][]byte
+			evCreated                                             []time.Time
+			keyProject, keyKey                                    []string
+		)
+		clear(results)
+		pending := false // some delivery is left for Claim: wake the nodes
+		for i, ev := range events {
+			if firstOf[i] != i {
+				continue
+			}
+			ev.CreatedAt = ts(ev.CreatedAt)
+			if ev.Body == nil {
+				ev.Body = []byte{}
+			}
+			res := store.PublishResult{Event: ev}
+			for _, ep := range endpoints[ev.ProjectID] {
+				if ep.Accepts(ev.Type) && ep.ID != ev.NotTo {
+					ref := store.DeliveryRef{ID: ids.New(ids.Delivery, ev.CreatedAt), EndpointID: ep.ID}
+					res.Deliveries = append(res.Deliveries, ref)
+					dlvID, dlvEvent, dlvEndpoint = append(dlvID, ref.ID), append(dlvEvent, ev.ID), append(dlvEndpoint, ep.ID)
+					token, key := "", ""
+					if ep.Ordered {
+						key = ev.OrderingKey
+					}
+					dlvOrder = append(dlvOrder, key)
+					// Limited endpoints and open breakers are Claim's to pace
+					// and hold, and deliveries with a key Claim's to put in order.
+					// (After a write that found the cache stale, Take is asked
+					// again for the same deliveries: the batch's budget then
+					// counts them twice until Deliver, which only takes less.)
+					if direct != nil && key == "" && !ep.Limited() && !ep.Health.BreakerOpen() &&
+						!taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
+						token = rand.Text()
+						res.Claimed = append(res.Claimed, store.Claimed{
+							Delivery: store.Delivery{
+								ID: ref.ID, ProjectID: ev.ProjectID, EventID: ev.ID, EndpointID: ep.ID, EventType: ev.Type,
+								Status:        store.StatusDelivering,
+								NextAttemptAt: leaseExpiry, LeaseExpiresAt: leaseExpiry, LeaseToken: token,
+								CreatedAt: ev.CreatedAt, UpdatedAt: claimedAt,
+							},
+							Body:   ev.Body,
+							URL:    ep.URL,
+							Health: ep.Health,
+						})
+					} else {
+						pending = true
+					}
+					dlvToken = append(dlvToken, token)
+				}
+			}
+			results[i] = res
+			evID, evProject, evType = append(evID, ev.ID), append(evProject, ev.ProjectID), append(evType, ev.Type)
+			evBody, evCreated, evOrder = append(evBody, ev.Body), append(evCreated, ev.CreatedAt), append(evOrder, ev.OrderingKey)
+			var key *string
+			if ev.IdempotencyKey != "" {
+				key = &ev.IdempotencyKey
+				keyProject, keyKey = append(keyProject, ev.ProjectID), append(keyKey, ev.IdempotencyKey)
+			}
+			evKey = append(evKey, key)
 		}
-		b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
-			dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard, evOrder, dlvOrder).
-			Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var id string
-					if err := rows.Scan(&id); err != nil {
+
+		var current bool
+		err := db.write(ctx, func() error {
+			b := &pgx.Batch{}
+			if len(keyKey) > 0 {
+				// A key last used at or before the cutoff is free again: the old
+				// event lets go of it (keeping it for display) so the new one can
+				// take it.
+				b.Queue(`UPDATE events SET live_idempotency_key = NULL
+					WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+					AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
+			}
+			b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
+				dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard, evOrder, dlvOrder,
+				checked, fingerprints).
+				QueryRow(func(row pgx.Row) error {
+					var ids []string
+					if err := row.Scan(&current, &ids); err != nil {
 						return err
 					}
-					inserted[id] = true
-				}
-				return rows.Err()
-			})
-		if pending {
-			b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+					inserted = make(map[string]bool, len(ids))
+					for _, id := range ids {
+						inserted[id] = true
+					}
+					return nil
+				})
+			if pending {
+				b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+			}
+			return db.pool.SendBatch(ctx, b).Close()
+		})
+		if err != nil {
+			return nil, err
 		}
-		return db.pool.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
-		return nil, err
+		if current {
+			break
+		}
+		// An endpoint changed since it was cached: nothing was written.
+		db.endpoints.forget(projectIDs)
 	}
 
 	// Events not inserted lost to an earlier event with the same key.
@@ -269,20 +370,37 @@ func (db *DB) takenKeys(ctx context.Context, seen map[projectKey]int, cutoff tim
 }
 
 // enabledEndpoints returns the enabled endpoints of the given projects, by
-// project, each list ordered by id.
-func (db *DB) enabledEndpoints(ctx context.Context, projectIDs []string) (map[string][]store.Endpoint, error) {
-	rows, _ := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+// project, each list ordered by id, and each project's fingerprint of them
+// (endpointsFingerprint, read in the same statement; "" for none).
+func (db *DB) enabledEndpoints(ctx context.Context, projectIDs []string) (map[string][]store.Endpoint, map[string]string, error) {
+	rows, _ := db.pool.Query(ctx, `WITH f AS (
+			SELECT e.project_id AS fingerprinted, `+endpointsFingerprint+` AS fingerprint
+			FROM endpoints e WHERE e.project_id = ANY($1) AND e.enabled GROUP BY e.project_id
+		)
+		SELECT `+endpointColumns+`, fingerprint FROM endpoints JOIN f ON fingerprinted = project_id
 		WHERE project_id = ANY($1) AND enabled ORDER BY project_id, id`, projectIDs)
-	eps, err := pgx.CollectRows(rows, scanEndpoint)
-	if err != nil {
-		return nil, err
-	}
 	out := make(map[string][]store.Endpoint)
-	for _, ep := range eps {
+	fps := make(map[string]string)
+	for rows.Next() {
+		var fp string
+		ep, err := scanEndpoint(rowWith{rows, &fp})
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
 		out[ep.ProjectID] = append(out[ep.ProjectID], ep)
+		fps[ep.ProjectID] = fp
 	}
-	return out, nil
+	return out, fps, rows.Err()
 }
+
+// rowWith scans a row into extra after the destinations given.
+type rowWith struct {
+	pgx.Rows
+	extra any
+}
+
+func (r rowWith) Scan(dest ...any) error { return r.Rows.Scan(append(dest, r.extra)...) }
 
 // originals reads the events holding the given (project, key) pairs, with
 // their deliveries, as Existing publish results.

@@ -57,7 +57,8 @@ type DB struct {
 	leaderConn *pgx.Conn
 	leading    bool
 
-	breakers breakerCache // open breakers as last read (health.go)
+	breakers  breakerCache  // open breakers as last read (health.go)
+	endpoints endpointCache // enabled endpoints as last published to (events.go)
 
 	// statsShard is the shard of the endpoint counters this process adds
 	// to, so that nodes do not queue on each other's row locks.
