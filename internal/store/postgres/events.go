@@ -125,16 +125,21 @@ func (c *endpointCache) forget(projectIDs []string) {
 	}
 }
 
-// Publish commits events and their deliveries in one transaction, in two
-// round trips: one reads the enabled endpoints of the batch's projects, one
-// writes everything (a third reads the originals of repeated idempotency
-// keys, when there are any).
+// Publish commits events and their deliveries in one transaction, usually
+// in one round trip: the deliveries are made from the endpoints of the
+// batch's projects as this node last read them (endpointCache), and the
+// write checks in the same statement that they are still the enabled ones.
+// A project not cached, or a check that fails (an endpoint changed since),
+// costs a round trip that reads them, and in the second case an empty
+// transaction before it. Events with an idempotency key cost a read of
+// the keys taken when a direct claim is made, and repeated keys one of the
+// originals.
 //
-// The endpoints are read before the write transaction. An endpoint disabled
-// or deleted in between still gets pending deliveries; Claim reports them
-// as EndpointGone and the worker cancels them, so no request is sent. One
-// claimed directly in that window (milliseconds) is sent, as one claimed
-// just before the endpoint was disabled would be.
+// An endpoint disabled or deleted after the write's statement began still
+// gets pending deliveries; Claim reports them as EndpointGone and the
+// worker cancels them, so no request is sent. One claimed directly in that
+// window (milliseconds) is sent, as one claimed just before the endpoint
+// was disabled would be.
 func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCutoff time.Time, direct *store.DirectClaim) ([]store.PublishResult, error) {
 	if len(events) == 0 {
 		return nil, nil
