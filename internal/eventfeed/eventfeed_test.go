@@ -515,18 +515,25 @@ func (g *gets) EventsAfter(ctx context.Context, projectID, after string, limit, 
 	return evs, err
 }
 
+// followCounted starts n feeds of a project on a store that counts the
+// bodies they read.
+func followCounted(t *testing.T, n int) (*gets, *env, []*sink) {
+	st := &gets{}
+	e := newEnv(t, func(c *Config) { st.Store = c.Store; c.Store = st })
+	var sinks []*sink
+	for range n {
+		sk, _, _ := e.follow(Params{})
+		sinks = append(sinks, sk)
+	}
+	return st, e, sinks
+}
+
 // TestAProjectsStreamsReadEachBodyOnce: ten streams of a project woken
 // by one commit read its event's body from the store once among them
 // (the Hub's body cache), and a stream whose filter refuses the type
 // reads none.
 func TestAProjectsStreamsReadEachBodyOnce(t *testing.T) {
-	st := &gets{}
-	e := newEnv(t, func(c *Config) { st.Store = c.Store; c.Store = st })
-	var sinks []*sink
-	for range 10 {
-		sk, _, _ := e.follow(Params{})
-		sinks = append(sinks, sk)
-	}
+	st, e, sinks := followCounted(t, 10)
 	other, _, _ := e.follow(Params{Accept: func(typ string) bool { return typ == "t.other" }})
 	e.waiters(2 * 11) // every feed read once and waits
 	before := st.n.Load()
@@ -584,13 +591,7 @@ func TestBodyCacheIsBounded(t *testing.T) {
 // of the node's CPU in the second after the streams opened, and the
 // publishes of that second waited.
 func TestAProjectsStreamsPollsReadEachBodyOnce(t *testing.T) {
-	st := &gets{}
-	e := newEnv(t, func(c *Config) { st.Store = c.Store; c.Store = st })
-	var sinks []*sink
-	for range 10 {
-		sk, _, _ := e.follow(Params{})
-		sinks = append(sinks, sk)
-	}
+	st, e, sinks := followCounted(t, 10)
 	e.waiters(2 * 10)
 	before := st.n.Load()
 	a := e.publish("t.a", e.clock.Now().Add(time.Millisecond)) // no Notify
