@@ -64,6 +64,10 @@ func listenTo(t *testing.T, base, key string, events ...string) *listening {
 			t.Errorf("listen.Run: %v", err)
 		}
 		l.proxy.Close()
+		if t.Failed() {
+			// What listen said is what tells a failed wait for it apart.
+			t.Logf("listen's log:\n%s\nstreams opened through the proxy: %d", l.log.String(), l.streams.Load())
+		}
 	})
 	waitFor(t, "listen to connect", func() bool { return strings.Contains(l.log.String(), "ready:") })
 	return l
