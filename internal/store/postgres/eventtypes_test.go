@@ -2,17 +2,14 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/pgtest"
-	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/postgres"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // TestEventTypesBackfill: the migration that made event_types counts the
@@ -22,34 +19,7 @@ func TestEventTypesBackfill(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	db := openURL(t, url)
 	ctx := context.Background()
-	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	var projects []string
-	for i := range 2 {
-		p := store.Project{ID: ids.New(ids.Project, base), Name: fmt.Sprint("p", i), CreatedAt: base}
-		if err := db.CreateProject(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		projects = append(projects, p.ID)
-	}
-	for i := range 30 {
-		at := base.Add(time.Duration(i) * time.Millisecond)
-		typ := []string{"a.b", "A.b", "c.d"}[i%3]
-		ev := store.Event{ID: ids.New(ids.Event, at), ProjectID: projects[i%2], Type: typ, Body: []byte(`{"data":{}}`), CreatedAt: at}
-		if _, err := db.Publish(ctx, []store.Event{ev}, time.Time{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	list := func() string {
-		var b strings.Builder
-		for _, p := range projects {
-			ts, err := db.ListEventTypes(ctx, p, store.Page{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&b, "%s: %+v\n", p, ts)
-		}
-		return b.String()
-	}
+	list := storetest.EventTypesListing(t, db)
 	want := list()
 	_, backfill, ok := strings.Cut(postgres.Migration("0014_event_types.sql"), "PRIMARY KEY (project_id, type, shard)\n);")
 	if !ok || !strings.Contains(backfill, "INSERT INTO event_types") {
