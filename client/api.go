@@ -33,7 +33,7 @@ type PublishedEvent struct {
 	CreatedAt  time.Time     `json:"created_at"`
 	Deliveries []DeliveryRef `json:"deliveries"`
 	// OrderingKey is the event's ordering key ("" for none).
-	OrderingKey string `json:"ordering_key"`
+	OrderingKey string `json:"ordering_key,omitempty"`
 	// IdempotencyKey is the key the publish was made with.
 	IdempotencyKey string `json:"-"`
 	// Replayed: the key had been used before; this is the event stored then.
