@@ -605,8 +605,9 @@ FROM u LEFT JOIN ins ON ins.delivery_id = u.id
 WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`
 
 // Complete records attempts and the delivery states that follow, in one
-// transaction sent in one round trip, and returns the endpoints it
-// disabled.
+// transaction sent in one round trip — while this node publishes, that of
+// its next publish (combine.go) — and returns the endpoints it disabled,
+// once they are committed.
 func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.Endpoint, error) {
 	if len(outcomes) == 0 {
 		return nil, nil
@@ -614,111 +615,81 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 	if err := store.CheckOutcomes(outcomes); err != nil {
 		return nil, err
 	}
-	n := len(outcomes)
-	var (
-		id, token, status, errText, headers = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		number, code                        = make([]int32, n), make([]int32, n)
-		started, updated                    = make([]time.Time, n), make([]time.Time, n)
-		next                                = make([]*time.Time, n)
-		duration                            = make([]int64, n)
-		headersNull                         = make([]bool, n)
-		body                                = make([][]byte, n)
-		signature                           = make([]string, n)
-		disEndpoint, disReason              []string
-		disAt                               []time.Time
-		waitingIDs                          []string // left pending or retrying
-		stats                               = store.StatsDelta{}
-	)
-	for i, o := range outcomes {
-		a, made := o.Attempt() // Number 0 when none was made
-		if made {
-			stats.Add(o.EndpointID(), a)
-		}
-		id[i], token[i], status[i], updated[i] = o.DeliveryID(), o.LeaseToken(), o.Status(), ts(o.UpdatedAt())
-		number[i], code[i], errText[i] = int32(a.Number), int32(a.StatusCode), cleanText(o.LastError())
-		started[i], duration[i], body[i] = ts(a.StartedAt), int64(a.Duration), []byte(a.ResponseBody)
-		headers[i], headersNull[i] = headersJSON(a.ResponseHeaders)
-		signature[i] = a.Signature
-		if t := o.NextAttemptAt(); !t.IsZero() {
-			t = ts(t)
-			next[i] = &t
-		}
-		if st := o.Status(); st == store.StatusPending || st == store.StatusRetrying {
-			waitingIDs = append(waitingIDs, o.DeliveryID())
-		}
-		if reason, ok := o.DisablesEndpoint(); ok && !slices.Contains(disEndpoint, o.EndpointID()) {
-			// The first outcome of the batch that disables an endpoint
-			// gives the reason, as on SQLite, where it disables it first.
-			disEndpoint = append(disEndpoint, o.EndpointID())
-			disReason = append(disReason, cleanText(reason))
-			disAt = append(disAt, ts(o.UpdatedAt()))
-		}
+	b := newOutcomeBatch(outcomes)
+	if err := db.completeBatch(ctx, b); err != nil {
+		return nil, err
 	}
+	return b.disabled, nil
+}
 
-	var disabled []store.Endpoint
-	err := db.write(ctx, func() error {
-		disabled = nil
-		b := &pgx.Batch{}
-		// Lock the deliveries first, in id order: concurrent Completes of
-		// one delivery then number their attempts one after the other, and
-		// batches never wait on each other in a cycle.
-		b.Queue(`SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, id)
-		b.Queue(completeSQL, id, token, status, number, started, duration, code, errText,
-			headers, headersNull, body, next, updated, signature)
-		if len(disEndpoint) > 0 {
+// queueOutcomes queues in pb the statements that record batches, for one
+// transaction: a lock of all their deliveries, then each batch's
+// statements. Each batch's disabled is set when pb's results are read.
+func (db *DB) queueOutcomes(pb *pgx.Batch, batches []*outcomeBatch) {
+	var all []string
+	for _, b := range batches {
+		b.disabled = nil
+		all = append(all, b.ids...)
+	}
+	if len(batches) > 1 {
+		all = slices.Compact(slices.Sorted(slices.Values(all)))
+	}
+	// Lock the deliveries first, in id order: concurrent Completes of
+	// one delivery then number their attempts one after the other, and
+	// batches never wait on each other in a cycle.
+	pb.Queue(`SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, all)
+	for _, b := range batches {
+		pb.Queue(completeSQL, b.ids, b.token, b.status, b.number, b.started, b.duration, b.code, b.errText,
+			b.headers, b.headersNull, b.body, b.next, b.updated, b.signature)
+		if len(b.disEndpoint) > 0 {
 			// Only an enabled endpoint is disabled, and RETURNING says
 			// whether this transaction did it: one that runs at the same
 			// time waits for the row lock, then finds it disabled.
 			// (u's names differ from every endpoint column, so that those
 			// need no qualifying.)
-			b.Queue(`UPDATE endpoints e SET enabled = false, disabled_reason = u.reason, updated_at = u.at
+			pb.Queue(`UPDATE endpoints e SET enabled = false, disabled_reason = u.reason, updated_at = u.at
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (endpoint, reason, at)
 				WHERE e.id = u.endpoint AND e.enabled
-				RETURNING `+endpointColumns, disEndpoint, disReason, disAt).Query(func(rows pgx.Rows) error {
+				RETURNING `+endpointColumns, b.disEndpoint, b.disReason, b.disAt).Query(func(rows pgx.Rows) error {
 				var err error
-				disabled, err = pgx.CollectRows(rows, scanEndpoint)
+				b.disabled, err = pgx.CollectRows(rows, scanEndpoint)
 				return err
 			})
-			b.Queue(`UPDATE deliveries d SET status = 'cancelled', last_error = 'endpoint disabled: ' || u.reason,
+			pb.Queue(`UPDATE deliveries d SET status = 'cancelled', last_error = 'endpoint disabled: ' || u.reason,
 					next_attempt_at = NULL, updated_at = u.at
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (id, reason, at)
 				JOIN endpoints e ON e.id = u.id
 				WHERE d.project_id = e.project_id AND d.endpoint_id = u.id
 					AND d.status IN ('pending', 'retrying') AND d.id <> ALL($4)`,
-				disEndpoint, disReason, disAt, id)
+				b.disEndpoint, b.disReason, b.disAt, b.ids)
 		}
-		if len(waitingIDs) > 0 {
+		if len(b.waitingIDs) > 0 {
 			// Left waiting (a retry, a give-back) by this batch while
 			// their endpoint is disabled or deleted (before or in this
 			// batch): cancelled, as the disable or delete cancelled the
 			// endpoint's other waiting ones (see store/lifecycle.go).
-			b.Queue(`UPDATE deliveries d SET status = 'cancelled', next_attempt_at = NULL,
+			pb.Queue(`UPDATE deliveries d SET status = 'cancelled', next_attempt_at = NULL,
 					last_error = coalesce((SELECT 'endpoint disabled: ' || e.disabled_reason FROM endpoints e
 						WHERE e.id = d.endpoint_id), 'endpoint deleted')
 				WHERE d.id = ANY($1) AND d.status IN ('pending', 'retrying')
 					AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)`,
-				waitingIDs)
+				b.waitingIDs)
 		}
-		if len(stats) > 0 {
+		if len(b.stats) > 0 {
 			// In key order: transactions adding to the same counters lock
 			// them one after the other, never in a cycle.
-			keys := stats.Sorted()
+			keys := b.stats.Sorted()
 			sEndpoint, sHour, sBucket, sN := make([]string, len(keys)), make([]int64, len(keys)), make([]int32, len(keys)), make([]int64, len(keys))
 			for i, k := range keys {
-				sEndpoint[i], sHour[i], sBucket[i], sN[i] = k.EndpointID, k.Hour, int32(k.Bucket), stats[k]
+				sEndpoint[i], sHour[i], sBucket[i], sN[i] = k.EndpointID, k.Hour, int32(k.Bucket), b.stats[k]
 			}
-			b.Queue(`INSERT INTO endpoint_stats AS s (endpoint_id, hour, bucket, shard, n)
+			pb.Queue(`INSERT INTO endpoint_stats AS s (endpoint_id, hour, bucket, shard, n)
 				SELECT e, h, k, $5, n FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[]) WITH ORDINALITY AS u (e, h, k, n, i)
 				ORDER BY i
 				ON CONFLICT (endpoint_id, hour, bucket, shard) DO UPDATE SET n = s.n + excluded.n`,
 				sEndpoint, sHour, sBucket, sN, db.statsShard)
 		}
-		return db.pool.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
-		return nil, err
 	}
-	return disabled, nil
 }
 
 // EndpointStats reads an endpoint's counters for the hours in [from, to).

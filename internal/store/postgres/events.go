@@ -144,6 +144,11 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 	if len(events) == 0 {
 		return nil, nil
 	}
+	db.publishing.Add(1)
+	defer func() {
+		db.lastPublish.Store(int64(time.Since(db.opened)) + 1)
+		db.publishing.Add(-1)
+	}()
 	results := make([]store.PublishResult, len(events))
 	// firstOf points a repeated (project, key) of this batch to its first
 	// occurrence, which alone is written.
@@ -191,6 +196,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		owner = direct.Owner
 	}
 	var inserted map[string]bool
+	alone := false // a transaction with outcomes was rolled back: none again
 	for {
 		// The endpoints as cached, checked by the write, or read now.
 		endpoints, fingerprints, cached := db.endpoints.get(projectIDs)
@@ -277,7 +283,14 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 			evKey = append(evKey, key)
 		}
 
+		// The outcomes waiting for this node's next transaction go in this
+		// one (combine.go).
+		var batches []*outcomeBatch
+		if !alone {
+			batches = db.outcomes.take()
+		}
 		var current bool
+		var raw error // the last try's error, untranslated
 		err := db.write(ctx, func() error {
 			b := &pgx.Batch{}
 			if len(keyKey) > 0 {
@@ -302,11 +315,23 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 					}
 					return nil
 				})
+			if len(batches) > 0 {
+				db.queueOutcomes(b, batches)
+			}
 			if pending {
 				b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 			}
-			return db.pool.SendBatch(ctx, b).Close()
+			raw = db.pool.SendBatch(ctx, b).Close()
+			return raw
 		})
+		if err != nil && len(batches) > 0 && rolledBack(raw) {
+			// Nothing was written, and the cause may be the events or the
+			// outcomes: each goes again on its own.
+			finishOutcomes(batches, errAlone)
+			alone = true
+			continue
+		}
+		finishOutcomes(batches, err)
 		if err != nil {
 			return nil, err
 		}

@@ -1,5 +1,7 @@
 package postgres
 
+import "time"
+
 // SetStatsShard picks the shard of the endpoint counters db adds to, so a
 // test can make two nodes use different ones.
 func SetStatsShard(db *DB, shard int16) { db.statsShard = shard }
@@ -11,4 +13,30 @@ func Migration(name string) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// SetCombineWait sets how long db's Complete waits for a publish to take
+// its outcomes (see combine.go).
+func SetCombineWait(db *DB, d time.Duration) { db.combineWait = d }
+
+// OwnOutcomeTx counts the transactions db's Complete ran on its own (not
+// riding along with a publish).
+func OwnOutcomeTx(db *DB) int64 { return db.ownOutcomeTx.Load() }
+
+// QueuedOutcomes is how many Complete calls wait for a publish to take
+// their outcomes.
+func QueuedOutcomes(db *DB) int {
+	db.outcomes.mu.Lock()
+	defer db.outcomes.mu.Unlock()
+	return len(db.outcomes.batches)
+}
+
+// MarkPublishing makes db's Complete see publishes flowing (on is true)
+// or idle, whatever its publishes did.
+func MarkPublishing(db *DB, on bool) {
+	if on {
+		db.publishing.Add(1)
+	} else {
+		db.publishing.Add(-1)
+	}
 }

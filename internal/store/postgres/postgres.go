@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,16 @@ type DB struct {
 	// statsShard is the shard of the endpoint counters this process adds
 	// to, so that nodes do not queue on each other's row locks.
 	statsShard int16
+
+	// Outcomes riding along with publishes (combine.go): the Complete
+	// calls waiting for a publish to take them, how many publishes are
+	// under way, and when the last one finished (since opened).
+	outcomes     outcomeQueue
+	publishing   atomic.Int32
+	lastPublish  atomic.Int64
+	opened       time.Time
+	combineWait  time.Duration // combineWait; tests change it
+	ownOutcomeTx atomic.Int64  // Complete's own transactions, for tests
 }
 
 // statsShards is how many shards a counter may have: two nodes share one
@@ -87,7 +98,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	db := &DB{pool: pool, connConfig: cfg.ConnConfig, closing: closing, cancel: cancel,
-		statsShard: int16(rand.IntN(statsShards))}
+		statsShard: int16(rand.IntN(statsShards)), opened: time.Now(), combineWait: combineWait}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		cancel()
