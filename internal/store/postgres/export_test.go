@@ -1,6 +1,9 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetStatsShard picks the shard of the endpoint counters db adds to, so a
 // test can make two nodes use different ones.
@@ -39,4 +42,33 @@ func MarkPublishing(db *DB, on bool) {
 	} else {
 		db.publishing.Add(-1)
 	}
+}
+
+// WarmConnections acquires every idle connection of db's pool (and a new
+// one after fresh is true, when the pool was emptied first) and counts
+// those on which the publish statement is prepared.
+func WarmConnections(ctx context.Context, db *DB, fresh bool) (warm, all int, err error) {
+	if fresh {
+		db.pool.Reset()
+	}
+	conns, err := db.pool.AcquireAllIdle(ctx), error(nil)
+	if len(conns) == 0 {
+		c, err := db.pool.Acquire(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		var n int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`, publishSQL).Scan(&n); err != nil {
+			return 0, 0, err
+		}
+		if n > 0 {
+			warm++
+		}
+		all++
+		c.Release()
+	}
+	return warm, all, err
 }
