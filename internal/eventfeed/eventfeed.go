@@ -68,6 +68,12 @@ type Config struct {
 	// CacheBytes bounds the recent event bodies the node's feeds share,
 	// so a project's streams read each new event once. DefaultCacheBytes.
 	CacheBytes int
+	// Turns is how many feeds read the store or write to their clients
+	// at once; TurnHold is the longest one of them keeps its turn (a
+	// write to a client that reads nothing waits without it). Default
+	// half the node's CPUs, at least one, and DefaultTurnHold.
+	Turns    int
+	TurnHold time.Duration
 }
 
 // Sink receives what a feed sends.
@@ -91,6 +97,7 @@ type Hub struct {
 	closed chan struct{}
 	once   sync.Once
 	bodies *bodies // recent event bodies, shared by the feeds
+	turns  *turns  // the feeds' reads and writes, a few at a time
 }
 
 // ErrClosed ends the feeds of a Hub that was closed (the server is
@@ -118,8 +125,10 @@ func New(cfg Config) (*Hub, error) {
 	cfg.MaxStreams = cmp.Or(max(cfg.MaxStreams, 0), DefaultMaxStreams)
 	cfg.MaxProjectStreams = cmp.Or(max(cfg.MaxProjectStreams, 0), DefaultMaxProjectStreams)
 	cfg.CacheBytes = cmp.Or(max(cfg.CacheBytes, 0), DefaultCacheBytes)
+	cfg.Turns = cmp.Or(max(cfg.Turns, 0), defaultTurns())
+	cfg.TurnHold = cmp.Or(max(cfg.TurnHold, 0), DefaultTurnHold)
 	return &Hub{cfg: cfg, wakes: map[chan struct{}]waker{}, opened: map[string]int{}, bodies: newBodies(cfg.CacheBytes),
-		closed: make(chan struct{})}, nil
+		turns: newTurns(cfg.Turns, cfg.TurnHold), closed: make(chan struct{})}, nil
 }
 
 // Errors of Acquire: the node or the project has as many feeds open as
@@ -301,7 +310,7 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 			if err := f.check(ctx); err != nil {
 				return err
 			}
-			if err := sink.Heartbeat(ctx); err != nil {
+			if err := h.turns.do(ctx, func() error { return sink.Heartbeat(ctx) }); err != nil {
 				if context.Cause(ctx) == ErrClosed {
 					return ErrClosed
 				}
@@ -326,7 +335,12 @@ func (f *feed) check(ctx context.Context) error {
 	if f.p.Check == nil {
 		return nil
 	}
-	return f.p.Check(ctx)
+	return f.h.turns.do(ctx, func() error { return f.p.Check(ctx) })
+}
+
+// send gives the sink one event, in a turn.
+func (f *feed) send(ctx context.Context, e store.Event) error {
+	return f.h.turns.do(ctx, func() error { return f.sink.Event(ctx, e) })
 }
 
 // read sends what committed since the last read: from the newest id seen
@@ -359,7 +373,11 @@ func (f *feed) read(ctx context.Context, full, first bool) error {
 		}
 		// One page at a time, bounded by bytes: a backlog of large
 		// events is never held whole, and an event sent is let go.
-		events, err := f.h.cfg.Store.EventsAfter(ctx, f.p.ProjectID, from, readPage, f.h.cfg.PageBytes)
+		var events []store.Event
+		err := f.h.turns.do(ctx, func() (err error) {
+			events, err = f.h.cfg.Store.EventsAfter(ctx, f.p.ProjectID, from, readPage, f.h.cfg.PageBytes)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -381,7 +399,7 @@ func (f *feed) read(ctx context.Context, full, first bool) error {
 				f.newest = t
 			}
 			if f.p.Accept == nil || f.p.Accept(e.Type) {
-				if err := f.sink.Event(ctx, e); err != nil {
+				if err := f.send(ctx, e); err != nil {
 					return err
 				}
 			}
@@ -433,8 +451,12 @@ func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
 		if f.p.Accept != nil && !f.p.Accept(r.Type) {
 			continue
 		}
-		ev, err := f.h.bodies.get(ctx, r.ID, func() (store.Event, error) {
-			return f.h.cfg.Store.GetEvent(ctx, f.p.ProjectID, r.ID)
+		ev, err := f.h.bodies.get(ctx, r.ID, func() (ev store.Event, err error) {
+			err = f.h.turns.do(ctx, func() (err error) {
+				ev, err = f.h.cfg.Store.GetEvent(ctx, f.p.ProjectID, r.ID)
+				return err
+			})
+			return ev, err
 		})
 		if errors.Is(err, store.ErrNotFound) {
 			continue // removed by retention meanwhile
@@ -442,7 +464,7 @@ func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
 		if err != nil {
 			return true, err
 		}
-		if err := f.sink.Event(ctx, ev); err != nil {
+		if err := f.send(ctx, ev); err != nil {
 			return true, err
 		}
 	}
@@ -500,7 +522,10 @@ func (f *feed) refsAfter(ctx context.Context, from string) (refs []store.EventRe
 	if err := f.check(ctx); err != nil {
 		return nil, false, err
 	}
-	refs, err = f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi.Add(24*time.Hour), "", refsPage)
+	err = f.h.turns.do(ctx, func() (err error) {
+		refs, err = f.h.cfg.Store.ListEventRefs(ctx, f.p.ProjectID, lo, hi.Add(24*time.Hour), "", refsPage)
+		return err
+	})
 	if err != nil || len(refs) == refsPage {
 		return nil, false, err
 	}
