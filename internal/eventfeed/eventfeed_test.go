@@ -501,7 +501,18 @@ func TestAPollReadsNoBodyTwice(t *testing.T) {
 // at a time.
 type gets struct {
 	store.Store
-	n atomic.Int64
+	n     atomic.Int64
+	lists atomic.Int64 // id listings
+	// onList, when set, runs before each listing.
+	onList func()
+}
+
+func (g *gets) ListEventRefs(ctx context.Context, projectID string, from, until time.Time, after string, limit int) ([]store.EventRef, error) {
+	g.lists.Add(1)
+	if g.onList != nil {
+		g.onList()
+	}
+	return g.Store.ListEventRefs(ctx, projectID, from, until, after, limit)
 }
 
 func (g *gets) GetEvent(ctx context.Context, projectID, id string) (store.Event, error) {
@@ -608,5 +619,46 @@ func TestAProjectsStreamsPollsReadEachBodyOnce(t *testing.T) {
 	e.waiters(2 * 10)
 	if n := st.n.Load() - before; n != 1 {
 		t.Fatalf("after a second poll %d bodies were read, want still 1", n)
+	}
+}
+
+// TestAProjectsStreamsShareTheirListings: ten streams of a project woken
+// by one commit list the new ids twice among them — the first one's
+// listing, and the one that begins when it ends for the nine that asked
+// meanwhile (a listing that began before a stream asked could miss what
+// woke it) — and each gets the event.
+func TestAProjectsStreamsShareTheirListings(t *testing.T) {
+	st, e, sinks := followCounted(t, 10)
+	e.waiters(2 * 10)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open) // before the feeds' cleanups wait for them
+	var first atomic.Bool
+	st.onList = func() {
+		if first.CompareAndSwap(false, true) {
+			started <- struct{}{}
+			<-release
+		}
+	}
+	before := st.lists.Load()
+	a := e.publish("t.a", e.clock.Now().Add(time.Millisecond))
+	e.hub.Notify(e.pid)
+	<-started
+	key := refsKey{e.pid, base.UnixMilli()}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.hub.refs.Waiting(key) < 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams wait for the next listing, want 9", e.hub.refs.Waiting(key))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	open()
+	for _, sk := range sinks {
+		e.expect(sk, a)
+	}
+	e.waiters(2 * 10)
+	if n := st.lists.Load() - before; n != 2 {
+		t.Fatalf("10 streams woken by one commit listed ids %d times, want 2", n)
 	}
 }

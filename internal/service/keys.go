@@ -356,9 +356,13 @@ func usable(k APIKey, h []byte) bool {
 // recheckKey reads key k from the store again, past the cache, and fails
 // with CodeUnauthenticated unless it may still be used: what a long-lived
 // stream asks, so a revocation on any node ends it. The checks of one key
-// share reads that began after they asked (keyReads).
+// share reads that began after they asked: 1,000 streams on one key each
+// read it before every read of events, 18 % of the node's CPU in the
+// second after they opened while publishes waited.
 func (c *core) recheckKey(ctx context.Context, k APIKey) error {
-	got, err := c.keyReads.get(ctx, k.Hash, c.store.GetAPIKeyByHash)
+	got, err := c.keyReads.Get(ctx, string(k.Hash), func(ctx context.Context, h string) (store.APIKey, error) {
+		return c.store.GetAPIKeyByHash(ctx, []byte(h))
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errUnauthenticated

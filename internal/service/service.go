@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/eventfeed"
+	"github.com/hookd/hookd/internal/freshread"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -138,7 +139,7 @@ type core struct {
 	testLimits   *testLimits
 	egress       []string
 	log          *slog.Logger
-	keyReads     keyReads // the streams' re-reads of their keys, shared
+	keyReads     freshread.Reads[string, store.APIKey] // the streams' re-reads of their keys, shared
 }
 
 // New returns the services over cfg.Store.

@@ -1,4 +1,4 @@
-package service
+package freshread
 
 import (
 	"context"
@@ -10,19 +10,19 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-// TestKeyReadsAreSharedAndFresh: checks of one key asked while a read of
+// TestReadsAreSharedAndFresh: checks of one key asked while a read of
 // it is under way share the one read that begins after it — so they see
 // a revocation committed during the first read — and the check that began
 // the first read gets what it read. Four checks, two reads.
-func TestKeyReadsAreSharedAndFresh(t *testing.T) {
-	var r keyReads
-	hash := []byte("h1")
+func TestReadsAreSharedAndFresh(t *testing.T) {
+	var r Reads[string, store.APIKey]
+	hash := "h1"
 	var revoked atomic.Bool
 	var loads atomic.Int32
 	started, release := make(chan struct{}), make(chan struct{})
-	load := func(ctx context.Context, h []byte) (store.APIKey, error) {
+	load := func(ctx context.Context, h string) (store.APIKey, error) {
 		loads.Add(1)
-		k := store.APIKey{Hash: h} // what the database holds when the read begins
+		k := store.APIKey{Hash: []byte(h)} // what the database holds when the read begins
 		if revoked.Load() {
 			k.RevokedAt = time.Unix(1, 0)
 		}
@@ -35,18 +35,18 @@ func TestKeyReadsAreSharedAndFresh(t *testing.T) {
 		err error
 	}
 	first := make(chan result, 1)
-	go func() { k, err := r.get(t.Context(), hash, load); first <- result{k, err} }()
+	go func() { k, err := r.Get(t.Context(), hash, load); first <- result{k, err} }()
 	<-started
 	revoked.Store(true) // committed while the first read is under way
 	var wg sync.WaitGroup
 	later := make(chan result, 3)
 	for range 3 {
-		wg.Go(func() { k, err := r.get(t.Context(), hash, load); later <- result{k, err} })
+		wg.Go(func() { k, err := r.Get(t.Context(), hash, load); later <- result{k, err} })
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for r.waiting(hash) < 3 {
+	for r.Waiting(hash) < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d checks wait for the next read, want 3", r.waiting(hash))
+			t.Fatalf("%d checks wait for the next read, want 3", r.Waiting(hash))
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -67,9 +67,7 @@ func TestKeyReadsAreSharedAndFresh(t *testing.T) {
 		t.Fatalf("four checks read the key %d times, want 2", n)
 	}
 	for kept := 1; kept > 0; { // the state is dropped just after the read ends
-		r.mu.Lock()
-		kept = len(r.byHash)
-		r.mu.Unlock()
+		kept = r.Keys()
 		if time.Now().After(deadline) {
 			t.Fatalf("%d keys' state kept after their reads", kept)
 		}
@@ -79,7 +77,7 @@ func TestKeyReadsAreSharedAndFresh(t *testing.T) {
 	// A check that gives up (its stream ended) does not wait for the read.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { _, err := r.get(ctx, hash, load); done <- err }()
+	go func() { _, err := r.Get(ctx, hash, load); done <- err }()
 	<-started
 	cancel()
 	if err := <-done; err == nil {
