@@ -168,3 +168,33 @@ func TestStalledFeedGivesItsTurnBack(t *testing.T) {
 		t.Fatal("a live stream waited behind one whose client reads nothing")
 	}
 }
+
+// The streams' checks of their key are not taken in turns: they share
+// reads that began after they asked, and checks let in one at a time
+// would each begin a read of their own. Ten checks are under way at once
+// with one turn, held for as long as a turn may be.
+func TestChecksAreNotTakenInTurns(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Turns, c.TurnHold = 1, time.Hour })
+	const feeds = 10
+	var in atomic.Int32
+	all := make(chan struct{})
+	check := func(ctx context.Context) error {
+		if in.Add(1) == feeds {
+			close(all)
+		}
+		select {
+		case <-all:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for range feeds {
+		e.follow(Params{Check: check})
+	}
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%d of %d checks under way at once", in.Load(), feeds)
+	}
+}
