@@ -228,3 +228,98 @@ func TestStaleOutcomeRidingAlong(t *testing.T) {
 		t.Fatalf("after the new claimant's outcome: %+v, attempts %+v (%v, %v)", d, as, err, err2)
 	}
 }
+
+// TestConcurrentOutcomesOfOneDelivery: two nodes record an outcome of the
+// same delivery at the same moment — one whose lease expired, one that
+// claimed it since — for many deliveries at once: both calls succeed, each
+// delivery keeps both attempts, numbered 1 and 2, and ends as the current
+// claimant reported.
+func TestConcurrentOutcomesOfOneDelivery(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	a, b := openURL(t, url), openURL(t, url)
+	p, _ := setup(t, a, 1)
+	const n = 50
+	var stale []store.Claimed
+	for i := range n {
+		stale = append(stale, publishClaims(t, a, p, base.Add(time.Duration(i)*time.Millisecond), "a", time.Minute)...)
+	}
+	later := base.Add(2 * time.Minute)
+	taken, err := b.Claim(ctx, store.ClaimParams{Now: later, Limit: n, Lease: time.Hour, Owner: "b"})
+	if err != nil || len(taken) != n {
+		t.Fatalf("claimed %d after the leases expired (%v), want %d", len(taken), err, n)
+	}
+	var staleOut, currentOut []store.Outcome
+	for i := range n {
+		staleOut = append(staleOut, store.RetryAt(stale[i].Delivery,
+			store.Attempt{Number: 1, StartedAt: base, StatusCode: 500}, later, later))
+		currentOut = append(currentOut, store.Succeeded(taken[i].Delivery,
+			store.Attempt{Number: 1, StartedAt: later, StatusCode: 200}, later))
+	}
+	// A third session holds the deliveries' rows, so that both Completes
+	// wait and then go at the same moment.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ids := make([]string, n)
+	for i, c := range taken {
+		ids[i] = c.Delivery.ID
+	}
+	for round := range 3 {
+		blocker, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blocker.Exec(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) FOR UPDATE`, ids); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, job := range []struct {
+			db       *postgres.DB
+			outcomes []store.Outcome
+		}{{a, staleOut}, {b, currentOut}} {
+			go func() {
+				<-start
+				_, err := job.db.Complete(ctx, job.outcomes)
+				errs <- err
+			}()
+		}
+		close(start)
+		deadline := time.Now().Add(waitFor)
+		for {
+			var waiting int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting >= 2 {
+				break
+			}
+			if time.Now().After(deadline) || len(errs) > 0 {
+				t.Fatalf("round %d: %d Completes waiting for the held rows, want 2", round, waiting)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := blocker.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: Complete: %v", round, err)
+			}
+		}
+		if round == 0 {
+			for _, c := range taken {
+				d, err := a.GetDelivery(ctx, p.ID, c.Delivery.ID)
+				as, err2 := a.ListAttempts(ctx, p.ID, c.Delivery.ID)
+				if err != nil || err2 != nil || d.Status != store.StatusSucceeded || len(as) != 2 ||
+					as[0].Number != 1 || as[1].Number != 2 {
+					t.Fatalf("delivery %s after two outcomes at once: %+v, attempts %+v (%v, %v)", c.Delivery.ID, d, as, err, err2)
+				}
+			}
+		}
+	}
+}
