@@ -6,10 +6,13 @@
 // event id after a reconnect. Event ids are time-sortable (ULIDs), but ids
 // are made before their transaction commits: an event may become visible
 // after one with a later id was already streamed (a slower batch, another
-// node, a clock a little behind). So every periodic read looks Settle back
-// from the newest id seen and skips what it already sent; a resume looks
-// Settle back from the client's last id, and the client drops the ids it
-// has seen (at-least-once, like every delivery).
+// node, a clock a little behind). So every periodic read (a poll) looks
+// Settle back from when the previous one began, and skips what it already
+// sent or what is not after Settle before the newest id seen; a resume
+// looks Settle back from the client's last id, and the client drops the
+// ids it has seen (at-least-once, like every delivery). The feeds of a node
+// poll on the same ticks, so the polls of a project's streams share their
+// listings.
 package eventfeed
 
 import (
@@ -301,7 +304,7 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 			return err
 		}
 		if poll == nil {
-			poll = h.cfg.Clock.After(h.cfg.Poll)
+			poll = h.cfg.Clock.After(h.untilPoll())
 		}
 		if heartbeat == nil {
 			heartbeat = h.cfg.Clock.After(h.cfg.Heartbeat)
@@ -336,6 +339,7 @@ type feed struct {
 	h      *Hub
 	p      Params
 	sink   Sink
+	fullAt time.Time            // when the last full (or the first) read began
 	newest time.Time            // time of the newest id seen
 	floor  string               // nothing at or below this id is sent
 	sent   map[string]time.Time // ids sent (or skipped) within Settle of newest
@@ -367,15 +371,27 @@ func (f *feed) send(ctx context.Context, e store.Event) error {
 // only a backlog of more than refsPage ids is read in pages.
 func (f *feed) read(ctx context.Context, full, first bool) error {
 	from := f.last
+	var listFrom time.Time // where a listing starts; zero: at from
 	if full {
 		from = max(f.floor, ids.Floor(ids.Event, f.newest.Add(-f.h.cfg.Settle)))
+		now := f.h.cfg.Clock.Now()
+		if !first {
+			// What committed more than Settle before the last full read
+			// began was there for it to find: a poll lists from then,
+			// on a whole Poll, so that the polls of a project's streams
+			// (they poll on the same ticks) list the same ids, once
+			// among them. Without it, 1,000 idle streams listed 1,000
+			// times a second, a quarter of a core.
+			listFrom = f.fullAt.Add(-f.h.cfg.Settle).Truncate(f.h.cfg.Poll)
+		}
+		f.fullAt = now
 	}
 	if first {
 		var err error
 		if from, err = f.skipSent(ctx, from); err != nil {
 			return err
 		}
-	} else if done, err := f.readNew(ctx, from); done || err != nil {
+	} else if done, err := f.readNew(ctx, from, listFrom); done || err != nil {
 		if err == nil {
 			f.forget()
 		}
@@ -442,8 +458,8 @@ func (f *feed) forget() {
 // woken by one commit reads its new events' bodies once among them. It
 // reports false, having sent nothing, when more than refsPage ids wait
 // (a backlog: the paged body reads take it).
-func (f *feed) readNew(ctx context.Context, from string) (bool, error) {
-	refs, ok, err := f.refsAfter(ctx, from)
+func (f *feed) readNew(ctx context.Context, from string, listFrom time.Time) (bool, error) {
+	refs, ok, err := f.refsAfter(ctx, from, listFrom)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -496,6 +512,14 @@ func (h *Hub) listRefs(ctx context.Context, k refsKey, hi time.Time) (refs []sto
 	return refs, err
 }
 
+// untilPoll is how long until the next whole Poll of the clock: the feeds
+// of a node poll on the same ticks, so their polls share listings and key
+// reads (a tick wakes them together, and each waits for reads that began
+// after it asked).
+func (h *Hub) untilPoll() time.Duration {
+	return h.cfg.Poll - time.Duration(h.cfg.Clock.Now().UnixNano()%int64(h.cfg.Poll))
+}
+
 // refsPage bounds the ids a full read lists before it reads bodies.
 const refsPage = 1000
 
@@ -507,7 +531,7 @@ const refsPage = 1000
 // as ever). Later reads need it not: readNew lists the ids and reads only
 // the bodies not sent.
 func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
-	refs, ok, err := f.refsAfter(ctx, from)
+	refs, ok, err := f.refsAfter(ctx, from, time.Time{})
 	if err != nil {
 		return "", err
 	}
@@ -531,13 +555,17 @@ func (f *feed) skipSent(ctx context.Context, from string) (string, error) {
 }
 
 // refsAfter lists the ids and types of the project's events from from's
-// millisecond on, newest first, after the stream's check; ok is false
-// when from is no event id or more than refsPage ids came back (a
-// backlog, which the paged body reads take).
-func (f *feed) refsAfter(ctx context.Context, from string) (refs []store.EventRef, ok bool, err error) {
+// millisecond on (from listFrom instead, when it is set: a poll's), newest
+// first, after the stream's check; ok is false when from is no event id or
+// more than refsPage ids came back (a backlog, which the paged body reads
+// take). The caller skips what is not after from.
+func (f *feed) refsAfter(ctx context.Context, from string, listFrom time.Time) (refs []store.EventRef, ok bool, err error) {
 	lo, isID := ids.Time(ids.Event, from)
 	if !isID {
 		return nil, false, nil
+	}
+	if !listFrom.IsZero() {
+		lo = listFrom
 	}
 	if err := f.check(ctx); err != nil {
 		return nil, false, err
@@ -548,9 +576,10 @@ func (f *feed) refsAfter(ctx context.Context, from string) (refs []store.EventRe
 		refs, err = f.h.listRefs(ctx, refsKey{f.p.ProjectID, lo.UnixMilli()}, f.newest)
 	} else {
 		// The streams of a project woken by one commit all list from
-		// the id they last saw, the same one: one listing among them
-		// (two when they come in while one is under way), where each
-		// made its own, a tenth of the node's CPU when 1,000 opened.
+		// the id they last saw, the same one, and their polls from the
+		// same tick: one listing among them (two when they come in
+		// while one is under way), where each made its own, a tenth of
+		// the node's CPU when 1,000 opened.
 		refs, err = f.h.refs.Get(ctx, refsKey{f.p.ProjectID, lo.UnixMilli()}, func(ctx context.Context, k refsKey) ([]store.EventRef, error) {
 			return f.h.listRefs(ctx, k, f.h.cfg.Clock.Now())
 		})

@@ -662,3 +662,45 @@ func TestAProjectsStreamsShareTheirListings(t *testing.T) {
 		t.Fatalf("10 streams woken by one commit listed ids %d times, want 2", n)
 	}
 }
+
+// TestIdleStreamsPollsShareListings: streams opened at different times
+// poll on the same ticks, and their polls list a project's ids twice among
+// them — not once a stream a second: 1,000 idle streams took a quarter of
+// a core listing nothing.
+func TestIdleStreamsPollsShareListings(t *testing.T) {
+	st, e, _ := followCounted(t, 0)
+	for i := range 10 {
+		e.follow(Params{})
+		e.waiters(2 * (i + 1))
+		e.clock.Advance(50 * time.Millisecond) // to base+500ms, before any poll
+	}
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	var first atomic.Bool
+	st.onList = func() {
+		if first.CompareAndSwap(false, true) {
+			started <- struct{}{}
+			<-release
+		}
+	}
+	before := st.lists.Load()
+	e.clock.Advance(500 * time.Millisecond) // the tick: every stream polls
+	<-started
+	// Each lists from Settle before its last full read (its first, at
+	// base to base+450ms), on a whole Poll: the same for all.
+	key := refsKey{e.pid, base.Add(-DefaultSettle).UnixMilli()}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.hub.refs.Waiting(key) < 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d polls wait for the next listing, want 9", e.hub.refs.Waiting(key))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	open()
+	e.waiters(2 * 10)
+	if n := st.lists.Load() - before; n != 2 {
+		t.Fatalf("the polls of 10 streams listed ids %d times, want 2", n)
+	}
+}
