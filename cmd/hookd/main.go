@@ -117,6 +117,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxStreams, "max-streams", eventfeed.DefaultMaxStreams, "event streams open at once on this node; more are answered 429")
 	fs.IntVar(&cfg.MaxProjectStreams, "max-project-streams", eventfeed.DefaultMaxProjectStreams, "event streams open at once per project on this node; more are answered 429")
 	fs.IntVar(&cfg.StreamPageBytes, "stream-page-bytes", eventfeed.DefaultPageBytes, "bytes of events an event stream reads ahead from the database (at least one event)")
+	fs.IntVar(&cfg.StreamSendBuffer, "stream-send-buffer", api.DefaultStreamSendBuffer, "kernel send buffer of an event stream's connection, in bytes: what a client that reads nothing costs in copying, and what one that reads may have in flight (Linux doubles it)")
 	fs.DurationVar(&cfg.StreamStall, "stream-stall", api.DefaultStreamStall, "an event stream whose client takes no event for this long is dropped (it resumes with Last-Event-ID)")
 	fs.StringVar(&frameAncestors, "portal-frame-ancestors", "", "comma-separated origins that may frame the customer portal's pages (CSP frame-ancestors), e.g. https://app.example.com; none: the portal cannot be framed")
 	fs.StringVar(&cfg.PortalURL, "portal-url", "", "scheme and host customer portal links start with, as customers' browsers reach hookd, e.g. https://hooks.example.com (default: the host the request for a link was sent to)")

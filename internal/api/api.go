@@ -40,6 +40,11 @@ type Config struct {
 	// take an event (or a heartbeat) before it drops the client, which
 	// resumes with Last-Event-ID. Default DefaultStreamStall.
 	StreamStall time.Duration
+	// StreamSendBuffer is the kernel send buffer of a stream's
+	// connection: what a client that reads nothing costs in copying, and
+	// what a client that reads may have in flight. Default
+	// DefaultStreamSendBuffer.
+	StreamSendBuffer int
 	// PortalURL is the scheme and host customer portal links start with
 	// ("https://hooks.example.com"), as customers' browsers reach hookd;
 	// default: the host each request that asks for one was sent to.
@@ -50,14 +55,15 @@ type Config struct {
 const DefaultMaxBodyBytes = 256 << 10
 
 type server struct {
-	svc         *service.Service
-	log         *slog.Logger
-	clock       clock.Clock
-	streamStall time.Duration
-	maxBody     int64
-	portalURL   string
-	metrics     *metrics
-	mux         *http.ServeMux
+	svc              *service.Service
+	log              *slog.Logger
+	clock            clock.Clock
+	streamStall      time.Duration
+	streamSendBuffer int
+	maxBody          int64
+	portalURL        string
+	metrics          *metrics
+	mux              *http.ServeMux
 	// patterns are the routes registered, in order (Patterns).
 	patterns []string
 	// unscoped are routes registered without a scope (New fails).
@@ -78,7 +84,8 @@ func New(cfg Config) (http.Handler, error) {
 		mux:       http.NewServeMux(),
 		clock:     cfg.Clock,
 		// The stall decides when a client is dropped.
-		streamStall: cmp.Or(max(cfg.StreamStall, 0), DefaultStreamStall),
+		streamStall:      cmp.Or(max(cfg.StreamStall, 0), DefaultStreamStall),
+		streamSendBuffer: cmp.Or(max(cfg.StreamSendBuffer, 0), DefaultStreamSendBuffer),
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}

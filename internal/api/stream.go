@@ -55,7 +55,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request, c call) er
 
 	// A client that reads nothing costs this much kernel copying, not
 	// the ~4 MB Linux would grow the buffer to.
-	limitSendBuffer(r.Context(), StreamSendBuffer)
+	limitSendBuffer(r.Context(), s.streamSendBuffer)
 	rc := http.NewResponseController(w)
 	// The server's read timeout would end a stream that lasts; the
 	// heartbeat and the client's idle timeout watch it instead.

@@ -5,15 +5,17 @@ import (
 	"net"
 )
 
-// StreamSendBuffer is the kernel send buffer of a connection that carries
-// an event stream. Left to itself Linux grows a socket's send buffer to
-// about 4 MB, and a client that reads nothing makes the server copy that
-// much into the kernel before the write blocks and the stall can drop it:
-// 1,000 such clients and 200 KB events cost 4 GB of copying and took the
-// publishers' CPU. 256 KiB still holds a page of events in flight, enough
-// for a client that reads (over a long round trip too, at the rates a
-// stream carries).
-const StreamSendBuffer = 256 << 10
+// DefaultStreamSendBuffer is Config.StreamSendBuffer's default: the kernel
+// send buffer of a connection that carries an event stream. Left to itself
+// Linux grows a socket's send buffer to about 4 MB, and a client that reads
+// nothing makes the server copy that much into the kernel before the write
+// blocks and the stall can drop it: 1,000 such clients and 200 KB events
+// cost 4 GB of copying and took the publishers' CPU. At 256 KiB (Linux
+// doubles what is asked) the copying of 1,000 stalled streams' first events
+// still put publish p99 at 1.2–1.4× its value without them on a quiet
+// machine; at 64 KiB it is within noise (BENCHMARKS.md). A client that
+// reads gets up to about 128 KiB a round trip: 1.3 MB/s at 100 ms.
+const DefaultStreamSendBuffer = 64 << 10
 
 type connKey struct{}
 

@@ -29,10 +29,10 @@ func TestStreamConnectionsGetABoundedSendBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if limitSendBuffer(context.Background(), StreamSendBuffer) {
+	if limitSendBuffer(context.Background(), DefaultStreamSendBuffer) {
 		t.Fatal("a context without a connection set a buffer")
 	}
-	if !limitSendBuffer(WithConn(context.Background(), c), StreamSendBuffer) {
+	if !limitSendBuffer(WithConn(context.Background(), c), DefaultStreamSendBuffer) {
 		t.Fatal("the stream's connection was not reached")
 	}
 	raw, err := c.(*jsonErrorsConn).Conn.(*net.TCPConn).SyscallConn()
@@ -45,7 +45,7 @@ func TestStreamConnectionsGetABoundedSendBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Linux doubles what it is given, for its own bookkeeping.
-	if got < StreamSendBuffer || got > 2*StreamSendBuffer {
-		t.Fatalf("SO_SNDBUF %d, want %d (or twice it)", got, StreamSendBuffer)
+	if got < DefaultStreamSendBuffer || got > 2*DefaultStreamSendBuffer {
+		t.Fatalf("SO_SNDBUF %d, want %d (or twice it)", got, DefaultStreamSendBuffer)
 	}
 }

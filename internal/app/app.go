@@ -130,12 +130,14 @@ type Config struct {
 	// MaxProjectStreams bound the streams open on this node and per
 	// project (429 beyond), StreamPageBytes what one stream reads ahead,
 	// StreamStall how long a stream waits for its client to take an event
-	// before dropping it. Defaults eventfeed.DefaultMaxStreams,
-	// eventfeed.DefaultMaxProjectStreams, eventfeed.DefaultPageBytes and
-	// api.DefaultStreamStall.
+	// before dropping it, StreamSendBuffer a stream connection's kernel
+	// send buffer. Defaults eventfeed.DefaultMaxStreams,
+	// eventfeed.DefaultMaxProjectStreams, eventfeed.DefaultPageBytes,
+	// api.DefaultStreamStall and api.DefaultStreamSendBuffer.
 	MaxStreams, MaxProjectStreams int
 	StreamPageBytes               int
 	StreamStall                   time.Duration
+	StreamSendBuffer              int
 	// The customer portal (docs/portal.md): PortalFrameAncestors are the
 	// origins that may frame its pages (ui.Config), PortalURL the scheme
 	// and host its links start with (api.Config; default the host each
@@ -179,6 +181,7 @@ func (c Config) withDefaults() Config {
 	c.MaxProjectStreams = cmp.Or(max(c.MaxProjectStreams, 0), eventfeed.DefaultMaxProjectStreams)
 	c.StreamPageBytes = cmp.Or(max(c.StreamPageBytes, 0), eventfeed.DefaultPageBytes)
 	c.StreamStall = cmp.Or(max(c.StreamStall, 0), api.DefaultStreamStall)
+	c.StreamSendBuffer = cmp.Or(max(c.StreamSendBuffer, 0), api.DefaultStreamSendBuffer)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -413,13 +416,14 @@ func (a *App) buildService(ctx context.Context) error {
 // (optionally) pprof, and listens.
 func (a *App) buildHTTP(context.Context) error {
 	handler, err := api.New(api.Config{
-		Service:      a.service,
-		Logger:       a.cfg.Logger,
-		MaxBodyBytes: a.cfg.MaxBodyBytes,
-		Registerer:   a.metrics,
-		Clock:        a.cfg.Clock,
-		StreamStall:  a.cfg.StreamStall,
-		PortalURL:    a.cfg.PortalURL,
+		Service:          a.service,
+		Logger:           a.cfg.Logger,
+		MaxBodyBytes:     a.cfg.MaxBodyBytes,
+		Registerer:       a.metrics,
+		Clock:            a.cfg.Clock,
+		StreamStall:      a.cfg.StreamStall,
+		StreamSendBuffer: a.cfg.StreamSendBuffer,
+		PortalURL:        a.cfg.PortalURL,
 	})
 	if err != nil {
 		return err
