@@ -24,7 +24,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	)
 	fs.StringVar(&opt.DB, "db", "", "database: empty for a fresh temporary SQLite file, or a postgres:// URL of an empty database")
 	fs.IntVar(&opt.Nodes, "nodes", 1, "hookd processes sharing the database (PostgreSQL only)")
-	fs.StringVar(&scenarios, "scenarios", "steady,latency,fanout,isolation", "comma-separated: steady, latency, fanout, isolation, breaker, batch, streams, ordered, backlog, logquery, soak")
+	fs.StringVar(&scenarios, "scenarios", "steady,latency,fanout,isolation", "comma-separated: steady, latency, fanout, isolation, breaker, batch, streams, idlestreams, ordered, backlog, logquery, soak")
 	fs.IntVar(&opt.Events, "events", 20000, "events per throughput scenario")
 	fs.IntVar(&opt.Concurrency, "concurrency", 32, "concurrent publishers (and baseline senders)")
 	fs.IntVar(&opt.Rate, "rate", 500, "events per second in the latency scenario")

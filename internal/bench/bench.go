@@ -250,6 +250,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			res, err = r.breaker(ctx)
 		case "streams":
 			res, err = r.streams(ctx)
+		case "idlestreams":
+			res, err = r.idleStreams(ctx)
 		case "ordered":
 			res, err = r.ordered(ctx)
 		case "batch":
@@ -261,7 +263,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 				res = all[len(all)-1]
 			}
 		default:
-			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, breaker, batch, streams, ordered, backlog, logquery, soak)", sc)
+			err = fmt.Errorf("unknown scenario %q (steady, latency, fanout, isolation, breaker, batch, streams, idlestreams, ordered, backlog, logquery, soak)", sc)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", sc, err)

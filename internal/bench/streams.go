@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -219,4 +220,54 @@ func stalledStream(ctx context.Context, base, pid, lastID string) (net.Conn, err
 		}
 	}
 	return c, nil
+}
+
+// idleStreams: the CPU a node spends on 1,000 event streams whose clients
+// read, while nothing is published — what following costs by itself
+// (polls, key re-checks, heartbeats), measured over idleWindow after the
+// streams settle.
+func (r *run) idleStreams(ctx context.Context) (Result, error) {
+	if err := r.ensureNodes(ctx); err != nil {
+		return Result{}, err
+	}
+	api := newAPIClient(adminKey, 1)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range streamProjects {
+		var p struct{ ID string }
+		if err := api.post(r.base(0)+"/v1/projects", map[string]any{"name": fmt.Sprintf("idle streams %d", i)}, &p); err != nil {
+			return Result{}, err
+		}
+		for range streamsPerProject {
+			c, err := stalledStream(ctx, r.base(0), p.ID, "")
+			if err != nil {
+				return Result{}, fmt.Errorf("stream %d: %w", len(conns)+1, err)
+			}
+			_ = c.SetReadDeadline(time.Time{})
+			conns = append(conns, c)
+			go func() { _, _ = io.Copy(io.Discard, c) }() // a client that reads
+		}
+	}
+	const settle, idleWindow = 3 * time.Second, 10 * time.Second
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	c0 := r.cpu()
+	select {
+	case <-time.After(idleWindow):
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	cpu := (r.cpu() - c0).Seconds()
+	res := Result{Scenario: "1000 idle streams", Seconds: idleWindow.Seconds(), Extra: map[string]float64{
+		"streams": float64(len(conns)), "cpu_s_per_10s": cpu,
+	}}
+	res.Note = fmt.Sprintf("%d streams whose clients read, nothing published: the node used %.2f s of CPU in %v", len(conns), cpu, idleWindow)
+	return res, nil
 }
