@@ -71,6 +71,9 @@ type Options struct {
 	// Repeat runs steady and fan-out this many times each and reports the
 	// run with the median rate (default 1).
 	Repeat int
+	// NodeGOMAXPROCS, when set, is every node's GOMAXPROCS: the cores a
+	// node is told it has, as when several nodes share one machine.
+	NodeGOMAXPROCS int
 	// ExtraArgs are passed to every hookd node.
 	ExtraArgs []string
 	Out       io.Writer // the table; default os.Stdout
@@ -343,7 +346,11 @@ func (r *run) ensureNodes(ctx context.Context) error {
 		args = append(args, "--pprof")
 	}
 	for range r.opt.Nodes {
-		n, err := startNode(ctx, r.opt.Binary, adminKey, args...)
+		var env []string
+		if r.opt.NodeGOMAXPROCS > 0 {
+			env = append(env, fmt.Sprintf("GOMAXPROCS=%d", r.opt.NodeGOMAXPROCS))
+		}
+		n, err := startNode(ctx, r.opt.Binary, adminKey, env, args...)
 		if err != nil {
 			r.stopNodes()
 			return err

@@ -29,9 +29,9 @@ type node struct {
 
 var servingRE = regexp.MustCompile(`hookd serving addr=(\S+)`)
 
-func startNode(ctx context.Context, binary, adminKey string, args ...string) (*node, error) {
+func startNode(ctx context.Context, binary, adminKey string, env []string, args ...string) (*node, error) {
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--allow-private-networks", "--log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), "HOOKD_ADMIN_KEY="+adminKey)
+	cmd.Env = append(append(os.Environ(), "HOOKD_ADMIN_KEY="+adminKey), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
