@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,39 +60,6 @@ type outcomeBatch struct {
 // outcomes was rolled back, maybe not for them: it writes them itself.
 var errAlone = errors.New("postgres: outcomes to be written on their own")
 
-type outcomeQueue struct {
-	mu      sync.Mutex
-	batches []*outcomeBatch
-}
-
-func (q *outcomeQueue) add(b *outcomeBatch) {
-	q.mu.Lock()
-	q.batches = append(q.batches, b)
-	q.mu.Unlock()
-}
-
-// take removes and returns every queued batch.
-func (q *outcomeQueue) take() []*outcomeBatch {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	bs := q.batches
-	q.batches = nil
-	return bs
-}
-
-// remove takes b out of the queue; false when a publish has it already.
-func (q *outcomeQueue) remove(b *outcomeBatch) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, x := range q.batches {
-		if x == b {
-			q.batches = append(q.batches[:i], q.batches[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
 // finishOutcomes tells each batch how the transaction that carried it
 // ended.
 func finishOutcomes(batches []*outcomeBatch, err error) {
@@ -116,21 +82,21 @@ func (db *DB) publishesFlow(d time.Duration) bool {
 // own, and returns how that ended.
 func (db *DB) completeBatch(ctx context.Context, b *outcomeBatch) error {
 	if db.publishesFlow(db.combineWait) {
-		db.outcomes.add(b)
+		db.outcomes.Add(b)
 		t := time.NewTimer(db.combineWait)
 		var err error
 		select {
 		case err = <-b.done:
 			t.Stop()
 		case <-t.C:
-			if !db.outcomes.remove(b) {
+			if !db.outcomes.Remove(b) {
 				err = <-b.done // a publish has it; its commit decides
 			} else {
 				err = errAlone
 			}
 		case <-ctx.Done():
 			t.Stop()
-			if db.outcomes.remove(b) {
+			if db.outcomes.Remove(b) {
 				return ctx.Err()
 			}
 			err = <-b.done

@@ -287,7 +287,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		// one (combine.go).
 		var batches []*outcomeBatch
 		if !alone {
-			batches = db.outcomes.take()
+			batches = db.outcomes.Take()
 		}
 		var current bool
 		var raw error // the last try's error, untranslated

@@ -29,9 +29,7 @@ func OwnOutcomeTx(db *DB) int64 { return db.ownOutcomeTx.Load() }
 // QueuedOutcomes is how many Complete calls wait for a publish to take
 // their outcomes.
 func QueuedOutcomes(db *DB) int {
-	db.outcomes.mu.Lock()
-	defer db.outcomes.mu.Unlock()
-	return len(db.outcomes.batches)
+	return db.outcomes.Len()
 }
 
 // MarkPublishing makes db's Complete see publishes flowing (on is true)

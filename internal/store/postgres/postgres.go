@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/rideq"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -68,7 +69,7 @@ type DB struct {
 	// Outcomes riding along with publishes (combine.go): the Complete
 	// calls waiting for a publish to take them, how many publishes are
 	// under way, and when the last one finished (since opened).
-	outcomes     outcomeQueue
+	outcomes     rideq.Queue[outcomeBatch]
 	publishing   atomic.Int32
 	lastPublish  atomic.Int64
 	opened       time.Time

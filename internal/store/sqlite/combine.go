@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hookd/hookd/internal/store"
@@ -36,40 +35,6 @@ type outcomeBatch struct {
 	// disabled: the endpoints the outcomes disabled, set before done
 	// receives nil.
 	disabled []store.Endpoint
-}
-
-// outcomeQueue holds Complete calls not yet taken by a transaction.
-type outcomeQueue struct {
-	mu      sync.Mutex
-	batches []*outcomeBatch
-}
-
-func (q *outcomeQueue) add(b *outcomeBatch) {
-	q.mu.Lock()
-	q.batches = append(q.batches, b)
-	q.mu.Unlock()
-}
-
-// take removes and returns every queued batch.
-func (q *outcomeQueue) take() []*outcomeBatch {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	bs := q.batches
-	q.batches = nil
-	return bs
-}
-
-// remove takes b out of the queue; false when a transaction has it already.
-func (q *outcomeQueue) remove(b *outcomeBatch) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, x := range q.batches {
-		if x == b {
-			q.batches = append(q.batches[:i], q.batches[i+1:]...)
-			return true
-		}
-	}
-	return false
 }
 
 // applyOutcomes writes batches in tx, all or nothing: the first error ends

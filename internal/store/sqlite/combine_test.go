@@ -39,7 +39,7 @@ func TestOutcomesRideAlong(t *testing.T) {
 	p := seed(t, db, 0)
 	o := publishClaimed(t, db, p)
 	b := &outcomeBatch{outcomes: []store.Outcome{o}, done: make(chan error, 1)}
-	db.outcomes.add(b)
+	db.outcomes.Add(b)
 	publishClaimed(t, db, p) // takes b
 	select {
 	case err := <-b.done:
@@ -70,9 +70,7 @@ func combining(t *testing.T) (*DB, store.Project) {
 func waitQueued(t *testing.T, db *DB, done chan error) {
 	t.Helper()
 	waitFor(t, "the outcome to be queued", func() bool {
-		db.outcomes.mu.Lock()
-		defer db.outcomes.mu.Unlock()
-		return len(db.outcomes.batches) == 1 || len(done) > 0
+		return db.outcomes.Len() == 1 || len(done) > 0
 	})
 }
 
@@ -118,7 +116,7 @@ func TestOutcomesThatFailDoNotCostThePublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &outcomeBatch{outcomes: []store.Outcome{o}, done: make(chan error, 1)}
-	db.outcomes.add(b)
+	db.outcomes.Add(b)
 	o2 := publishClaimed(t, db, p) // the publish itself must succeed
 	select {
 	case err := <-b.done:

@@ -782,7 +782,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) ([]store.E
 // completeBatch has b committed, by a publish or by a transaction of its
 // own, and returns how its transaction ended.
 func (db *DB) completeBatch(ctx context.Context, b *outcomeBatch) error {
-	db.outcomes.add(b)
+	db.outcomes.Add(b)
 	if db.publishing.Load() > 0 || db.publishedWithin(db.combineWait) {
 		// Publishes are flowing: the one under way or the next one takes
 		// b when it commits. Only if none does within combineWait does b
@@ -798,21 +798,21 @@ func (db *DB) completeBatch(ctx context.Context, b *outcomeBatch) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			if db.outcomes.remove(b) {
+			if db.outcomes.Remove(b) {
 				return ctx.Err()
 			}
 			return <-b.done
 		}
 	}
 	if err := db.gate.acquire(ctx, true); err != nil {
-		if db.outcomes.remove(b) {
+		if db.outcomes.Remove(b) {
 			return err
 		}
 		return <-b.done // a publish has it; its commit decides
 	}
 	// Holding the writer: either a publish took b and has finished with
 	// it, or b (and whatever queued since) is for this transaction.
-	batches := db.outcomes.take()
+	batches := db.outcomes.Take()
 	if len(batches) == 0 {
 		db.gate.release()
 		return <-b.done

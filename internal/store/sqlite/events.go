@@ -301,7 +301,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 				return nil
 			}
 			// Outcomes waiting for the writer go in this commit too.
-			batches = db.outcomes.take()
+			batches = db.outcomes.Take()
 			if outcomeErr = db.applyOutcomes(ctx, tx, batches); outcomeErr != nil {
 				return errOutcomes
 			}

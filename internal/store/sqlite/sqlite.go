@@ -21,6 +21,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/rideq"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -37,11 +38,11 @@ type DB struct {
 	claimMu     sync.Mutex
 	claimCursor string
 
-	gate     gate         // orders waiting write transactions
-	reserve  *reserve     // disk space kept for a full disk (reserve.go)
-	wal      *walSync     // makes commits durable after the writer moves on
-	outcomes outcomeQueue // Complete calls waiting for a transaction (combine.go)
-	slots    slots        // send slots of limited endpoints (health.go)
+	gate     gate                      // orders waiting write transactions
+	reserve  *reserve                  // disk space kept for a full disk (reserve.go)
+	wal      *walSync                  // makes commits durable after the writer moves on
+	outcomes rideq.Queue[outcomeBatch] // Complete calls waiting for a transaction (combine.go)
+	slots    slots                     // send slots of limited endpoints (health.go)
 	// publishing counts Publish calls under way, and lastPublish is when
 	// one last committed (time since opened, 0 for never). While a
 	// publish is under way or one committed within combineWait,

@@ -54,7 +54,7 @@ func TestWALFramesPerCommit(t *testing.T) {
 			batch[j] = store.Event{ID: ids.New(ids.Event, at), ProjectID: p.ID, Type: "bench.event", Body: body, CreatedAt: at}
 		}
 		if prev != nil { // the last batch's outcomes ride along, as under load
-			db.outcomes.add(&outcomeBatch{outcomes: prev, done: make(chan error, 1)})
+			db.outcomes.Add(&outcomeBatch{outcomes: prev, done: make(chan error, 1)})
 		}
 		direct.Now = at
 		res, err := db.Publish(ctx, batch, time.Time{}, direct)
