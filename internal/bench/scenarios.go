@@ -367,19 +367,26 @@ func bytesReader(b []byte) io.Reader { return &bytesReaderT{b: b} }
 // metrics cannot be read.
 func (r *run) commits() (events, commits float64) {
 	for i := range r.nodes {
-		resp, err := http.Get(r.base(i) + "/metrics")
-		if err != nil {
-			continue
+		if raw, ok := r.nodeMetrics(i); ok {
+			e, c := parseCommits(raw)
+			events, commits = events+e, commits+c
 		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			continue
-		}
-		e, c := parseCommits(string(raw))
-		events, commits = events+e, commits+c
 	}
 	return events, commits
+}
+
+// nodeMetrics is node i's /metrics page; false when it cannot be read.
+func (r *run) nodeMetrics(i int) (string, bool) {
+	resp, err := http.Get(r.base(i) + "/metrics")
+	if err != nil {
+		return "", false
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return "", false
+	}
+	return string(raw), true
 }
 
 // metrics sums, over the nodes, the value of every metric line whose name
@@ -388,16 +395,11 @@ func (r *run) commits() (events, commits float64) {
 func (r *run) metrics(prefix string) map[string]float64 {
 	out := make(map[string]float64)
 	for i := range r.nodes {
-		resp, err := http.Get(r.base(i) + "/metrics")
-		if err != nil {
+		raw, ok := r.nodeMetrics(i)
+		if !ok {
 			continue
 		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			continue
-		}
-		for _, line := range strings.Split(string(raw), "\n") {
+		for _, line := range strings.Split(raw, "\n") {
 			if !strings.HasPrefix(line, prefix) {
 				continue
 			}

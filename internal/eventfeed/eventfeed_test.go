@@ -630,29 +630,12 @@ func TestAProjectsStreamsPollsReadEachBodyOnce(t *testing.T) {
 func TestAProjectsStreamsShareTheirListings(t *testing.T) {
 	st, e, sinks := followCounted(t, 10)
 	e.waiters(2 * 10)
-	started, release := make(chan struct{}, 1), make(chan struct{})
-	var once sync.Once
-	open := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(open) // before the feeds' cleanups wait for them
-	var first atomic.Bool
-	st.onList = func() {
-		if first.CompareAndSwap(false, true) {
-			started <- struct{}{}
-			<-release
-		}
-	}
+	started, open := holdFirstListing(t, st)
 	before := st.lists.Load()
 	a := e.publish("t.a", e.clock.Now().Add(time.Millisecond))
 	e.hub.Notify(e.pid)
 	<-started
-	key := refsKey{e.pid, base.UnixMilli()}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.hub.refs.Waiting(key) < 9 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d streams wait for the next listing, want 9", e.hub.refs.Waiting(key))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	e.listingWaiters(refsKey{e.pid, base.UnixMilli()}, 9)
 	open()
 	for _, sk := range sinks {
 		e.expect(sk, a)
@@ -674,9 +657,27 @@ func TestIdleStreamsPollsShareListings(t *testing.T) {
 		e.waiters(2 * (i + 1))
 		e.clock.Advance(50 * time.Millisecond) // to base+500ms, before any poll
 	}
+	started, open := holdFirstListing(t, st)
+	before := st.lists.Load()
+	e.clock.Advance(500 * time.Millisecond) // the tick: every stream polls
+	<-started
+	// Each lists from Settle before its last full read (its first, at
+	// base to base+450ms), on a whole Poll: the same for all.
+	e.listingWaiters(refsKey{e.pid, base.Add(-DefaultSettle).UnixMilli()}, 9)
+	open()
+	e.waiters(2 * 10)
+	if n := st.lists.Load() - before; n != 2 {
+		t.Fatalf("the polls of 10 streams listed ids %d times, want 2", n)
+	}
+}
+
+// holdFirstListing makes the first listing on st wait, once started says
+// it began, until open is called (at the latest when the test ends, before
+// the feeds' cleanups wait for them).
+func holdFirstListing(t *testing.T, st *gets) (started chan struct{}, open func()) {
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	var once sync.Once
-	open := func() { once.Do(func() { close(release) }) }
+	open = func() { once.Do(func() { close(release) }) }
 	t.Cleanup(open)
 	var first atomic.Bool
 	st.onList = func() {
@@ -685,22 +686,17 @@ func TestIdleStreamsPollsShareListings(t *testing.T) {
 			<-release
 		}
 	}
-	before := st.lists.Load()
-	e.clock.Advance(500 * time.Millisecond) // the tick: every stream polls
-	<-started
-	// Each lists from Settle before its last full read (its first, at
-	// base to base+450ms), on a whole Poll: the same for all.
-	key := refsKey{e.pid, base.Add(-DefaultSettle).UnixMilli()}
+	return started, open
+}
+
+// listingWaiters waits until n feeds wait for the next listing of key.
+func (e *env) listingWaiters(key refsKey, n int) {
+	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for e.hub.refs.Waiting(key) < 9 {
+	for e.hub.refs.Waiting(key) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d polls wait for the next listing, want 9", e.hub.refs.Waiting(key))
+			e.t.Fatalf("%d feeds wait for the next listing, want %d", e.hub.refs.Waiting(key), n)
 		}
 		time.Sleep(time.Millisecond)
-	}
-	open()
-	e.waiters(2 * 10)
-	if n := st.lists.Load() - before; n != 2 {
-		t.Fatalf("the polls of 10 streams listed ids %d times, want 2", n)
 	}
 }
