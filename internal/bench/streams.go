@@ -225,7 +225,8 @@ func stalledStream(ctx context.Context, base, pid, lastID string) (net.Conn, err
 // idleStreams: the CPU a node spends on 1,000 event streams whose clients
 // read, while nothing is published — what following costs by itself
 // (polls, key re-checks, heartbeats), measured over idleWindow after the
-// streams settle.
+// streams settle; then the latency scenario's publish-to-receipt latency
+// beside them, and without them.
 func (r *run) idleStreams(ctx context.Context) (Result, error) {
 	if err := r.ensureNodes(ctx); err != nil {
 		return Result{}, err
@@ -265,9 +266,26 @@ func (r *run) idleStreams(ctx context.Context) (Result, error) {
 		return Result{}, ctx.Err()
 	}
 	cpu := (r.cpu() - c0).Seconds()
-	res := Result{Scenario: "1000 idle streams", Seconds: idleWindow.Seconds(), Extra: map[string]float64{
-		"streams": float64(len(conns)), "cpu_s_per_10s": cpu,
+	// Then the latency scenario beside them (their projects publish
+	// nothing: they poll), and again once they are gone.
+	with, err := r.latency(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	without, err := r.latency(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Scenario: "1000 idle streams", Seconds: idleWindow.Seconds(), Latency: with.Latency, Extra: map[string]float64{
+		"streams": float64(streamProjects * streamsPerProject), "cpu_s_per_10s": cpu,
+		"latency_p50_ms_without": without.Latency.P50, "latency_p99_ms_without": without.Latency.P99,
 	}}
-	res.Note = fmt.Sprintf("%d streams whose clients read, nothing published: the node used %.2f s of CPU in %v", len(conns), cpu, idleWindow)
+	res.Note = fmt.Sprintf("%d streams whose clients read, nothing published to them: the node used %.2f s of CPU in %v; "+
+		"latency is the latency scenario (%d/s) beside them, p50/p99 %.2f/%.2f ms once they are gone",
+		streamProjects*streamsPerProject, cpu, idleWindow, r.opt.Rate, without.Latency.P50, without.Latency.P99)
 	return res, nil
 }
