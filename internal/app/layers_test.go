@@ -18,7 +18,8 @@ const mod = "github.com/hookd/hookd/"
 //
 // and checked against cmd → app → api/ui → service → store,
 // delivery → store; the leaves (clock, ids, retry, outbound, eventbody,
-// secretbox, sse, webhook) import nothing above the store. cmd/hookd
+// secretbox, sse, freshread, store/rideq, webhook) import nothing above
+// the store. cmd/hookd
 // names lower packages only for their Default… constants (flag defaults)
 // and for the bench and listen tools; the UI names store for its sessions.
 var allowed = map[string][]string{
@@ -33,7 +34,8 @@ var allowed = map[string][]string{
 	"internal/clock":           {},
 	"internal/delivery":        {"internal/clock", "internal/eventbody", "internal/health", "internal/ids", "internal/outbound", "internal/retry", "internal/store", "webhook"},
 	"internal/eventbody":       {},
-	"internal/eventfeed":       {"internal/clock", "internal/ids", "internal/store"},
+	"internal/eventfeed":       {"internal/clock", "internal/freshread", "internal/ids", "internal/store"},
+	"internal/freshread":       {},
 	"internal/health":          {"internal/store"},
 	"internal/heartbeat":       {"internal/clock", "internal/store"},
 	"internal/ids":             {},
@@ -44,12 +46,13 @@ var allowed = map[string][]string{
 	"internal/publish":         {"internal/clock", "internal/store"},
 	"internal/retry":           {},
 	"internal/secretbox":       {},
-	"internal/service":         {"internal/clock", "internal/eventbody", "internal/eventfeed", "internal/ids", "internal/outbound", "internal/publish", "internal/store", "webhook"},
+	"internal/service":         {"internal/clock", "internal/eventbody", "internal/eventfeed", "internal/freshread", "internal/ids", "internal/outbound", "internal/publish", "internal/store", "webhook"},
 	"internal/sse":             {},
 	"internal/store":           {},
 	"internal/store/drivers":   {"internal/store/postgres", "internal/store/sqlite"},
-	"internal/store/postgres":  {"internal/ids", "internal/store"},
-	"internal/store/sqlite":    {"internal/ids", "internal/store"},
+	"internal/store/postgres":  {"internal/ids", "internal/store", "internal/store/rideq"},
+	"internal/store/rideq":     {},
+	"internal/store/sqlite":    {"internal/ids", "internal/store", "internal/store/rideq"},
 	"internal/store/storetest": {"internal/ids", "internal/store"},
 	"internal/ui":              {"internal/clock", "internal/service", "internal/store"},
 	"webhook":                  {},
@@ -79,7 +82,7 @@ var (
 	drivers   = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/drivers"}
 	frontEnds = []string{"internal/service", "internal/api", "internal/ui", "internal/app"}
 	engine    = []string{"internal/delivery", "internal/publish", "internal/maintenance", "internal/eventfeed", "internal/heartbeat", "internal/health"}
-	leaves    = []string{"client", "internal/clock", "internal/ids", "internal/retry", "internal/outbound", "internal/eventbody", "internal/secretbox", "internal/sse", "internal/pgtest", "webhook"}
+	leaves    = []string{"client", "internal/clock", "internal/ids", "internal/retry", "internal/outbound", "internal/eventbody", "internal/secretbox", "internal/sse", "internal/pgtest", "internal/freshread", "internal/store/rideq", "webhook"}
 )
 
 // layerRules: the packages (and everything they import, transitively)

@@ -6,23 +6,27 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hookd/hookd/internal/store"
 )
+
+// apiKey stands for what the streams read: their key, revoked or not.
+type apiKey struct {
+	Hash      []byte
+	RevokedAt time.Time
+}
 
 // TestReadsAreSharedAndFresh: checks of one key asked while a read of
 // it is under way share the one read that begins after it — so they see
 // a revocation committed during the first read — and the check that began
 // the first read gets what it read. Four checks, two reads.
 func TestReadsAreSharedAndFresh(t *testing.T) {
-	var r Reads[string, store.APIKey]
+	var r Reads[string, apiKey]
 	hash := "h1"
 	var revoked atomic.Bool
 	var loads atomic.Int32
 	started, release := make(chan struct{}), make(chan struct{})
-	load := func(ctx context.Context, h string) (store.APIKey, error) {
+	load := func(ctx context.Context, h string) (apiKey, error) {
 		loads.Add(1)
-		k := store.APIKey{Hash: []byte(h)} // what the database holds when the read begins
+		k := apiKey{Hash: []byte(h)} // what the database holds when the read begins
 		if revoked.Load() {
 			k.RevokedAt = time.Unix(1, 0)
 		}
@@ -31,7 +35,7 @@ func TestReadsAreSharedAndFresh(t *testing.T) {
 		return k, nil
 	}
 	type result struct {
-		k   store.APIKey
+		k   apiKey
 		err error
 	}
 	first := make(chan result, 1)
