@@ -405,13 +405,16 @@ func TestCheckEndsTheFeed(t *testing.T) {
 	}
 
 	revoked.Store(false)
+	// The ended feed's timers still count as waiting on the fake clock:
+	// wait for the new feed's own two.
+	stale := e.clock.Waiters()
 	sk, _, wait = e.follow(Params{Check: func(context.Context) error {
 		if revoked.Load() {
 			return errRevoked
 		}
 		return nil
 	}})
-	e.idle()
+	e.waiters(stale + 2)
 	revoked.Store(true)
 	e.clock.Advance(DefaultPoll) // nothing published: the poll checks
 	if err := wait(); !errors.Is(err, errRevoked) {
