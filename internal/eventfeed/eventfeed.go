@@ -311,6 +311,11 @@ func (h *Hub) Follow(ctx context.Context, p Params, sink Sink) error {
 		}
 		select {
 		case <-ctx.Done():
+			// Close cancels with ErrClosed, and h.closed is ready too:
+			// either way the feed ends for the shutdown.
+			if context.Cause(ctx) == ErrClosed {
+				return ErrClosed
+			}
 			return ctx.Err()
 		case <-h.closed:
 			return ErrClosed
