@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -43,7 +44,9 @@ var stallables = []stallable{
 			// commit with a 503 of its own; the test releases the lock
 			// long before that (it never sleeps through the bound, it
 			// moves the fake clock).
-			db, err := sql.Open("sqlite", path)
+			// It waits for hookd's own writes (a heartbeat, an outcome)
+			// rather than failing at once with "database is locked".
+			db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path}).String()+"?_pragma=busy_timeout(10000)")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +98,7 @@ var stallables = []stallable{
 type gatedReceiver struct {
 	srv  *httptest.Server
 	open chan struct{}
+	once sync.Once // closes open
 	mu   sync.Mutex
 	seen map[string]int // requests by webhook-id (the event id)
 }
@@ -112,8 +116,15 @@ func newGatedReceiver(t *testing.T) *gatedReceiver {
 		g.mu.Unlock()
 	}))
 	t.Cleanup(g.srv.Close)
+	// Before the server closes (cleanups run last first): a test that
+	// failed before it opened the gate would leave a request held, and
+	// Close waits for every request.
+	t.Cleanup(g.release)
 	return g
 }
+
+// release opens the gate: held and later requests are answered.
+func (g *gatedReceiver) release() { g.once.Do(func() { close(g.open) }) }
 
 // missing counts the ids the receiver has not had yet.
 func (g *gatedReceiver) missing(ids []string) int {
@@ -250,7 +261,7 @@ func TestSlowDisk(t *testing.T) {
 			// Sends do not wait on the database: the first request is
 			// answered, and the two queued behind it are sent, while
 			// every write waits.
-			close(recv.open)
+			recv.release()
 			waitFor(t, "the accepted events delivered during the stall", func() bool { return recv.missing(accepted) == 0 })
 
 			// Publishes during the stall wait for the timeout, on the
