@@ -61,6 +61,25 @@ WITH current AS (
 )
 SELECT (SELECT ok FROM current), coalesce((SELECT array_agg(id) FROM ins), '{}')`
 
+// genericPlanSQL makes the statements after it in its transaction run on
+// their generic plans, until restorePlanSQL sets the plan cache mode back
+// to what it was. The publish statement goes between them. Left to the
+// server (plan_cache_mode auto), it was planned afresh on every execution:
+// a custom plan for arrays of known length always looked cheaper than the
+// generic one, and planning its CTEs over tables with 5 and 13 indexes took
+// 0.3–0.5 ms, a quarter of the database's time in statements at 500
+// events/s (BENCHMARKS.md, "What the database plans"). Its generic plan
+// does not depend on how many rows the tables hold: it inserts through
+// their unique indexes and joins only what it inserted; the one scan, of
+// a project's enabled endpoints, is planned again whenever autovacuum
+// analyzes endpoints. The outcome statements, which look up deliveries by
+// id, keep custom plans: their generic plans, made while a table is still
+// small, scanned it (4–5 times slower in the 500/s run).
+const genericPlanSQL = `SELECT set_config('hookd.plan_cache_mode', current_setting('plan_cache_mode'), true),
+	set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+const restorePlanSQL = `SELECT set_config('plan_cache_mode', current_setting('hookd.plan_cache_mode'), true)`
+
 // endpointsFingerprint sums up the rows of endpoints e (aggregated, in id
 // order): equal fingerprints, equal endpoints in every column Publish and
 // the claims it makes use. A healthy endpoint's row changes about once a
@@ -301,6 +320,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 					WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 					AND created_at <= $3`, keyProject, keyKey, ts(idempotencyCutoff))
 			}
+			b.Queue(genericPlanSQL)
 			b.Queue(publishSQL, evID, evProject, evType, evBody, evKey, evCreated,
 				dlvID, dlvEvent, dlvEndpoint, dlvToken, leaseExpiry, claimedAt, owner, db.statsShard, evOrder, dlvOrder,
 				checked, fingerprints).
@@ -315,6 +335,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 					}
 					return nil
 				})
+			b.Queue(restorePlanSQL)
 			if len(batches) > 0 {
 				db.queueOutcomes(b, batches)
 			}

@@ -70,3 +70,19 @@ func WarmConnections(ctx context.Context, db *DB, fresh bool) (warm, all int, er
 	}
 	return warm, all, err
 }
+
+// PublishPlans sums, over db's idle connections, how often the server
+// made a generic and a custom plan for the publish statement.
+func PublishPlans(ctx context.Context, db *DB) (generic, custom int64, err error) {
+	for _, c := range db.pool.AcquireAllIdle(ctx) {
+		var g, cu int64
+		err = c.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint
+			FROM pg_prepared_statements WHERE statement = $1`, publishSQL).Scan(&g, &cu)
+		c.Release()
+		if err != nil {
+			return 0, 0, err
+		}
+		generic, custom = generic+g, custom+cu
+	}
+	return generic, custom, nil
+}

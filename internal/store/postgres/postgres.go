@@ -144,8 +144,10 @@ func warm(ctx context.Context, conn *pgx.Conn) {
 	never := time.Unix(0, 0).UTC()
 	none := []string{}
 	b := &pgx.Batch{}
+	b.Queue(genericPlanSQL)
 	b.Queue(publishSQL, none, none, none, [][]byte{}, []*string{}, []time.Time{},
 		none, none, none, none, never, never, "", int16(0), none, none, none, none)
+	b.Queue(restorePlanSQL)
 	(&DB{}).queueOutcomes(b, []*outcomeBatch{newOutcomeBatch(nil)})
 	b.Queue(`SELECT hookd_park_blocked($1, $2)`, never, 1)
 	b.Queue(claimDirectSQL, never, 0, none, never, "")

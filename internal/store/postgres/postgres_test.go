@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/store/postgres"
@@ -37,5 +38,26 @@ func TestConnectionsAreWarm(t *testing.T) {
 		if err != nil || all == 0 || warm != all {
 			t.Fatalf("fresh %v: %d of %d connections warm (%v), want all", fresh, warm, all, err)
 		}
+	}
+}
+
+// TestPublishIsPlannedOnce: the publish statement runs on its generic
+// plan, made once per connection, not planned again for every commit. At
+// 500 events/s its planning was a quarter of the database's time in
+// statements (BENCHMARKS.md, "What the database plans").
+func TestPublishIsPlannedOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openURL(t, pgtest.NewDatabase(t)+"&pool_max_conns=1&pool_min_conns=1")
+	p, _ := setup(t, db, 1)
+	at := time.Now()
+	for i := range 12 {
+		publish(t, db, events(p.ID, 1+i%3, at.Add(time.Duration(i)*time.Millisecond)))
+	}
+	generic, custom, err := postgres.PublishPlans(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if custom != 0 || generic == 0 {
+		t.Fatalf("publish statement planned: %d generic, %d custom; want generic only", generic, custom)
 	}
 }
