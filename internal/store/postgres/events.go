@@ -66,7 +66,7 @@ SELECT (SELECT ok FROM current), coalesce((SELECT array_agg(id) FROM ins), '{}')
 // to what it was. The publish statement goes between them. Left to the
 // server (plan_cache_mode auto), it was planned afresh on every execution:
 // a custom plan for arrays of known length always looked cheaper than the
-// generic one, and planning its CTEs over tables with 5 and 13 indexes took
+// generic one, and planning its CTEs over tables with 5 and 12 indexes took
 // 0.3–0.5 ms, a quarter of the database's time in statements at 500
 // events/s (BENCHMARKS.md, "What the database plans"). Its generic plan
 // does not depend on how many rows the tables hold: it inserts through
