@@ -39,6 +39,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&extra, "hookd-args", "", "extra flags for every hookd node, space-separated")
 	fs.IntVar(&opt.NodeGOMAXPROCS, "node-gomaxprocs", 0, "GOMAXPROCS of every hookd node (default: Go's, the machine's cores): the cores a node is told it has when nodes share a machine")
+	fs.BoolVar(&opt.IdempotencyKeys, "idempotency-keys", false, "give every event of the steady and latency scenarios its own Idempotency-Key")
 	fs.StringVar(&opt.Binary, "binary", "", "hookd binary to benchmark (default: this one)")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)

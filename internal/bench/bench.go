@@ -74,6 +74,9 @@ type Options struct {
 	// NodeGOMAXPROCS, when set, is every node's GOMAXPROCS: the cores a
 	// node is told it has, as when several nodes share one machine.
 	NodeGOMAXPROCS int
+	// IdempotencyKeys gives every event of the steady and latency
+	// scenarios its own Idempotency-Key, as careful publishers send.
+	IdempotencyKeys bool
 	// ExtraArgs are passed to every hookd node.
 	ExtraArgs []string
 	Out       io.Writer // the table; default os.Stdout
@@ -443,7 +446,7 @@ func (r *run) publishAll(ctx context.Context, pid string, n int) error {
 					return
 				}
 				body := fmt.Appendf(nil, `{"type":"bench.event","data":{"i":%d,"t":%d}}`, i, time.Now().UnixNano())
-				if _, err := r.api.do("POST", url, body, nil); err != nil {
+				if _, err := r.api.doKeyed("POST", url, r.idempotencyKey(pid, i), body, nil); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -455,6 +458,15 @@ func (r *run) publishAll(ctx context.Context, pid string, n int) error {
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// idempotencyKey is event i's key in project pid when the run sends keys
+// (Options.IdempotencyKeys), else "".
+func (r *run) idempotencyKey(pid string, i int64) string {
+	if !r.opt.IdempotencyKeys {
+		return ""
+	}
+	return fmt.Sprintf("bench-%s-%d", pid, i)
 }
 
 // waitReceived waits until the receiver counted want deliveries; the

@@ -141,6 +141,11 @@ func newAPIClient(key string, conns int) *apiClient {
 }
 
 func (c *apiClient) do(method, url string, body []byte, out any) (int, error) {
+	return c.doKeyed(method, url, "", body, out)
+}
+
+// doKeyed is do with an Idempotency-Key header (none when key is empty).
+func (c *apiClient) doKeyed(method, url, key string, body []byte, out any) (int, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -150,6 +155,9 @@ func (c *apiClient) do(method, url string, body []byte, out any) (int, error) {
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

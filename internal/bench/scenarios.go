@@ -188,7 +188,7 @@ func (r *run) latency(ctx context.Context) (Result, error) {
 			for i := range jobs {
 				t0 := time.Now()
 				body := fmt.Appendf(nil, `{"type":"bench.event","data":{"i":%d,"t":%d}}`, i, t0.UnixNano())
-				if _, err := r.api.do("POST", url, body, nil); err != nil {
+				if _, err := r.api.doKeyed("POST", url, r.idempotencyKey(pid, int64(i)), body, nil); err != nil {
 					failed.Add(1)
 				}
 				d := time.Since(t0)
