@@ -202,9 +202,10 @@ type DirectClaim struct {
 	// Take is asked once per new delivery whether the caller wants it
 	// claimed. It must be quick and must not use the store (it may run
 	// inside the write transaction). A driver that fans out before its
-	// write transaction (PostgreSQL) may, rarely, ask about a delivery
-	// that is then not created: another node's publish took the same
-	// idempotency key in between.
+	// write transaction (PostgreSQL) may ask about a delivery that is
+	// then not created: its event's idempotency key was taken by an
+	// earlier event, found only by the write. Such a result is Existing
+	// and claims nothing.
 	Take func(endpointID string) bool
 }
 

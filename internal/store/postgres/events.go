@@ -150,9 +150,14 @@ func (c *endpointCache) forget(projectIDs []string) {
 // write checks in the same statement that they are still the enabled ones.
 // A project not cached, or a check that fails (an endpoint changed since),
 // costs a round trip that reads them, and in the second case an empty
-// transaction before it. Events with an idempotency key cost a read of
-// the keys taken when a direct claim is made, and repeated keys one of the
-// originals.
+// transaction before it. A repeated idempotency key costs a read of the
+// original event after the write; a key is not looked up before it. So
+// direct.Take is also asked about the deliveries of an event whose key an
+// earlier event holds: the write's ON CONFLICT skips that event and its
+// deliveries, its result becomes the original's (claiming nothing), and
+// what Take counted for it is let go at Deliver, as for any batch. Reading
+// the keys first cost every batch with a key one more round trip and
+// statement, to spare the budget a repeat that is rare.
 //
 // An endpoint disabled or deleted after the write's statement began still
 // gets pending deliveries; Claim reports them as EndpointGone and the
@@ -188,22 +193,6 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 		if !projects[ev.ProjectID] {
 			projects[ev.ProjectID] = true
 			projectIDs = append(projectIDs, ev.ProjectID)
-		}
-	}
-
-	var taken map[projectKey]bool // keys an earlier event holds
-	if direct != nil && len(seen) > 0 {
-		// Which keys the write will find taken is decided there (ON
-		// CONFLICT); asking now keeps direct.Take from counting the
-		// deliveries of repeats that will not be created. A key taken
-		// in between by another node's publish is the rare exception.
-		err := db.read(ctx, func() error {
-			var err error
-			taken, err = db.takenKeys(ctx, seen, idempotencyCutoff)
-			return err
-		})
-		if err != nil {
-			return nil, err
 		}
 	}
 
@@ -272,7 +261,7 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 					// again for the same deliveries: the batch's budget then
 					// counts them twice until Deliver, which only takes less.)
 					if direct != nil && key == "" && !ep.Limited() && !ep.Health.BreakerOpen() &&
-						!taken[projectKey{ev.ProjectID, ev.IdempotencyKey}] && direct.Take(ep.ID) {
+						direct.Take(ep.ID) {
 						token = rand.Text()
 						res.Claimed = append(res.Claimed, store.Claimed{
 							Delivery: store.Delivery{
@@ -400,25 +389,6 @@ func (db *DB) Publish(ctx context.Context, events []store.Event, idempotencyCuto
 
 // projectKey is an idempotency key in its project.
 type projectKey struct{ project, key string }
-
-// takenKeys reports which of the batch's idempotency keys an event created
-// after cutoff holds.
-func (db *DB) takenKeys(ctx context.Context, seen map[projectKey]int, cutoff time.Time) (map[projectKey]bool, error) {
-	var project, key []string
-	for k := range seen {
-		project, key = append(project, k.project), append(key, k.key)
-	}
-	rows, _ := db.pool.Query(ctx, `SELECT project_id, live_idempotency_key FROM events
-		WHERE (project_id, live_idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-		AND created_at > $3`, project, key, ts(cutoff))
-	out := make(map[projectKey]bool)
-	var k projectKey
-	_, err := pgx.ForEachRow(rows, []any{&k.project, &k.key}, func() error {
-		out[k] = true
-		return nil
-	})
-	return out, err
-}
 
 // enabledEndpoints returns the enabled endpoints of the given projects, by
 // project, each list ordered by id, and each project's fingerprint of them

@@ -319,8 +319,8 @@ func testDirectClaimAsksOncePerNewDelivery(t *testing.T, f *fixture) {
 }
 
 // testDirectClaimKeyOfEarlierBatch: an event whose idempotency key matched
-// an earlier one creates no delivery, so Take is not asked for it and its
-// Existing result claims nothing; the original's deliveries are left
+// an earlier one creates no delivery, and its Existing result claims
+// nothing (Take may have been asked for it); the original's deliveries are left
 // alone. A key last used at or before the cutoff is free again, and its
 // event is new.
 func testDirectClaimKeyOfEarlierBatch(t *testing.T, f *fixture) {
@@ -350,10 +350,12 @@ func testDirectClaimKeyOfEarlierBatch(t *testing.T, f *fixture) {
 	if res[1].Existing || res[1].Event.ID == old.Event.ID {
 		t.Errorf("key used before the cutoff: existing %v, event %s; want a new event", res[1].Existing, res[1].Event.ID)
 	}
-	// Two new events, two endpoints each.
+	// Two new events, two endpoints each; a driver that fans out before
+	// its write may also ask about the repeat's two (store.DirectClaim).
 	want := sortedOf([]string{a.ID, b.ID, a.ID, b.ID})
-	if got := k.askedSorted(); !slices.Equal(got, want) {
-		t.Errorf("Take asked about %v, want %v (the new events' deliveries only)", got, want)
+	orMore := sortedOf([]string{a.ID, b.ID, a.ID, b.ID, a.ID, b.ID})
+	if got := k.askedSorted(); !slices.Equal(got, want) && !slices.Equal(got, orMore) {
+		t.Errorf("Take asked about %v, want %v (the new events' deliveries), or those and the repeat's", got, want)
 	}
 	for i := 1; i < 3; i++ {
 		if len(res[i].Claimed) != 2 {
