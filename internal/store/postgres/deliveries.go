@@ -575,6 +575,15 @@ func scanClaimed(row pgx.CollectableRow) (store.Claimed, error) {
 // attempt whose number is taken (a claimant whose lease expired recorded
 // it first) gets the next free number; AttemptCount follows the number
 // stored. A cancellation without an attempt keeps the last response seen.
+//
+// The leased state is a parameter ($15, always "delivering"), not written
+// in the statement: written in, it let the server prove the predicate of
+// the partial index of leased deliveries, and a generic plan of the
+// statement, which the server may keep on its own after five calls, then
+// read that whole index and hash-joined the batch to it — a cost that grew
+// with the deliveries in flight, whatever the statistics said when the plan
+// was made (BENCHMARKS.md, "What the database plans"). With a parameter
+// every plan finds the batch's deliveries by id.
 const completeSQL = `
 WITH u AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
@@ -602,7 +611,7 @@ UPDATE deliveries d SET status = u.status,
 	next_attempt_at = u.next, updated_at = u.updated,
 	lease_expires_at = NULL, lease_token = '', lease_owner = ''
 FROM u LEFT JOIN ins ON ins.delivery_id = u.id
-WHERE d.id = u.id AND d.status = 'delivering' AND u.token <> '' AND d.lease_token = u.token`
+WHERE d.id = u.id AND d.status = $15 AND u.token <> '' AND d.lease_token = u.token`
 
 // Complete records attempts and the delivery states that follow, in one
 // transaction sent in one round trip — while this node publishes, that of
@@ -640,7 +649,7 @@ func (db *DB) queueOutcomes(pb *pgx.Batch, batches []*outcomeBatch) {
 	pb.Queue(`SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, all)
 	for _, b := range batches {
 		pb.Queue(completeSQL, b.ids, b.token, b.status, b.number, b.started, b.duration, b.code, b.errText,
-			b.headers, b.headersNull, b.body, b.next, b.updated, b.signature)
+			b.headers, b.headersNull, b.body, b.next, b.updated, b.signature, store.StatusDelivering)
 		if len(b.disEndpoint) > 0 {
 			// Only an enabled endpoint is disabled, and RETURNING says
 			// whether this transaction did it: one that runs at the same

@@ -2,7 +2,12 @@ package postgres
 
 import (
 	"context"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SetStatsShard picks the shard of the endpoint counters db adds to, so a
@@ -85,4 +90,31 @@ func PublishPlans(ctx context.Context, db *DB) (generic, custom int64, err error
 		generic, custom = generic+g, custom+cu
 	}
 	return generic, custom, nil
+}
+
+// OutcomeGenericPlan is the generic plan the server makes for the outcome
+// statement on a new connection to db's database, after ANALYZE.
+func OutcomeGenericPlan(ctx context.Context, db *DB) (string, error) {
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Release()
+	conn := c.Conn()
+	for _, q := range []string{"ANALYZE deliveries", "ANALYZE attempts", "BEGIN",
+		"SET LOCAL plan_cache_mode = force_generic_plan", "PREPARE hookd_plan_probe AS " + completeSQL} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", err
+		}
+	}
+	defer conn.Exec(ctx, "ROLLBACK")
+	defer conn.Exec(ctx, "DEALLOCATE hookd_plan_probe")
+	params := 0 // the statement's highest $n
+	for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(completeSQL, -1) {
+		n, _ := strconv.Atoi(m[1])
+		params = max(params, n)
+	}
+	rows, _ := conn.Query(ctx, "EXPLAIN EXECUTE hookd_plan_probe("+strings.Repeat("NULL, ", params-1)+"NULL)")
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
 }

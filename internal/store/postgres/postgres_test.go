@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,28 @@ func TestPublishIsPlannedOnce(t *testing.T) {
 	}
 	if custom != 0 || generic == 0 {
 		t.Fatalf("publish statement planned: %d generic, %d custom; want generic only", generic, custom)
+	}
+}
+
+// TestOutcomePlanLooksUpByID: whichever plan the server keeps for the
+// outcome statement finds the batch's deliveries by id. With the leased
+// state written into the statement, the generic plan the server could
+// switch to on its own read the partial index of every leased delivery and
+// hash-joined the batch to it — whatever the statistics said when it was
+// made, its cost grew with the deliveries in flight (0.81 ms a call against
+// 0.32 in a 500/s run; BENCHMARKS.md, "What the database plans").
+func TestOutcomePlanLooksUpByID(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	p, _ := setup(t, db, 1)
+	for i := range 10 {
+		publish(t, db, events(p.ID, 500, time.Now().Add(time.Duration(i)*time.Second)))
+	}
+	plan, err := postgres.OutcomeGenericPlan(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "leased_by_owner") {
+		t.Fatalf("the outcome statement's generic plan reads the leased deliveries' index:\n%s", plan)
 	}
 }
