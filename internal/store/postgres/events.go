@@ -72,9 +72,10 @@ SELECT (SELECT ok FROM current), coalesce((SELECT array_agg(id) FROM ins), '{}')
 // does not depend on how many rows the tables hold: it inserts through
 // their unique indexes and joins only what it inserted; the one scan, of
 // a project's enabled endpoints, is planned again whenever autovacuum
-// analyzes endpoints. The outcome statements, which look up deliveries by
-// id, keep custom plans: their generic plans, made while a table is still
-// small, scanned it (4–5 times slower in the 500/s run).
+// analyzes endpoints. The outcome statements after it are left to the
+// server's choice: forced generic plans, made while a table was still
+// small, scanned it (4–5 times slower in the 500/s run), and forced custom
+// plans cost more than they saved (BENCHMARKS.md).
 const genericPlanSQL = `SELECT set_config('hookd.plan_cache_mode', current_setting('plan_cache_mode'), true),
 	set_config('plan_cache_mode', 'force_generic_plan', true)`
 

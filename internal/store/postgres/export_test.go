@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,28 +91,28 @@ func PublishPlans(ctx context.Context, db *DB) (generic, custom int64, err error
 }
 
 // OutcomeGenericPlan is the generic plan the server makes for the outcome
-// statement on a new connection to db's database, after ANALYZE.
+// statement on one of db's connections, after ANALYZE.
 func OutcomeGenericPlan(ctx context.Context, db *DB) (string, error) {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer c.Release()
+	defer c.Release() // a connection left in a transaction is closed, not reused
 	conn := c.Conn()
 	for _, q := range []string{"ANALYZE deliveries", "ANALYZE attempts", "BEGIN",
-		"SET LOCAL plan_cache_mode = force_generic_plan", "PREPARE hookd_plan_probe AS " + completeSQL} {
+		"SET LOCAL plan_cache_mode = force_generic_plan"} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return "", err
 		}
 	}
 	defer conn.Exec(ctx, "ROLLBACK")
-	defer conn.Exec(ctx, "DEALLOCATE hookd_plan_probe")
-	params := 0 // the statement's highest $n
-	for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(completeSQL, -1) {
-		n, _ := strconv.Atoi(m[1])
-		params = max(params, n)
+	sd, err := conn.Prepare(ctx, "hookd_plan_probe", completeSQL)
+	if err != nil {
+		return "", err
 	}
-	rows, _ := conn.Query(ctx, "EXPLAIN EXECUTE hookd_plan_probe("+strings.Repeat("NULL, ", params-1)+"NULL)")
+	defer conn.Deallocate(ctx, sd.Name)
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", len(sd.ParamOIDs)), ", ")
+	rows, _ := conn.Query(ctx, "EXPLAIN EXECUTE "+sd.Name+"("+nulls+")")
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(lines, "\n"), err
 }
